@@ -1,0 +1,252 @@
+"""Mapping between the RL-facing spaces and the plant: normalised actions -> native actions,
+plant state + path (up to now) -> bounded observation vector. Batched over B paths.
+
+Actions (``Box(-1, 1, (2G + 6,))``, G = ASIC generations):
+
+| index | name | mapping to native units |
+|---|---|---|
+| 0..G-1 | ``run_<gen>`` | run fraction (a + 1) / 2 of that generation's TH/s |
+| G..2G-1 | ``sell_<gen>`` | sell max(a, 0) x that generation's TH/s (decision epochs) |
+| 2G | ``gpu_offer`` | offer fraction (a + 1) / 2 of every GPU node |
+| 2G+1 | ``asic_order`` | order max(a, 0) x max MW per epoch of the most efficient generation on sale |
+| 2G+2 | ``gpu_order`` | order floor(max(a, 0) x max nodes per epoch) of the newest generation on sale |
+| 2G+3 | ``retrofit`` | start round(max(a, 0) x max blocks per epoch) retrofit blocks |
+| 2G+4 | ``accept_offers`` | a > 0 accepts every open hosting offer that fits |
+| 2G+5 | ``curtail`` | during a DR call, hold max(a, 0) x available ASIC MW off (caps run fractions) |
+
+Half of each order dimension (a <= 0) means "no order", so a random or untrained policy does
+not spend the site's cash by accident.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from hybridrl.sim.exogenous import MWH_PER_TH_DAY_PER_J_PER_TH, ExogenousPath
+from hybridrl.sim.params import DAYS_PER_MONTH, DAYS_PER_YEAR
+from hybridrl.sim.plant import NativeAction, Plant, PlantState
+from hybridrl.sim.protocol import HALVING_INTERVAL_BLOCKS, block_subsidy_btc
+
+FloatArray = NDArray[np.float64]
+OBS_BOUND = 10.0
+"""Observations are clipped to [-OBS_BOUND, OBS_BOUND]; normal values lie within about [-3, 3]."""
+
+
+def action_names(plant: Plant) -> tuple[str, ...]:
+    gens = [g.name for g in plant.params.asic_market.generations]
+    return (
+        *(f"run_{g}" for g in gens),
+        *(f"sell_{g}" for g in gens),
+        "gpu_offer",
+        "asic_order",
+        "gpu_order",
+        "retrofit",
+        "accept_offers",
+        "curtail",
+    )
+
+
+def decode_action(plant: Plant, state: PlantState, path: ExogenousPath, action: FloatArray) -> NativeAction:
+    """(B, 2G+6) actions in [-1, 1] -> native action in physical units."""
+    G = plant.n_asic
+    t = state.t
+    a = action
+    run = (a[:, :G] + 1.0) * 0.5
+    dr = path.dr_call[:, t]
+    curtail_frac = np.maximum(a[:, 2 * G + 5], 0.0) * dr
+    run = np.minimum(run, 1.0 - curtail_frac[:, None])
+    B = a.shape[0]
+    zeros_g = np.zeros((B, G))
+    zeros_gg = np.zeros((B, plant.n_gpu))
+    if plant.is_decision_epoch(t):
+        sell = np.maximum(a[:, G : 2 * G], 0.0) * state.asic_th
+        # most efficient ASIC generation on sale, newest GPU generation on sale
+        eff = np.where(path.asic_available[:, t], plant.asic_efficiency_j_per_th, np.inf)
+        best = eff.argmin(axis=1)
+        order_mw = np.maximum(a[:, 2 * G + 1], 0.0) * plant.max_asic_order_mw
+        asic_order = zeros_g.copy()
+        asic_order[np.arange(B), best] = order_mw / plant.asic_mw_per_th[best]
+        newest = plant.n_gpu - 1 - path.gpu_available[:, t, ::-1].argmax(axis=1)
+        gpu_order = zeros_gg.copy()
+        gpu_order[np.arange(B), newest] = np.floor(np.maximum(a[:, 2 * G + 2], 0.0) * plant.max_gpu_order_nodes)
+        gpu_order *= path.gpu_available[:, t]
+        retrofit = np.round(np.maximum(a[:, 2 * G + 3], 0.0) * plant.max_retrofit_blocks)
+    else:
+        sell, asic_order, gpu_order, retrofit = zeros_g, zeros_g, zeros_gg, np.zeros(B)
+    accept = (a[:, 2 * G + 4] > 0.0)[:, None] & plant.open_offers(state, path)
+    installed = plant.asic_installed_mw(state) * path.availability[:, t]
+    return NativeAction(
+        asic_run_fraction=run,
+        gpu_offer_fraction=np.repeat((a[:, 2 * G : 2 * G + 1] + 1.0) * 0.5, plant.n_gpu, axis=1),
+        asic_order_th=asic_order,
+        gpu_order_nodes=gpu_order,
+        retrofit_blocks=retrofit,
+        asic_sale_th=sell,
+        accept_offer=accept,
+        curtail_mw=curtail_frac * installed,
+    )
+
+
+def observation_names(plant: Plant) -> tuple[str, ...]:
+    asic = [g.name for g in plant.params.asic_market.generations]
+    gpu = [g.name for g in plant.params.gpu_market.generations]
+    return (
+        # market
+        "btc_log_price_vs_start",
+        "btc_log_return_30d",
+        "hashprice_usd_per_ph_day_div50",
+        "fee_share_of_reward",
+        "network_log_hashrate_vs_start",
+        "subsidy_vs_start",
+        "blocks_to_halving_div210k",
+        # power
+        "power_rt_usd_per_mwh_div100",
+        "dr_call",
+        "availability",
+        # ASIC market, per generation
+        *(f"asic_{g}_{f}" for g in asic for f in ("on_sale", "price_usd_per_th_div20", "margin_usd_per_th_day_x100")),
+        # GPU market, per generation
+        *(f"gpu_{g}_{f}" for g in gpu for f in ("on_sale", "spot_usd_per_gpu_hour_div5", "utilisation",
+                                                 "capex_usd_div500k")),
+        # best open hosting offer
+        "offer_open",
+        "offer_it_mw_div50",
+        "offer_price_usd_per_kw_month_div150",
+        "offer_term_months_div180",
+        "offer_ready_months_div24",
+        # site, in shares of the interconnection
+        "site_mining_ready_share",
+        "site_hpc_ready_share",
+        "site_retrofit_pipeline_share",
+        *(f"site_asic_{g}_mw_share" for g in asic),
+        "site_asic_pipeline_mw_share",
+        *(f"site_gpu_{g}_mw_share" for g in gpu),
+        "site_gpu_pipeline_mw_share",
+        "site_lease_reserved_mw_share",
+        # finance, in units of the initial NAV
+        "cash_vs_nav0",
+        "credit_headroom_vs_nav0",
+        "nav_vs_nav0",
+        # calendar
+        "episode_progress",
+        "season_sin",
+        "season_cos",
+        "decision_epoch",
+    )
+
+
+class ObservationEncoder:
+    """Builds the observation vector; scales come from the scenario, never from the path's future."""
+
+    def __init__(self, plant: Plant) -> None:
+        p = plant.params
+        self.plant = plant
+        self.names = observation_names(plant)
+        self.log_price0 = float(np.log(p.btc_price.initial_usd))
+        self.log_hash0 = float(np.log(p.network.initial_hashrate_eh_s * 1e6))
+        self.subsidy0 = block_subsidy_btc(p.network.initial_height)
+        self.lag_30d = max(1, round(30.0 / p.time.dt_days))
+        self.margin_cost = plant.asic_efficiency_j_per_th * p.site.pue_mining * MWH_PER_TH_DAY_PER_J_PER_TH
+        self.inv_ic = 1.0 / p.site.interconnection_mw
+        start_doy = (p.time.start - p.time.start.replace(month=1, day=1)).days
+        self.season_phase0 = 2 * np.pi * start_doy / DAYS_PER_YEAR
+        self.season_step = 2 * np.pi * p.time.dt_days / DAYS_PER_YEAR
+        self.steps_per_month = DAYS_PER_MONTH / p.time.dt_days
+
+    def __call__(self, state: PlantState, path: ExogenousPath, nav_usd: FloatArray, nav0_usd: FloatArray) -> (
+        NDArray[np.float32]
+    ):
+        plant = self.plant
+        t = state.t
+        B = state.n_paths
+        price = path.btc_price_usd[:, t]
+        hp = path.hashprice_usd_per_ph_day[:, t]
+        fees = path.fees_btc_per_block[:, t]
+        sub = path.subsidy_btc[:, t]
+        rt = path.power_rt_usd_per_mwh[:, t]
+        margin = hp[:, None] * (1 - plant.pool_fee) / 1e3 - self.margin_cost * rt[:, None]
+        asic = np.stack(
+            [path.asic_available[:, t], path.asic_price_usd_per_th[:, t] / 20.0, margin * 100.0], axis=2
+        ).reshape(B, -1)
+        gpu = np.stack(
+            [
+                path.gpu_available[:, t],
+                path.gpu_spot_usd_per_gpu_hour[:, t] / 5.0,
+                path.gpu_utilisation[:, t],
+                path.gpu_node_capex_usd[:, t] / 5e5,
+            ],
+            axis=2,
+        ).reshape(B, -1)
+        open_offers = plant.open_offers(state, path)
+        if open_offers.any():
+            score = np.where(open_offers, path.offer_price_usd_per_kw_month, -1.0)
+            k = score.argmax(axis=1)
+            rows = np.arange(B)
+            has = open_offers[rows, k]
+            offer = np.stack(
+                [
+                    has,
+                    path.offer_it_mw[rows, k] / 50.0,
+                    path.offer_price_usd_per_kw_month[rows, k] / 150.0,
+                    path.offer_term_months[rows, k] / 180.0,
+                    np.maximum(path.offer_ready_step[rows, k] - t, 0) / self.steps_per_month / 24.0,
+                ],
+                axis=1,
+            ) * has[:, None]
+        else:
+            offer = np.zeros((B, 5))
+        inv_ic = self.inv_ic
+        phase = self.season_phase0 + self.season_step * t
+        nav0 = nav0_usd
+        cols = np.concatenate(
+            [
+                np.stack(
+                    [
+                        np.log(price) - self.log_price0,
+                        np.log(price / path.btc_price_usd[:, max(t - self.lag_30d, 0)]),
+                        hp / 50.0,
+                        fees / (fees + sub),
+                        np.log(path.network_hashrate_th_s[:, t]) - self.log_hash0,
+                        sub / self.subsidy0,
+                        (HALVING_INTERVAL_BLOCKS - path.height[:, t] % HALVING_INTERVAL_BLOCKS) / HALVING_INTERVAL_BLOCKS,
+                        rt / 100.0,
+                        path.dr_call[:, t],
+                        path.availability[:, t],
+                    ],
+                    axis=1,
+                ),
+                asic,
+                gpu,
+                offer,
+                np.stack(
+                    [
+                        state.mining_ready_mw * inv_ic,
+                        state.hpc_ready_mw * inv_ic,
+                        state.retrofit_pipeline_mw.sum(axis=1) * inv_ic,
+                    ],
+                    axis=1,
+                ),
+                state.asic_th * plant.asic_mw_per_th * inv_ic,
+                (state.asic_pipeline_th.sum(axis=1) @ plant.asic_mw_per_th * inv_ic)[:, None],
+                state.gpu_nodes * plant.gpu_node_mw * inv_ic,
+                np.stack(
+                    [
+                        state.gpu_pipeline_nodes.sum(axis=1) @ plant.gpu_node_mw * inv_ic,
+                        plant.lease_reserved_mw(state, path) * inv_ic,
+                        state.cash_usd / nav0,
+                        (state.cash_usd + plant.credit_limit_usd) / nav0,
+                        nav_usd / nav0,
+                        np.full(B, t / path.n_steps),
+                        np.full(B, np.sin(phase)),
+                        np.full(B, np.cos(phase)),
+                        np.full(B, float(plant.is_decision_epoch(t))),
+                    ],
+                    axis=1,
+                ),
+            ],
+            axis=1,
+        )
+        return np.clip(cols, -OBS_BOUND, OBS_BOUND).astype(np.float32)
+
+

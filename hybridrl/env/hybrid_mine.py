@@ -1,0 +1,204 @@
+"""Gymnasium shell around the plant: one site, one exogenous path per episode."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from numpy.typing import NDArray
+
+from hybridrl.env.encoding import OBS_BOUND, ObservationEncoder, action_names, decode_action, observation_names
+from hybridrl.sim.exogenous import ExogenousPath, sample_paths
+from hybridrl.sim.params import ScenarioParams, load_scenario
+from hybridrl.sim.plant import CASH_FLOW_TERMS, NativeAction, Plant, PlantState
+
+USD_PER_REWARD_UNIT = 1e6
+"""Rewards are in millions of USD of net asset value."""
+
+
+class HybridMineEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
+    """A hybrid Bitcoin-mining / AI-compute site under a stochastic market.
+
+    ## Description
+    The site (interconnection, mining-ready and HPC-ready MW, ASIC fleets per generation, GPU
+    nodes per generation, hosting leases, cash and a credit line) is steered through an
+    exogenous path sampled at reset: BTC price (regime-switching jump diffusion), fees, network
+    hashrate and difficulty (real 2,016-block retarget), halvings by height, FPPS hashprice,
+    PPA + real-time power with spikes and demand-response calls, ASIC and GPU markets, hosting
+    offers and outages. Dispatch happens every step; orders, sales and retrofits at decision
+    epochs (weekly by default). See DESIGN.md sections 4-5 and ``envs/<scenario>.yaml``.
+
+    ## Action Space
+    ``Box(-1, 1, (2G + 6,), float32)`` with G ASIC generations (16 on ``default``); names in
+    ``env.action_names``, mapping in :mod:`hybridrl.env.encoding`. Values outside [-1, 1] are
+    clipped (reported in ``info["clipped"]["action"]``); NaN or infinity raises ``ValueError``.
+    Requests that are infeasible (no cash, no room, not an epoch) are clipped to the feasible
+    set by the plant, amounts in ``info["clipped"]``. ``step_native`` takes a
+    :class:`~hybridrl.sim.plant.NativeAction` in physical units instead.
+
+    ## Observation Space
+    ``Box(-10, 10, (n,), float32)``, names in ``env.observation_names``:
+
+    | group | features | unit / scale |
+    |---|---|---|
+    | market | log price vs start, 30-day log return, hashprice, fee share, log network hashrate vs start, subsidy vs start, blocks to halving | log, $/PH/day / 50, share, share of 210,000 |
+    | power | real-time price, DR call, availability | $/MWh / 100, 0/1, share |
+    | ASIC market (per generation) | on sale, new price, margin today | 0/1, $/TH / 20, $/TH/day x 100 |
+    | GPU market (per generation) | on sale, spot price, utilisation, node capex | 0/1, $/GPU-h / 5, share, $ / 500k |
+    | hosting offer (best open) | open, IT MW, price, term, months to ready-by | 0/1, MW / 50, $/kW-month / 150, months / 180, months / 24 |
+    | site | mining-ready, HPC-ready, retrofit pipeline, ASIC MW per generation and on order, GPU MW per generation and on order, lease-reserved MW | shares of interconnection MW |
+    | finance | cash, credit headroom, NAV | multiples of initial NAV |
+    | calendar | episode progress, season sin/cos, decision epoch | share, -1..1, 0/1 |
+
+    Only the past and present of the path are observed; the BTC regime is latent.
+
+    ## Rewards
+    Change in mark-to-market net asset value over the step, in millions of USD: cash (negative
+    when drawing on credit) + hardware at resale + infrastructure at book + discounted lease
+    backlog. Rewards telescope: their sum is final NAV - initial NAV. ``info["reward_terms"]``
+    holds every cash-flow term in USD (they sum to the change in cash), ``info["nav_usd"]`` the NAV.
+
+    ## Episode End
+    Terminated at the scenario's end date (``terminated=True``: the horizon is part of the
+    MDP and observed through ``episode_progress``) or on bankruptcy (cash below minus the credit
+    limit; ``info["bankrupt"]``). Never truncated by the environment itself.
+
+    ## Arguments
+    :param scenario: catalogue name (``envs/<name>.yaml``), a path to a YAML file, or a
+        :class:`~hybridrl.sim.params.ScenarioParams`.
+
+    ``reset(seed=s)`` samples the path of seed ``s`` (the same path as
+    ``sample_paths(params, [s])``, so every policy sees the same world for the same seed);
+    later resets without a seed draw fresh paths from ``s``'s ``SeedSequence``.
+    ``reset(options={"path": path})`` replays a given one-row :class:`ExogenousPath`.
+
+    ## Version History
+    * v0: initial release.
+    """
+
+    metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012 - gymnasium convention
+
+    def __init__(self, scenario: str | ScenarioParams = "default") -> None:
+        self.params = scenario if isinstance(scenario, ScenarioParams) else load_scenario(scenario)
+        self.plant = Plant(self.params)
+        self.action_names = action_names(self.plant)
+        self.observation_names = observation_names(self.plant)
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (len(self.action_names),), np.float32)
+        self.observation_space = gym.spaces.Box(
+            -OBS_BOUND, OBS_BOUND, (len(self.observation_names),), np.float32
+        )
+        self._encoder = ObservationEncoder(self.plant)
+        self._seed_root: np.random.SeedSequence | None = None
+        self._episodes_since_seed = 0
+        self.path: ExogenousPath | None = None
+        self.state: PlantState | None = None
+        self._nav0 = np.zeros(1)
+        self._nav = np.zeros(1)
+
+    # ------------------------------------------------------------------ gym API
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[NDArray[np.float32], dict[str, Any]]:
+        super().reset(seed=seed)
+        options = options or {}
+        unknown = set(options) - {"path"}
+        if unknown:
+            raise ValueError(f"unknown reset options {sorted(unknown)}; allowed: ['path']")
+        if "path" in options:
+            path = options["path"]
+            if not isinstance(path, ExogenousPath) or path.n_paths != 1 or path.n_steps != self.params.time.n_steps:
+                raise ValueError(f"options['path'] must be a one-row ExogenousPath of {self.params.time.n_steps} steps")
+        else:
+            if seed is not None:
+                self._seed_root = np.random.SeedSequence(seed)
+                self._episodes_since_seed = 0
+                path_seed = self._seed_root
+            else:
+                if self._seed_root is None:
+                    self._seed_root = np.random.SeedSequence()
+                self._episodes_since_seed += 1
+                path_seed = np.random.SeedSequence(
+                    self._seed_root.entropy, spawn_key=(self._episodes_since_seed,)
+                )
+            path = sample_paths(self.params, [path_seed])
+        self.path = path
+        self.state = self.plant.initial_state(1)
+        self._nav0 = self.plant.nav_usd(self.state, path)
+        self._nav = self._nav0
+        return self._observe(), {"nav_usd": float(self._nav[0]), "date": str(path.dates[0])}
+
+    def step(
+        self, action: NDArray[np.float32]
+    ) -> tuple[NDArray[np.float32], float, bool, bool, dict[str, Any]]:
+        state, path = self._require_started()
+        a = np.asarray(action, dtype=np.float64)
+        if a.shape != self.action_space.shape:
+            raise ValueError(f"action must have shape {self.action_space.shape}, got {a.shape}")
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"action contains NaN or infinity: {a}")
+        clipped_a = np.minimum(np.maximum(a, -1.0), 1.0)
+        native = decode_action(self.plant, state, path, clipped_a[None, :])
+        return self._advance(native, action_clip=float(np.abs(a - clipped_a).sum()))
+
+    def step_native(
+        self, action: NativeAction
+    ) -> tuple[NDArray[np.float32], float, bool, bool, dict[str, Any]]:
+        """Step with a decision in physical units (batch of one, or unbatched arrays)."""
+        self._require_started()
+        batched = NativeAction(
+            **{
+                name: np.asarray(value).reshape(1, -1) if name != "retrofit_blocks" and name != "curtail_mw"
+                else np.asarray(value, dtype=np.float64).reshape(1)
+                for name, value in vars(action).items()
+            }
+        )
+        batched.check_finite()
+        return self._advance(batched, action_clip=0.0)
+
+    # ------------------------------------------------------------------ internals
+
+    def _require_started(self) -> tuple[PlantState, ExogenousPath]:
+        if self.state is None or self.path is None:
+            raise RuntimeError("call reset() before step()")
+        if self.state.t >= self.path.n_steps:
+            raise RuntimeError("the episode has ended; call reset()")
+        return self.state, self.path
+
+    def _advance(
+        self, native: NativeAction, action_clip: float
+    ) -> tuple[NDArray[np.float32], float, bool, bool, dict[str, Any]]:
+        state, path = self._require_started()
+        out = self.plant.step(state, native, path)
+        self.state = out.state
+        nav = self.plant.nav_usd(out.state, path)
+        reward = float(nav[0] - self._nav[0]) / USD_PER_REWARD_UNIT
+        self._nav = nav
+        bankrupt = bool(out.state.cash_usd[0] < -self.plant.credit_limit_usd)
+        terminated = bankrupt or out.state.t >= path.n_steps
+        clipped = {k: float(v[0]) for k, v in out.clipped.items() if v[0] > 1e-9}
+        if action_clip > 0:
+            clipped["action"] = action_clip
+        info = {
+            "reward_terms": {k: float(out.cash_flows_usd[k][0]) for k in CASH_FLOW_TERMS},
+            "nav_usd": float(nav[0]),
+            "cash_usd": float(out.state.cash_usd[0]),
+            "btc_mined": float(out.btc_mined[0]),
+            "power_mw": {
+                "asic": float(out.asic_power_mw[0]),
+                "gpu": float(out.gpu_power_mw[0]),
+                "lease": float(out.lease_power_mw[0]),
+                "curtailed": float(out.curtailed_mw[0]),
+                "limit": float(out.power_limit_mw[0]),
+            },
+            "site_share_of_network": float(out.site_share_of_network[0]),
+            "clipped": clipped,
+            "bankrupt": bankrupt,
+            "t": out.state.t,
+        }
+        return self._observe(), reward, terminated, False, info
+
+    def _observe(self) -> NDArray[np.float32]:
+        assert self.state is not None and self.path is not None
+        return self._encoder(self.state, self.path, self._nav, self._nav0)[0]

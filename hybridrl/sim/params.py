@@ -1,0 +1,565 @@
+"""Scenario parameters: frozen dataclasses loaded, strictly validated, from ``envs/*.yaml``.
+
+A scenario file is a nested mapping whose sections match the dataclasses below. A file may
+start with ``extends: <other scenario>`` to override only what differs from another file.
+Loading fails with :class:`ScenarioError` naming the file, the dotted key and what is allowed:
+unknown keys, wrong types, out-of-range values and inconsistent dates are all refused, and
+nothing half-built is returned.
+
+Units are in the field names (``_usd``, ``_mw``, ``_per_year`` ...). Every simulator, optimiser
+and policy reads these objects; no constant is copied elsewhere.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import math
+import os
+import re
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DAYS_PER_YEAR = 365.25
+DAYS_PER_MONTH = DAYS_PER_YEAR / 12.0
+SITE_SHARE_LIMIT = 0.01
+"""A price-taking site stays under 1 % of network hashrate (DESIGN.md section 2)."""
+
+
+class ScenarioError(ValueError):
+    """A scenario file (or mapping) that cannot be turned into valid parameters."""
+
+
+def _spec(
+    default: Any = dataclasses.MISSING,
+    *,
+    ge: float | None = None,
+    gt: float | None = None,
+    le: float | None = None,
+    lt: float | None = None,
+    doc: str = "",
+) -> Any:
+    """A dataclass field with range constraints checked on load (each element for tuples)."""
+    meta = {"ge": ge, "gt": gt, "le": le, "lt": lt, "doc": doc}
+    if default is dataclasses.MISSING:
+        return field(metadata=meta)
+    if isinstance(default, (dict, list)):
+        return field(default_factory=lambda: copy.deepcopy(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def _prob(default: Any = dataclasses.MISSING, doc: str = "") -> Any:
+    return _spec(default, ge=0.0, le=1.0, doc=doc)
+
+
+# --------------------------------------------------------------------------- sections
+
+
+@dataclass(frozen=True, kw_only=True)
+class TimeParams:
+    """Calendar of an episode. ``end`` is inclusive: 2026-01-01..2029-12-31 at 1 day is 1,461 steps."""
+
+    start: dt.date
+    end: dt.date
+    dt_days: float = _spec(1.0, gt=0.0, le=7.0, doc="step length in days (1/24 for hourly)")
+    decision_every_days: float = _spec(7.0, gt=0.0, doc="investment decision epoch in days")
+    investments_enabled: bool = True
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise ValueError(f"end ({self.end}) is before start ({self.start}); dates must be in order")
+        if self.decision_every_days < self.dt_days:
+            raise ValueError("decision_every_days must be at least dt_days")
+
+    @property
+    def n_steps(self) -> int:
+        """Number of steps in an episode."""
+        return max(1, round(((self.end - self.start).days + 1) / self.dt_days))
+
+    @property
+    def epoch_steps(self) -> int:
+        """Steps between two investment decision epochs."""
+        return max(1, round(self.decision_every_days / self.dt_days))
+
+    def lead_epochs(self, lead_time_days: float) -> int:
+        """A lead time rounded to whole decision epochs (at least one), so deliveries land on epochs."""
+        return max(1, round(lead_time_days / (self.epoch_steps * self.dt_days)))
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegimeParams:
+    """Markov chain of BTC market regimes (bull, calm, bear...) with per-regime drift and volatility."""
+
+    names: tuple[str, ...]
+    drift_per_year: tuple[float, ...] = _spec(doc="log-price drift per regime")
+    volatility_per_year: tuple[float, ...] = _spec(ge=0.0, doc="annualised volatility per regime")
+    mean_duration_days: tuple[float, ...] = _spec(gt=0.0, doc="expected stay in each regime")
+    switch_probabilities: tuple[tuple[float, ...], ...] = _spec(
+        ge=0.0, le=1.0, doc="row i: where regime i goes when it ends (zero diagonal, rows sum to 1)"
+    )
+    initial_probabilities: tuple[float, ...] = _spec(ge=0.0, le=1.0)
+
+    def __post_init__(self) -> None:
+        n = len(self.names)
+        if n < 1:
+            raise ValueError("at least one regime is needed")
+        for name in ("drift_per_year", "volatility_per_year", "mean_duration_days", "initial_probabilities"):
+            if len(getattr(self, name)) != n:
+                raise ValueError(f"{name} must have one entry per regime ({n})")
+        if len(self.switch_probabilities) != n or any(len(r) != n for r in self.switch_probabilities):
+            raise ValueError(f"switch_probabilities must be {n}x{n}")
+        for i, row in enumerate(self.switch_probabilities):
+            if n > 1 and (row[i] != 0.0 or not math.isclose(sum(row), 1.0, abs_tol=1e-9)):
+                raise ValueError(f"switch_probabilities row {i} must have a zero diagonal and sum to 1")
+        if not math.isclose(sum(self.initial_probabilities), 1.0, abs_tol=1e-9):
+            raise ValueError("initial_probabilities must sum to 1")
+
+
+@dataclass(frozen=True, kw_only=True)
+class BtcPriceParams:
+    """Regime-switching jump diffusion of the log BTC price."""
+
+    initial_usd: float = _spec(gt=0.0)
+    regimes: RegimeParams = _spec()
+    jump_rate_per_year: float = _spec(0.0, ge=0.0)
+    jump_mean_log: float = 0.0
+    jump_std_log: float = _spec(0.0, ge=0.0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FeeParams:
+    """Fees per block: log-AR(1) toward a long-run level, times a multiplier during spike episodes."""
+
+    initial_btc_per_block: float = _spec(gt=0.0)
+    long_run_btc_per_block: float = _spec(gt=0.0)
+    reversion_per_day: float = _spec(ge=0.0, le=1.0)
+    volatility_per_sqrt_day: float = _spec(ge=0.0)
+    spike_rate_per_year: float = _spec(0.0, ge=0.0)
+    spike_mean_days: float = _spec(5.0, gt=0.0)
+    spike_multiplier: float = _spec(1.0, ge=1.0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NetworkParams:
+    """Network hashrate: log H reverts toward the level where hashprice covers the marginal fleet's cost."""
+
+    initial_hashrate_eh_s: float = _spec(gt=0.0)
+    initial_height: int = _spec(ge=0)
+    initial_difficulty: float = _spec(gt=0.0)
+    reversion_per_year: float = _spec(ge=0.0, doc="speed of log H up toward equilibrium (capex-limited)")
+    reversion_down_per_year: float = _spec(
+        0.5, ge=0.0, doc="speed of log H down toward equilibrium (sunk fleets keep running)"
+    )
+    equilibrium_gap_at_start: float = _spec(
+        1.0, gt=0.0, doc="equilibrium hashrate / initial hashrate at t=0; fixes the cost markup"
+    )
+    marginal_efficiency_ratio: float = _spec(
+        1.5, ge=1.0, doc="J/TH of the network's marginal machine relative to the frontier generation"
+    )
+    marginal_power_usd_per_mwh: float = _spec(45.0, gt=0.0)
+    volatility_per_sqrt_day: float = _spec(0.0, ge=0.0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PowerParams:
+    """A firm PPA block plus a real-time price with spikes, and demand-response calls."""
+
+    ppa_mw: float = _spec(ge=0.0)
+    ppa_usd_per_mwh: float = _spec(ge=0.0)
+    rt_mean_usd_per_mwh: float = _spec(gt=0.0)
+    rt_reversion_per_day: float = _spec(gt=0.0, le=24.0)
+    rt_volatility_per_sqrt_day: float = _spec(ge=0.0)
+    rt_seasonal_amplitude: float = _spec(0.0, ge=0.0, lt=1.0, doc="summer peak (late July)")
+    rt_intraday_amplitude: float = _spec(0.0, ge=0.0, lt=1.0, doc="evening peak (17:00); hourly steps only")
+    spike_rate_per_year: float = _spec(0.0, ge=0.0)
+    spike_mean_usd_per_mwh: float = _spec(0.0, ge=0.0)
+    spike_half_life_days: float = _spec(1.0, gt=0.0)
+    price_cap_usd_per_mwh: float = _spec(5000.0, gt=0.0, doc="ERCOT system-wide offer cap")
+    price_floor_usd_per_mwh: float = -50.0
+    dr_call_probability_per_step: float = _prob(0.0)
+    dr_trigger_usd_per_mwh: float = _spec(1000.0, ge=0.0, doc="an RT price above this also calls DR")
+    dr_credit_usd_per_mwh: float = _spec(0.0, ge=0.0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AsicGeneration:
+    name: str
+    efficiency_j_per_th: float = _spec(gt=0.0)
+    release: dt.date = dt.date(2020, 1, 1)
+    release_jitter_days: float = _spec(0.0, ge=0.0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AsicMarketParams:
+    """Catalogue of ASIC generations; prices follow each generation's expected margin."""
+
+    generations: tuple[AsicGeneration, ...]
+    new_value_days: float = _spec(gt=0.0, doc="new $/TH = this many days of expected margin")
+    used_value_days: float = _spec(gt=0.0, doc="resale $/TH = this many days of expected margin")
+    scrap_usd_per_th: float = _spec(0.5, ge=0.0)
+    reference_power_usd_per_mwh: float = _spec(45.0, gt=0.0)
+    hashprice_smoothing_days: float = _spec(30.0, gt=0.0)
+    lead_time_days: float = _spec(56.0, ge=0.0)
+    failure_rate_per_year: float = _prob(0.05)
+    max_order_mw_per_epoch: float = _spec(20.0, ge=0.0)
+
+    def __post_init__(self) -> None:
+        if not self.generations:
+            raise ValueError("at least one ASIC generation is needed")
+        names = [g.name for g in self.generations]
+        if len(set(names)) != len(names):
+            raise ValueError(f"generation names must be unique, got {names}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class GpuGeneration:
+    name: str
+    node_kw: float = _spec(gt=0.0, doc="IT power of one node at full load")
+    spot_usd_per_gpu_hour: float = _spec(gt=0.0, doc="spot price at the later of start and release")
+    node_capex_usd: float = _spec(gt=0.0)
+    gpus_per_node: int = _spec(8, ge=1)
+    spot_trend_per_year: float = -0.15
+    capex_trend_per_year: float = -0.10
+    release: dt.date = dt.date(2020, 1, 1)
+    release_jitter_days: float = _spec(0.0, ge=0.0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class GpuMarketParams:
+    generations: tuple[GpuGeneration, ...]
+    spot_volatility_per_sqrt_day: float = _spec(0.02, ge=0.0)
+    spot_reversion_per_day: float = _spec(0.02, ge=0.0, le=1.0)
+    release_step_down: float = _prob(0.15, doc="drop of older generations' prices at a release")
+    utilisation_mean: float = _prob(0.7)
+    utilisation_persistence: float = _spec(0.95, ge=0.0, lt=1.0)
+    utilisation_volatility: float = _spec(0.1, ge=0.0)
+    idle_power_fraction: float = _prob(0.3)
+    resale_fraction: float = _prob(0.6, doc="used node value / current new-node price")
+    lead_time_days: float = _spec(84.0, ge=0.0)
+    max_order_nodes_per_epoch: int = _spec(100, ge=0)
+
+    def __post_init__(self) -> None:
+        if not self.generations:
+            raise ValueError("at least one GPU generation is needed")
+        names = [g.name for g in self.generations]
+        if len(set(names)) != len(names):
+            raise ValueError(f"generation names must be unique, got {names}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class OfferParams:
+    """Hosting (colocation) offers: Poisson arrivals with uniform terms."""
+
+    rate_per_year: float = _spec(ge=0.0)
+    max_offers: int = _spec(12, ge=0)
+    window_days: float = _spec(30.0, gt=0.0)
+    it_mw_min: float = _spec(gt=0.0)
+    it_mw_max: float = _spec(gt=0.0)
+    price_min_usd_per_kw_month: float = _spec(ge=0.0)
+    price_max_usd_per_kw_month: float = _spec(ge=0.0)
+    term_min_months: float = _spec(gt=0.0)
+    term_max_months: float = _spec(gt=0.0)
+    ready_min_months: float = _spec(ge=0.0)
+    ready_max_months: float = _spec(ge=0.0)
+    late_penalty_fraction: float = _spec(0.5, ge=0.0, doc="penalty per late kW-month / price")
+    serving_cost_usd_per_kw_month: float = _spec(0.0, ge=0.0)
+
+    def __post_init__(self) -> None:
+        for lo, hi in (
+            ("it_mw_min", "it_mw_max"),
+            ("price_min_usd_per_kw_month", "price_max_usd_per_kw_month"),
+            ("term_min_months", "term_max_months"),
+            ("ready_min_months", "ready_max_months"),
+        ):
+            if getattr(self, lo) > getattr(self, hi):
+                raise ValueError(f"{lo} must not exceed {hi}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutageParams:
+    rate_per_year: float = _spec(0.0, ge=0.0)
+    mean_days: float = _spec(2.0, gt=0.0)
+    depth_min: float = _prob(0.2, doc="share of capacity lost")
+    depth_max: float = _prob(0.8)
+
+    def __post_init__(self) -> None:
+        if self.depth_min > self.depth_max:
+            raise ValueError("depth_min must not exceed depth_max")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SiteParams:
+    """Physical site. All MW are facility (grid-side) MW; a lease's IT MW occupies IT MW x pue_hpc."""
+
+    interconnection_mw: float = _spec(gt=0.0)
+    mining_ready_mw: float = _spec(ge=0.0)
+    hpc_ready_mw: float = _spec(ge=0.0)
+    pue_mining: float = _spec(1.07, ge=1.0)
+    pue_hpc: float = _spec(1.3, ge=1.0)
+    initial_asic_th: dict[str, float] = _spec({}, ge=0.0, doc="TH/s held per generation name")
+    initial_gpu_nodes: dict[str, int] = _spec({}, ge=0)
+    retrofit_block_mw: float = _spec(5.0, gt=0.0)
+    retrofit_capex_usd_per_mw: float = _spec(9.0e6, ge=0.0)
+    retrofit_lead_time_days: float = _spec(280.0, ge=0.0)
+    max_retrofit_blocks_per_epoch: int = _spec(4, ge=0)
+    opex_mining_usd_per_mw_year: float = _spec(0.0, ge=0.0)
+    opex_hpc_usd_per_mw_year: float = _spec(0.0, ge=0.0)
+    infrastructure_book_usd: float = _spec(0.0, ge=0.0)
+    infrastructure_depreciation_per_year: float = _prob(0.05)
+
+    def __post_init__(self) -> None:
+        if self.mining_ready_mw + self.hpc_ready_mw > self.interconnection_mw + 1e-9:
+            raise ValueError("mining_ready_mw + hpc_ready_mw exceed interconnection_mw")
+
+
+@dataclass(frozen=True, kw_only=True)
+class FinanceParams:
+    initial_cash_usd: float
+    credit_limit_usd: float = _spec(0.0, ge=0.0)
+    interest_rate_per_year: float = _spec(0.1, ge=0.0)
+    pool_fee: float = _prob(0.02)
+    discount_rate_per_year: float = _spec(0.1, gt=0.0, doc="discounts the lease backlog in NAV")
+
+    def __post_init__(self) -> None:
+        if self.initial_cash_usd < -self.credit_limit_usd:
+            raise ValueError("initial_cash_usd is below the credit limit: the site starts bankrupt")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScenarioParams:
+    """A whole world: calendar, markets, site and finance."""
+
+    name: str
+    description: str
+    time: TimeParams
+    btc_price: BtcPriceParams
+    fees: FeeParams
+    network: NetworkParams
+    power: PowerParams
+    asic_market: AsicMarketParams
+    gpu_market: GpuMarketParams
+    offers: OfferParams
+    outages: OutageParams
+    site: SiteParams
+    finance: FinanceParams
+    sources: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        asic_names = {g.name for g in self.asic_market.generations}
+        gpu_names = {g.name for g in self.gpu_market.generations}
+        for key, names, held in (
+            ("site.initial_asic_th", asic_names, self.site.initial_asic_th),
+            ("site.initial_gpu_nodes", gpu_names, self.site.initial_gpu_nodes),
+        ):
+            unknown = sorted(set(held) - names)
+            if unknown:
+                raise ValueError(f"{key}: unknown generation(s) {unknown}; allowed: {sorted(names)}")
+        asic_mw = sum(
+            th * g.efficiency_j_per_th * self.site.pue_mining / 1e6
+            for g in self.asic_market.generations
+            for name, th in self.site.initial_asic_th.items()
+            if name == g.name
+        )
+        if asic_mw > self.site.mining_ready_mw + 1e-9:
+            raise ValueError(
+                f"site.initial_asic_th draws {asic_mw:.2f} MW, more than mining_ready_mw "
+                f"{self.site.mining_ready_mw}"
+            )
+        released = [g for g in self.asic_market.generations if g.release <= self.time.start]
+        if released:
+            best = min(g.efficiency_j_per_th for g in released)
+            max_eh_s = self.site.mining_ready_mw * 1e6 / (best * self.site.pue_mining) / 1e6
+            if max_eh_s >= SITE_SHARE_LIMIT * self.network.initial_hashrate_eh_s:
+                raise ValueError(
+                    f"site.mining_ready_mw filled with {best} J/TH machines gives {max_eh_s:.2f} EH/s, not under "
+                    f"{SITE_SHARE_LIMIT:.0%} of network.initial_hashrate_eh_s: the site would not be a price-taker"
+                )
+        gpu_mw = sum(
+            n * g.node_kw * self.site.pue_hpc / 1e3
+            for g in self.gpu_market.generations
+            for name, n in self.site.initial_gpu_nodes.items()
+            if name == g.name
+        )
+        if gpu_mw > self.site.hpc_ready_mw + 1e-9:
+            raise ValueError(f"site.initial_gpu_nodes draw {gpu_mw:.2f} MW, more than hpc_ready_mw")
+
+    @property
+    def n_asic(self) -> int:
+        return len(self.asic_market.generations)
+
+    @property
+    def n_gpu(self) -> int:
+        return len(self.gpu_market.generations)
+
+    @property
+    def scenario_hash(self) -> str:
+        """sha256 of the canonical parameter values: two equal hashes mean the same world."""
+        blob = json.dumps(dataclasses.asdict(self), sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def envs_dir() -> Path:
+    """The scenario catalogue: ``$HYBRIDRL_ENVS_DIR`` or the project's ``envs/`` folder."""
+    override = os.environ.get("HYBRIDRL_ENVS_DIR")
+    return Path(override) if override else Path(__file__).resolve().parents[2] / "envs"
+
+
+def list_scenarios() -> list[str]:
+    """Names of the scenarios in the catalogue."""
+    return sorted(p.stem for p in envs_dir().glob("*.yaml"))
+
+
+def load_scenario(name_or_path: str | os.PathLike[str]) -> ScenarioParams:
+    """Load a scenario by catalogue name (``"default"``) or by path to a YAML file."""
+    path = Path(name_or_path)
+    if path.suffix not in (".yaml", ".yml"):
+        path = envs_dir() / f"{name_or_path}.yaml"
+        if not path.is_file():
+            raise ScenarioError(f"unknown scenario {str(name_or_path)!r}; catalogue: {list_scenarios()}")
+    raw = _read_with_extends(path, seen=())
+    return scenario_from_mapping(raw, source=str(path))
+
+
+def scenario_from_mapping(data: Mapping[str, Any], source: str = "<mapping>") -> ScenarioParams:
+    """Build validated parameters from a nested mapping; errors name ``source`` and the key."""
+    if not isinstance(data, Mapping):
+        raise ScenarioError(f"{source}: a scenario must be a mapping, got {type(data).__name__}")
+    return typing.cast(ScenarioParams, _build(ScenarioParams, data, "", source))
+
+
+def _read_with_extends(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
+    if path in seen:
+        raise ScenarioError(f"{path}: circular 'extends'")
+    if not path.is_file():
+        raise ScenarioError(f"{seen[-1] if seen else path}: extended scenario file {path} not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{path}: a scenario must be a mapping at top level")
+    base_name = data.pop("extends", None)
+    if base_name is None:
+        return data
+    if not isinstance(base_name, str):
+        raise ScenarioError(f"{path}: extends: must be a scenario name (string)")
+    base = _read_with_extends(path.parent / f"{base_name}.yaml", seen=(*seen, path))
+    return _deep_merge(base, data)
+
+
+def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _fail(source: str, key: str, message: str) -> ScenarioError:
+    return ScenarioError(f"{source}: {key or '<top level>'}: {message}")
+
+
+def _build(tp: Any, value: Any, key: str, source: str, meta: Mapping[str, Any] | None = None) -> Any:
+    """Convert ``value`` to type ``tp`` strictly, checking ``meta`` range constraints."""
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        if not isinstance(value, Mapping):
+            raise _fail(source, key, f"expected a mapping, got {type(value).__name__}")
+        fields = {f.name: f for f in dataclasses.fields(tp)}
+        unknown = sorted(set(value) - set(fields))
+        if unknown:
+            where = f"{key}.{unknown[0]}" if key else str(unknown[0])
+            raise _fail(source, where, f"unknown key; allowed keys: {', '.join(sorted(fields))}")
+        hints = typing.get_type_hints(tp)
+        kwargs: dict[str, Any] = {}
+        for name, f in fields.items():
+            sub = f"{key}.{name}" if key else name
+            if name in value:
+                kwargs[name] = _build(hints[name], value[name], sub, source, f.metadata)
+            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise _fail(source, sub, "missing required key")
+        try:
+            return tp(**kwargs)
+        except ValueError as exc:
+            if isinstance(exc, ScenarioError):
+                raise
+            raise _fail(source, key, str(exc)) from None
+    if origin is tuple:
+        args = typing.get_args(tp)
+        if not isinstance(value, (list, tuple)):
+            raise _fail(source, key, f"expected a list, got {type(value).__name__}")
+        return tuple(_build(args[0], v, f"{key}[{i}]", source, meta) for i, v in enumerate(value))
+    if origin is dict:
+        _, val_tp = typing.get_args(tp)
+        if not isinstance(value, Mapping):
+            raise _fail(source, key, f"expected a mapping, got {type(value).__name__}")
+        return {str(k): _build(val_tp, v, f"{key}.{k}", source, meta) for k, v in value.items()}
+    if origin in (typing.Union, types.UnionType):
+        raise TypeError(f"unsupported field type {tp}")  # pragma: no cover - schema bug
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise _fail(source, key, f"expected true/false, got {value!r}")
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            raise _fail(source, key, f"expected a string, got {value!r}")
+        return value
+    if tp is dt.date:
+        if isinstance(value, dt.datetime):
+            value = value.date()
+        if isinstance(value, str):
+            try:
+                value = dt.date.fromisoformat(value)
+            except ValueError:
+                raise _fail(source, key, f"expected a date YYYY-MM-DD, got {value!r}") from None
+        if not isinstance(value, dt.date):
+            raise _fail(source, key, f"expected a date YYYY-MM-DD, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _fail(source, key, f"expected an integer, got {value!r}")
+        _check_range(value, key, source, meta)
+        return value
+    if tp is float:
+        if isinstance(value, str) and _YAML12_FLOAT.match(value):
+            value = float(value)  # YAML 1.2 reads 1e6 as a number; PyYAML (YAML 1.1) as a string
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise _fail(source, key, f"expected a number, got {value!r}")
+        if not math.isfinite(value):
+            raise _fail(source, key, f"expected a finite number, got {value!r}")
+        _check_range(float(value), key, source, meta)
+        return float(value)
+    raise TypeError(f"unsupported field type {tp}")  # pragma: no cover - schema bug
+
+
+_YAML12_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
+
+
+def _check_range(value: float, key: str, source: str, meta: Mapping[str, Any] | None) -> None:
+    if not meta:
+        return
+    bounds = [
+        ("ge", lambda v, b: v >= b, ">="),
+        ("gt", lambda v, b: v > b, ">"),
+        ("le", lambda v, b: v <= b, "<="),
+        ("lt", lambda v, b: v < b, "<"),
+    ]
+    for name, ok, sym in bounds:
+        bound = meta.get(name)
+        if bound is not None and not ok(value, bound):
+            allowed = " and ".join(f"{s} {meta[n]}" for n, _, s in bounds if meta.get(n) is not None)
+            raise _fail(source, key, f"got {value}; allowed: {allowed}")

@@ -1,0 +1,472 @@
+"""The plant: the site's controllable state and its deterministic step, batched over B paths.
+
+Given an exogenous path, the plant evolves deterministically and linearly in the decisions
+(DESIGN.md section 2). Requests outside the feasible set (no cash, no room, not a decision epoch)
+are clipped to it here, and the amount clipped is reported; a feasible plan, such as the MILP
+oracle's, passes through unchanged. The MILP reads the constants of :class:`Plant`, so the two
+never disagree.
+
+Order of events within step t (time index t to t+1):
+1. at a decision epoch: deliveries due this epoch arrive; ASIC sales; retrofit orders; GPU node
+   orders; ASIC orders (capex paid at order, within cash + credit line);
+2. offer acceptance (any step), within HPC capacity built or under retrofit;
+3. dispatch: ASIC run fractions, DR curtailment, GPU offer fractions, lease delivery;
+4. cash flows; ASIC failures; infrastructure depreciation.
+
+Leases: IT MW x pue_hpc of HPC-ready facility capacity each. Delivery is limited by the HPC room
+left by installed GPUs; when short, the leases worth most per MW (price + penalty) are served
+first, the rest pay the late-delivery penalty. Power used by leases is passed through.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from hybridrl.sim.exogenous import MWH_PER_TH_DAY_PER_J_PER_TH, ExogenousPath
+from hybridrl.sim.params import DAYS_PER_MONTH, DAYS_PER_YEAR, ScenarioParams
+
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+
+CASH_FLOW_TERMS = (
+    "mining_revenue_usd",
+    "gpu_revenue_usd",
+    "lease_revenue_usd",
+    "lease_penalty_usd",
+    "dr_credit_usd",
+    "power_ppa_usd",
+    "power_rt_usd",
+    "opex_usd",
+    "interest_usd",
+    "asic_sales_usd",
+    "asic_capex_usd",
+    "gpu_capex_usd",
+    "retrofit_capex_usd",
+)
+"""Every cash flow of a step, signed (+ in, - out), in USD; their sum is the change in cash."""
+
+
+@dataclass(frozen=True)
+class NativeAction:
+    """A decision in physical units, batched: leading dimension B.
+
+    :param asic_run_fraction: (B, G) share of each generation's TH/s to run, in [0, 1].
+    :param gpu_offer_fraction: (B, Gg) share of each generation's nodes offered for rent, in [0, 1].
+    :param asic_order_th: (B, G) TH/s to order (decision epochs only).
+    :param gpu_order_nodes: (B, Gg) 8-GPU nodes to order, whole numbers (decision epochs only).
+    :param retrofit_blocks: (B,) mining-to-HPC retrofit blocks to start, whole (decision epochs only).
+    :param asic_sale_th: (B, G) TH/s to sell at the resale price (decision epochs only).
+    :param accept_offer: (B, K) accept hosting offer k (if open and it fits).
+    :param curtail_mw: (B,) ASIC facility MW held off for a demand-response call.
+    """
+
+    asic_run_fraction: FloatArray
+    gpu_offer_fraction: FloatArray
+    asic_order_th: FloatArray
+    gpu_order_nodes: FloatArray
+    retrofit_blocks: FloatArray
+    asic_sale_th: FloatArray
+    accept_offer: BoolArray
+    curtail_mw: FloatArray
+
+    def check_finite(self) -> None:
+        """Raise ``ValueError`` naming every field that holds NaN or infinity."""
+        bad = [
+            f.name
+            for f in dataclasses.fields(self)
+            if f.name != "accept_offer" and not np.all(np.isfinite(getattr(self, f.name)))
+        ]
+        if bad:
+            raise ValueError(f"action has NaN or infinite values in: {', '.join(bad)}")
+
+
+@dataclass(frozen=True)
+class PlantState:
+    """Site state at time index ``t`` for B paths. Arrays are never modified in place."""
+
+    t: int
+    cash_usd: FloatArray
+    asic_th: FloatArray
+    """(B, G) TH/s installed per generation"""
+    asic_pipeline_th: FloatArray
+    """(B, La, G) TH/s ordered, by delivery slot"""
+    gpu_nodes: FloatArray
+    """(B, Gg) nodes installed per generation"""
+    gpu_pipeline_nodes: FloatArray
+    """(B, Lg, Gg)"""
+    mining_ready_mw: FloatArray
+    hpc_ready_mw: FloatArray
+    retrofit_pipeline_mw: FloatArray
+    """(B, Lr) facility MW under retrofit, by delivery slot"""
+    lease_accepted: BoolArray
+    """(B, K)"""
+    infrastructure_book_usd: FloatArray
+
+    @property
+    def n_paths(self) -> int:
+        return int(self.cash_usd.shape[0])
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    """What one step did: next state, cash flows, physical dispatch and clipping."""
+
+    state: PlantState
+    cash_flows_usd: dict[str, FloatArray]
+    btc_mined: FloatArray
+    asic_power_mw: FloatArray
+    gpu_power_mw: FloatArray
+    lease_power_mw: FloatArray
+    curtailed_mw: FloatArray
+    power_limit_mw: FloatArray
+    """facility MW the site could draw this step (interconnection x availability)"""
+    site_share_of_network: FloatArray
+    """site hashrate / network hashrate (a price-taker stays well under 1 %)"""
+    clipped: dict[str, FloatArray]
+    """requested minus applied, per action field (sums over generations)"""
+
+
+class Plant:
+    """Deterministic site dynamics and valuation for one scenario; constants derived once here."""
+
+    def __init__(self, params: ScenarioParams) -> None:
+        p = params
+        self.params = p
+        tp, site, am, gm = p.time, p.site, p.asic_market, p.gpu_market
+        self.n_asic = p.n_asic
+        self.n_gpu = p.n_gpu
+        self.n_offers = p.offers.max_offers
+        self.dt_days = tp.dt_days
+        self.dt_years = tp.dt_days / DAYS_PER_YEAR
+        self.hours_per_step = 24.0 * tp.dt_days
+        self.epoch_steps = tp.epoch_steps
+        self.investments_enabled = tp.investments_enabled
+        self.asic_lead_epochs = tp.lead_epochs(am.lead_time_days)
+        self.gpu_lead_epochs = tp.lead_epochs(gm.lead_time_days)
+        self.retrofit_lead_epochs = tp.lead_epochs(site.retrofit_lead_time_days)
+        self.asic_efficiency_j_per_th = np.array([g.efficiency_j_per_th for g in am.generations])
+        self.asic_mw_per_th = self.asic_efficiency_j_per_th * site.pue_mining / 1e6
+        self.asic_keep_per_step = float(np.exp(-am.failure_rate_per_year * self.dt_years))
+        self.max_asic_order_mw = am.max_order_mw_per_epoch
+        self.gpu_node_mw = np.array([g.node_kw for g in gm.generations]) * site.pue_hpc / 1e3
+        self.gpu_hours_per_node_step = np.array([g.gpus_per_node for g in gm.generations]) * self.hours_per_step
+        self.gpu_idle_power_fraction = gm.idle_power_fraction
+        self.max_gpu_order_nodes = gm.max_order_nodes_per_epoch
+        self.retrofit_block_mw = site.retrofit_block_mw
+        self.retrofit_capex_usd_per_block = site.retrofit_capex_usd_per_mw * site.retrofit_block_mw
+        self.max_retrofit_blocks = site.max_retrofit_blocks_per_epoch
+        self.lease_mw_per_it_mw = site.pue_hpc
+        self.kw_month_per_it_mw_step = 1e3 * tp.dt_days / DAYS_PER_MONTH
+        self.lease_serving_cost_usd_per_kw_month = p.offers.serving_cost_usd_per_kw_month
+        self.discount_rate_per_step = p.finance.discount_rate_per_year * self.dt_years
+        self.infrastructure_keep_per_step = float(
+            np.exp(-site.infrastructure_depreciation_per_year * self.dt_years)
+        )
+        self.opex_mining_usd_per_mw_step = site.opex_mining_usd_per_mw_year * self.dt_years
+        self.opex_hpc_usd_per_mw_step = site.opex_hpc_usd_per_mw_year * self.dt_years
+        self.interest_per_step = p.finance.interest_rate_per_year * self.dt_years
+        self.credit_limit_usd = p.finance.credit_limit_usd
+        self.pool_fee = p.finance.pool_fee
+        self.ppa_mw = p.power.ppa_mw
+        self.ppa_usd_per_mwh = p.power.ppa_usd_per_mwh
+        self.interconnection_mw = site.interconnection_mw
+        self.mining_mwh_per_th_step_per_j = MWH_PER_TH_DAY_PER_J_PER_TH * tp.dt_days
+
+    # ------------------------------------------------------------------ construction
+
+    def initial_state(self, n_paths: int) -> PlantState:
+        p = self.params
+        B = n_paths
+        asic0 = np.array([p.site.initial_asic_th.get(g.name, 0.0) for g in p.asic_market.generations])
+        gpu0 = np.array([float(p.site.initial_gpu_nodes.get(g.name, 0)) for g in p.gpu_market.generations])
+        return PlantState(
+            t=0,
+            cash_usd=np.full(B, p.finance.initial_cash_usd),
+            asic_th=np.tile(asic0, (B, 1)),
+            asic_pipeline_th=np.zeros((B, self.asic_lead_epochs, self.n_asic)),
+            gpu_nodes=np.tile(gpu0, (B, 1)),
+            gpu_pipeline_nodes=np.zeros((B, self.gpu_lead_epochs, self.n_gpu)),
+            mining_ready_mw=np.full(B, p.site.mining_ready_mw),
+            hpc_ready_mw=np.full(B, p.site.hpc_ready_mw),
+            retrofit_pipeline_mw=np.zeros((B, self.retrofit_lead_epochs)),
+            lease_accepted=np.zeros((B, self.n_offers), dtype=bool),
+            infrastructure_book_usd=np.full(B, p.site.infrastructure_book_usd),
+        )
+
+    def idle_action(self, n_paths: int, run_fraction: float = 1.0) -> NativeAction:
+        """Run everything at ``run_fraction``, offer every GPU, order and accept nothing."""
+        B = n_paths
+        return NativeAction(
+            asic_run_fraction=np.full((B, self.n_asic), run_fraction),
+            gpu_offer_fraction=np.ones((B, self.n_gpu)),
+            asic_order_th=np.zeros((B, self.n_asic)),
+            gpu_order_nodes=np.zeros((B, self.n_gpu)),
+            retrofit_blocks=np.zeros(B),
+            asic_sale_th=np.zeros((B, self.n_asic)),
+            accept_offer=np.zeros((B, self.n_offers), dtype=bool),
+            curtail_mw=np.zeros(B),
+        )
+
+    # ------------------------------------------------------------------ helpers
+
+    def is_decision_epoch(self, t: int) -> bool:
+        return self.investments_enabled and t % self.epoch_steps == 0
+
+    def asic_installed_mw(self, state: PlantState) -> FloatArray:
+        """Facility MW of the installed ASIC fleet at full run."""
+        return state.asic_th @ self.asic_mw_per_th
+
+    def gpu_installed_mw(self, state: PlantState) -> FloatArray:
+        return state.gpu_nodes @ self.gpu_node_mw
+
+    def lease_reserved_mw(self, state: PlantState, path: ExogenousPath) -> FloatArray:
+        """Facility MW promised to accepted leases that have not ended (started or not)."""
+        live = state.lease_accepted & (state.t < path.offer_end_step)
+        return (live * path.offer_it_mw).sum(axis=1) * self.lease_mw_per_it_mw
+
+    def open_offers(self, state: PlantState, path: ExogenousPath) -> BoolArray:
+        """(B, K) offers that can be accepted at this step."""
+        t = state.t
+        return (path.offer_arrival_step <= t) & (t < path.offer_expiry_step) & ~state.lease_accepted
+
+    def lease_backlog_usd(self, state: PlantState, path: ExogenousPath) -> FloatArray:
+        """Discounted lease revenue still to come, net of serving cost (continuous annuity)."""
+        t = state.t
+        if not state.lease_accepted.any():
+            return np.zeros(state.n_paths)
+        net = np.maximum(path.offer_price_usd_per_kw_month - self.lease_serving_cost_usd_per_kw_month, 0.0)
+        per_step = path.offer_it_mw * self.kw_month_per_it_mw_step * net
+        begin = np.maximum(path.offer_ready_step, t) - t
+        end = np.maximum(path.offer_end_step - t, begin)
+        rho = self.discount_rate_per_step
+        pv = per_step * (np.exp(-rho * begin) - np.exp(-rho * end)) / rho
+        return (pv * state.lease_accepted).sum(axis=1)
+
+    def nav_usd(self, state: PlantState, path: ExogenousPath) -> FloatArray:
+        """Mark-to-market net asset value: cash (negative when drawing credit) + hardware at resale
+        + infrastructure at book + lease backlog."""
+        t = state.t
+        asic_th = state.asic_th + state.asic_pipeline_th.sum(axis=1)
+        nodes = state.gpu_nodes + state.gpu_pipeline_nodes.sum(axis=1)
+        return (
+            state.cash_usd
+            + (asic_th * path.asic_resale_usd_per_th[:, t]).sum(axis=1)
+            + (nodes * path.gpu_node_resale_usd[:, t]).sum(axis=1)
+            + state.infrastructure_book_usd
+            + self.lease_backlog_usd(state, path)
+        )
+
+    # ------------------------------------------------------------------ the step
+
+    def step(self, state: PlantState, action: NativeAction, path: ExogenousPath) -> StepOutcome:
+        """Advance every path by one step under ``action`` (clipped to the feasible set)."""
+        t = state.t
+        if t >= path.n_steps:
+            raise ValueError(f"the episode has ended (t={t}, n_steps={path.n_steps})")
+        B = state.n_paths
+        zeros = np.zeros(B)
+        clipped: dict[str, FloatArray] = {}
+        cash = state.cash_usd
+        asic_th = state.asic_th
+        gpu_nodes = state.gpu_nodes
+        mining_ready = state.mining_ready_mw
+        hpc_ready = state.hpc_ready_mw
+        asic_pipe = state.asic_pipeline_th
+        gpu_pipe = state.gpu_pipeline_nodes
+        retro_pipe = state.retrofit_pipeline_mw
+        book = state.infrastructure_book_usd
+        asic_sales = asic_capex = gpu_capex = retrofit_capex = zeros
+
+        if self.is_decision_epoch(t):
+            epoch = t // self.epoch_steps
+            sa, sg, sr = epoch % self.asic_lead_epochs, epoch % self.gpu_lead_epochs, epoch % self.retrofit_lead_epochs
+            asic_th = asic_th + asic_pipe[:, sa]
+            gpu_nodes = gpu_nodes + gpu_pipe[:, sg]
+            hpc_ready = hpc_ready + retro_pipe[:, sr]
+            budget = cash + self.credit_limit_usd
+
+            # sales
+            req = np.maximum(action.asic_sale_th, 0.0)
+            sale = np.minimum(req, asic_th)
+            clipped["asic_sale_th"] = (req - sale).sum(axis=1)
+            asic_th = asic_th - sale
+            asic_sales = (sale * path.asic_resale_usd_per_th[:, t]).sum(axis=1)
+            budget = budget + asic_sales
+
+            # retrofit: only mining MW not occupied by installed or incoming ASICs
+            asic_pipe_th = asic_pipe.sum(axis=1) - asic_pipe[:, sa]
+            free_mining = mining_ready - (asic_th + asic_pipe_th) @ self.asic_mw_per_th
+            req_b = np.floor(np.maximum(action.retrofit_blocks, 0.0) + 1e-9)
+            blocks = np.minimum(req_b, self.max_retrofit_blocks)
+            blocks = np.minimum(blocks, np.floor(np.maximum(free_mining, 0.0) / self.retrofit_block_mw + 1e-9))
+            blocks = np.minimum(blocks, np.floor(np.maximum(budget, 0.0) / self.retrofit_capex_usd_per_block + 1e-9))
+            clipped["retrofit_blocks"] = req_b - blocks
+            retrofit_mw = blocks * self.retrofit_block_mw
+            retrofit_capex = -blocks * self.retrofit_capex_usd_per_block
+            budget = budget + retrofit_capex
+            mining_ready = mining_ready - retrofit_mw
+            free_mining = free_mining - retrofit_mw
+            retro_pipe = retro_pipe.copy()
+            retro_pipe[:, sr] = retrofit_mw
+            book = book - retrofit_capex
+
+            # GPU orders: room in HPC-ready MW not used by GPUs (installed or incoming) or leases
+            gpu_pipe_nodes = gpu_pipe.sum(axis=1) - gpu_pipe[:, sg]
+            room = hpc_ready - (gpu_nodes + gpu_pipe_nodes) @ self.gpu_node_mw - self.lease_reserved_mw(state, path)
+            req_n = np.floor(np.maximum(action.gpu_order_nodes, 0.0) + 1e-9)
+            avail_g = path.gpu_available[:, t]
+            capex_g = path.gpu_node_capex_usd[:, t]
+            orders_n = np.zeros_like(req_n)
+            total = np.zeros(B)
+            for j in range(self.n_gpu):
+                n = np.where(avail_g[:, j], req_n[:, j], 0.0)
+                n = np.minimum(n, self.max_gpu_order_nodes - total)
+                n = np.minimum(n, np.floor(np.maximum(room, 0.0) / self.gpu_node_mw[j] + 1e-9))
+                n = np.minimum(n, np.floor(np.maximum(budget, 0.0) / capex_g[:, j] + 1e-9))
+                n = np.maximum(n, 0.0)
+                orders_n[:, j] = n
+                total = total + n
+                room = room - n * self.gpu_node_mw[j]
+                budget = budget - n * capex_g[:, j]
+            clipped["gpu_order_nodes"] = (req_n - orders_n).sum(axis=1)
+            gpu_capex = -(orders_n * capex_g).sum(axis=1)
+            gpu_pipe = gpu_pipe.copy()
+            gpu_pipe[:, sg] = orders_n
+
+            # ASIC orders: room in mining-ready MW, cash, and the per-epoch order cap
+            req_th = np.maximum(action.asic_order_th, 0.0)
+            price_a = path.asic_price_usd_per_th[:, t]
+            avail_a = path.asic_available[:, t]
+            orders_th = np.zeros_like(req_th)
+            mw_left = np.minimum(np.maximum(free_mining, 0.0), self.max_asic_order_mw)
+            for g in range(self.n_asic):
+                th = np.where(avail_a[:, g], req_th[:, g], 0.0)
+                th = np.minimum(th, mw_left / self.asic_mw_per_th[g])
+                th = np.minimum(th, np.maximum(budget, 0.0) / price_a[:, g])
+                orders_th[:, g] = th
+                mw_left = mw_left - th * self.asic_mw_per_th[g]
+                budget = budget - th * price_a[:, g]
+            clipped["asic_order_th"] = (req_th - orders_th).sum(axis=1)
+            asic_capex = -(orders_th * price_a).sum(axis=1)
+            asic_pipe = asic_pipe.copy()
+            asic_pipe[:, sa] = orders_th
+        else:
+            for name, value in (
+                ("asic_sale_th", action.asic_sale_th),
+                ("retrofit_blocks", action.retrofit_blocks),
+                ("gpu_order_nodes", action.gpu_order_nodes),
+                ("asic_order_th", action.asic_order_th),
+            ):
+                clipped[name] = np.maximum(value, 0.0).reshape(B, -1).sum(axis=1)
+
+        # offer acceptance, in slot order, within HPC capacity built or under retrofit
+        accepted = state.lease_accepted
+        want = np.asarray(action.accept_offer, dtype=bool)
+        refused = np.zeros(B)
+        if self.investments_enabled and want.any():
+            open_now = self.open_offers(state, path) & want
+            if open_now.any():
+                accepted = accepted.copy()
+                reserved = self.lease_reserved_mw(state, path)
+                capacity = hpc_ready + retro_pipe.sum(axis=1) - (gpu_nodes + gpu_pipe.sum(axis=1)) @ self.gpu_node_mw
+                for k in np.flatnonzero(open_now.any(axis=0)):
+                    need = path.offer_it_mw[:, k] * self.lease_mw_per_it_mw
+                    ok = open_now[:, k] & (reserved + need <= capacity + 1e-9)
+                    accepted[:, k] |= ok
+                    reserved = reserved + ok * need
+                    refused = refused + (open_now[:, k] & ~ok)
+            refused = refused + (want & ~open_now).sum(axis=1)
+        elif want.any():
+            refused = want.sum(axis=1).astype(np.float64)
+        clipped["accept_offer"] = refused
+
+        # dispatch
+        avail = path.availability[:, t]
+        frac = np.minimum(np.maximum(action.asic_run_fraction, 0.0), 1.0)
+        clipped["asic_run_fraction"] = np.abs(action.asic_run_fraction - frac).sum(axis=1)
+        run_th = frac * asic_th * avail[:, None]
+        asic_power = run_th @ self.asic_mw_per_th
+        headroom = asic_th @ self.asic_mw_per_th * avail - asic_power
+        curtail_req = np.maximum(action.curtail_mw, 0.0)
+        curtail = np.where(path.dr_call[:, t], np.minimum(curtail_req, np.maximum(headroom, 0.0)), 0.0)
+        clipped["curtail_mw"] = curtail_req - curtail
+
+        gfrac = np.minimum(np.maximum(action.gpu_offer_fraction, 0.0), 1.0)
+        clipped["gpu_offer_fraction"] = np.abs(action.gpu_offer_fraction - gfrac).sum(axis=1)
+        offered = gfrac * gpu_nodes * avail[:, None]
+        util = path.gpu_utilisation[:, t]
+        gpu_revenue = (offered * self.gpu_hours_per_node_step * path.gpu_spot_usd_per_gpu_hour[:, t] * util).sum(
+            axis=1
+        )
+        gpu_power = (offered * self.gpu_node_mw * (self.gpu_idle_power_fraction
+                                                   + (1.0 - self.gpu_idle_power_fraction) * util)).sum(axis=1)
+
+        if accepted.any():
+            active = accepted & (path.offer_ready_step <= t) & (t < path.offer_end_step)
+            demand = active * path.offer_it_mw * self.lease_mw_per_it_mw
+            room_hpc = np.maximum(hpc_ready - gpu_nodes @ self.gpu_node_mw, 0.0)
+            value = path.offer_price_usd_per_kw_month + path.offer_penalty_usd_per_kw_month
+            order = np.argsort(-value, axis=1, kind="stable")
+            dem = np.take_along_axis(demand, order, axis=1)
+            served = np.minimum(np.maximum(room_hpc[:, None] - (np.cumsum(dem, axis=1) - dem), 0.0), dem)
+            short = dem - served
+            kw_month = self.kw_month_per_it_mw_step / self.lease_mw_per_it_mw
+            price = np.take_along_axis(path.offer_price_usd_per_kw_month, order, axis=1)
+            penalty = np.take_along_axis(path.offer_penalty_usd_per_kw_month, order, axis=1)
+            lease_revenue = (served * price).sum(axis=1) * kw_month * avail
+            lease_penalty = -(short * penalty).sum(axis=1) * kw_month
+            lease_power = served.sum(axis=1) * avail
+        else:
+            lease_revenue = lease_penalty = lease_power = zeros
+
+        hashprice_usd_per_th_day = path.hashprice_usd_per_ph_day[:, t] / 1e3
+        mining_revenue = hashprice_usd_per_th_day * run_th.sum(axis=1) * self.dt_days * (1.0 - self.pool_fee)
+        btc_mined = mining_revenue / path.btc_price_usd[:, t]
+        site_power = asic_power + gpu_power
+        rt = path.power_rt_usd_per_mwh[:, t]
+        flows = {
+            "mining_revenue_usd": mining_revenue,
+            "gpu_revenue_usd": gpu_revenue,
+            "lease_revenue_usd": lease_revenue,
+            "lease_penalty_usd": lease_penalty,
+            "dr_credit_usd": curtail * self.hours_per_step * self.params.power.dr_credit_usd_per_mwh,
+            "power_ppa_usd": np.full(B, -self.ppa_mw * self.ppa_usd_per_mwh * self.hours_per_step),
+            "power_rt_usd": -(site_power - self.ppa_mw) * rt * self.hours_per_step,
+            "opex_usd": -(mining_ready * self.opex_mining_usd_per_mw_step + hpc_ready * self.opex_hpc_usd_per_mw_step),
+            "interest_usd": -np.maximum(-cash, 0.0) * self.interest_per_step,
+            "asic_sales_usd": asic_sales,
+            "asic_capex_usd": asic_capex,
+            "gpu_capex_usd": gpu_capex,
+            "retrofit_capex_usd": retrofit_capex,
+        }
+        new_cash = cash + sum(flows.values())
+
+        new_state = PlantState(
+            t=t + 1,
+            cash_usd=new_cash,
+            asic_th=asic_th * self.asic_keep_per_step,
+            asic_pipeline_th=asic_pipe,
+            gpu_nodes=gpu_nodes,
+            gpu_pipeline_nodes=gpu_pipe,
+            mining_ready_mw=mining_ready,
+            hpc_ready_mw=hpc_ready,
+            retrofit_pipeline_mw=retro_pipe,
+            lease_accepted=accepted,
+            infrastructure_book_usd=book * self.infrastructure_keep_per_step,
+        )
+        return StepOutcome(
+            state=new_state,
+            cash_flows_usd=flows,
+            btc_mined=btc_mined,
+            asic_power_mw=asic_power,
+            gpu_power_mw=gpu_power,
+            lease_power_mw=lease_power,
+            curtailed_mw=curtail,
+            power_limit_mw=self.interconnection_mw * avail,
+            site_share_of_network=run_th.sum(axis=1) / path.network_hashrate_th_s[:, t],
+            clipped=clipped,
+        )
