@@ -137,7 +137,13 @@ def observation_names(plant: Plant) -> tuple[str, ...]:
 
 
 class ObservationEncoder:
-    """Builds the observation vector; scales come from the scenario, never from the path's future."""
+    """Builds the observation vector; scales come from the scenario, never from the path's future.
+
+    The exogenous columns (market, power, ASIC and GPU markets) at time t depend only on the path
+    up to t; :meth:`exogenous` computes them for one time index or for all at once (the single
+    environment precomputes them at reset). The rest (offer, site, finance, calendar) depends on
+    the plant state and is computed each step.
+    """
 
     def __init__(self, plant: Plant) -> None:
         p = plant.params
@@ -153,22 +159,24 @@ class ObservationEncoder:
         self.season_phase0 = 2 * np.pi * start_doy / DAYS_PER_YEAR
         self.season_step = 2 * np.pi * p.time.dt_days / DAYS_PER_YEAR
         self.steps_per_month = DAYS_PER_MONTH / p.time.dt_days
+        self.n_exogenous = 10 + 3 * plant.n_asic + 4 * plant.n_gpu
+        self.n_features = len(self.names)
 
-    def __call__(self, state: PlantState, path: ExogenousPath, nav_usd: FloatArray, nav0_usd: FloatArray) -> (
-        NDArray[np.float32]
-    ):
+    def exogenous(self, path: ExogenousPath, t: int | slice) -> NDArray[np.float32]:
+        """(B, n_exo) at step ``t``, or (B, T+1, n_exo) for ``t = slice(None)``."""
         plant = self.plant
-        t = state.t
-        B = state.n_paths
         price = path.btc_price_usd[:, t]
+        if isinstance(t, slice):
+            idx = np.arange(path.n_steps + 1)[t]
+            lagged = path.btc_price_usd[:, np.maximum(idx - self.lag_30d, 0)]
+        else:
+            lagged = path.btc_price_usd[:, max(t - self.lag_30d, 0)]
         hp = path.hashprice_usd_per_ph_day[:, t]
         fees = path.fees_btc_per_block[:, t]
         sub = path.subsidy_btc[:, t]
         rt = path.power_rt_usd_per_mwh[:, t]
-        margin = hp[:, None] * (1 - plant.pool_fee) / 1e3 - self.margin_cost * rt[:, None]
-        asic = np.stack(
-            [path.asic_available[:, t], path.asic_price_usd_per_th[:, t] / 20.0, margin * 100.0], axis=2
-        ).reshape(B, -1)
+        margin = hp[..., None] * (1 - plant.pool_fee) / 1e3 - self.margin_cost * rt[..., None]
+        asic = np.stack([path.asic_available[:, t], path.asic_price_usd_per_th[:, t] / 20.0, margin * 100.0], axis=-1)
         gpu = np.stack(
             [
                 path.gpu_available[:, t],
@@ -176,77 +184,76 @@ class ObservationEncoder:
                 path.gpu_utilisation[:, t],
                 path.gpu_node_capex_usd[:, t] / 5e5,
             ],
-            axis=2,
-        ).reshape(B, -1)
+            axis=-1,
+        )
+        scalars = np.stack(
+            [
+                np.log(price) - self.log_price0,
+                np.log(price / lagged),
+                hp / 50.0,
+                fees / (fees + sub),
+                np.log(path.network_hashrate_th_s[:, t]) - self.log_hash0,
+                sub / self.subsidy0,
+                (HALVING_INTERVAL_BLOCKS - path.height[:, t] % HALVING_INTERVAL_BLOCKS) / HALVING_INTERVAL_BLOCKS,
+                rt / 100.0,
+                path.dr_call[:, t],
+                path.availability[:, t],
+            ],
+            axis=-1,
+        )
+        cols = np.concatenate([scalars, asic.reshape(*asic.shape[:-2], -1), gpu.reshape(*gpu.shape[:-2], -1)], axis=-1)
+        return np.clip(cols, -OBS_BOUND, OBS_BOUND).astype(np.float32)
+
+    def __call__(
+        self,
+        state: PlantState,
+        path: ExogenousPath,
+        nav_usd: FloatArray,
+        nav0_usd: FloatArray,
+        exogenous: NDArray[np.float32] | None = None,
+    ) -> NDArray[np.float32]:
+        """(B, n) observation at the state's time; ``exogenous`` = precomputed columns at that time."""
+        plant = self.plant
+        t = state.t
+        B = state.n_paths
+        out = np.empty((B, self.n_features))
+        n = self.n_exogenous
+        out[:, :n] = self.exogenous(path, t) if exogenous is None else exogenous
         open_offers = plant.open_offers(state, path)
         if open_offers.any():
             score = np.where(open_offers, path.offer_price_usd_per_kw_month, -1.0)
             k = score.argmax(axis=1)
             rows = np.arange(B)
             has = open_offers[rows, k]
-            offer = np.stack(
-                [
-                    has,
-                    path.offer_it_mw[rows, k] / 50.0,
-                    path.offer_price_usd_per_kw_month[rows, k] / 150.0,
-                    path.offer_term_months[rows, k] / 180.0,
-                    np.maximum(path.offer_ready_step[rows, k] - t, 0) / self.steps_per_month / 24.0,
-                ],
-                axis=1,
-            ) * has[:, None]
+            out[:, n] = has
+            out[:, n + 1] = path.offer_it_mw[rows, k] / 50.0 * has
+            out[:, n + 2] = path.offer_price_usd_per_kw_month[rows, k] / 150.0 * has
+            out[:, n + 3] = path.offer_term_months[rows, k] / 180.0 * has
+            out[:, n + 4] = np.maximum(path.offer_ready_step[rows, k] - t, 0) / self.steps_per_month / 24.0 * has
         else:
-            offer = np.zeros((B, 5))
+            out[:, n : n + 5] = 0.0
+        n += 5
         inv_ic = self.inv_ic
+        G, Gg = plant.n_asic, plant.n_gpu
+        out[:, n] = state.mining_ready_mw * inv_ic
+        out[:, n + 1] = state.hpc_ready_mw * inv_ic
+        out[:, n + 2] = state.retrofit_pipeline_mw.sum(axis=1) * inv_ic
+        n += 3
+        out[:, n : n + G] = state.asic_th * (plant.asic_mw_per_th * inv_ic)
+        n += G
+        out[:, n] = state.asic_pipeline_th.sum(axis=1) @ plant.asic_mw_per_th * inv_ic
+        n += 1
+        out[:, n : n + Gg] = state.gpu_nodes * (plant.gpu_node_mw * inv_ic)
+        n += Gg
+        out[:, n] = state.gpu_pipeline_nodes.sum(axis=1) @ plant.gpu_node_mw * inv_ic
+        out[:, n + 1] = plant.lease_reserved_mw(state, path) * inv_ic if state.lease_accepted.any() else 0.0
+        out[:, n + 2] = state.cash_usd / nav0_usd
+        out[:, n + 3] = (state.cash_usd + plant.credit_limit_usd) / nav0_usd
+        out[:, n + 4] = nav_usd / nav0_usd
         phase = self.season_phase0 + self.season_step * t
-        nav0 = nav0_usd
-        cols = np.concatenate(
-            [
-                np.stack(
-                    [
-                        np.log(price) - self.log_price0,
-                        np.log(price / path.btc_price_usd[:, max(t - self.lag_30d, 0)]),
-                        hp / 50.0,
-                        fees / (fees + sub),
-                        np.log(path.network_hashrate_th_s[:, t]) - self.log_hash0,
-                        sub / self.subsidy0,
-                        (HALVING_INTERVAL_BLOCKS - path.height[:, t] % HALVING_INTERVAL_BLOCKS) / HALVING_INTERVAL_BLOCKS,
-                        rt / 100.0,
-                        path.dr_call[:, t],
-                        path.availability[:, t],
-                    ],
-                    axis=1,
-                ),
-                asic,
-                gpu,
-                offer,
-                np.stack(
-                    [
-                        state.mining_ready_mw * inv_ic,
-                        state.hpc_ready_mw * inv_ic,
-                        state.retrofit_pipeline_mw.sum(axis=1) * inv_ic,
-                    ],
-                    axis=1,
-                ),
-                state.asic_th * plant.asic_mw_per_th * inv_ic,
-                (state.asic_pipeline_th.sum(axis=1) @ plant.asic_mw_per_th * inv_ic)[:, None],
-                state.gpu_nodes * plant.gpu_node_mw * inv_ic,
-                np.stack(
-                    [
-                        state.gpu_pipeline_nodes.sum(axis=1) @ plant.gpu_node_mw * inv_ic,
-                        plant.lease_reserved_mw(state, path) * inv_ic,
-                        state.cash_usd / nav0,
-                        (state.cash_usd + plant.credit_limit_usd) / nav0,
-                        nav_usd / nav0,
-                        np.full(B, t / path.n_steps),
-                        np.full(B, np.sin(phase)),
-                        np.full(B, np.cos(phase)),
-                        np.full(B, float(plant.is_decision_epoch(t))),
-                    ],
-                    axis=1,
-                ),
-            ],
-            axis=1,
-        )
-        return np.clip(cols, -OBS_BOUND, OBS_BOUND).astype(np.float32)
-
-
+        out[:, n + 5] = t / path.n_steps
+        out[:, n + 6] = np.sin(phase)
+        out[:, n + 7] = np.cos(phase)
+        out[:, n + 8] = float(plant.is_decision_epoch(t))
+        np.clip(out, -OBS_BOUND, OBS_BOUND, out=out)
+        return out.astype(np.float32)

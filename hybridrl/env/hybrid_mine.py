@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
 import gymnasium as gym
@@ -13,6 +14,8 @@ from hybridrl.sim.exogenous import ExogenousPath, sample_paths
 from hybridrl.sim.params import ScenarioParams, load_scenario
 from hybridrl.sim.plant import CASH_FLOW_TERMS, NativeAction, Plant, PlantState
 
+PATH_BATCH = 16
+"""Unseeded resets draw their paths from batches of this many, generated together."""
 USD_PER_REWARD_UNIT = 1e6
 """Rewards are in millions of USD of net asset value."""
 
@@ -62,7 +65,8 @@ class HybridMineEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
     ## Episode End
     Terminated at the scenario's end date (``terminated=True``: the horizon is part of the
     MDP and observed through ``episode_progress``) or on bankruptcy (cash below minus the credit
-    limit; ``info["bankrupt"]``). Never truncated by the environment itself.
+    limit; ``info["bankrupt"]``), where the lease backlog is forfeited and leaves NAV. Never
+    truncated by the environment itself.
 
     ## Arguments
     :param scenario: catalogue name (``envs/<name>.yaml``), a path to a YAML file, or a
@@ -90,11 +94,13 @@ class HybridMineEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
         )
         self._encoder = ObservationEncoder(self.plant)
         self._seed_root: np.random.SeedSequence | None = None
+        self._path_pool: deque[ExogenousPath] = deque()
         self._episodes_since_seed = 0
         self.path: ExogenousPath | None = None
         self.state: PlantState | None = None
         self._nav0 = np.zeros(1)
         self._nav = np.zeros(1)
+        self._exogenous_obs = np.zeros((0, 0), dtype=np.float32)
 
     # ------------------------------------------------------------------ gym API
 
@@ -111,19 +117,9 @@ class HybridMineEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
             if not isinstance(path, ExogenousPath) or path.n_paths != 1 or path.n_steps != self.params.time.n_steps:
                 raise ValueError(f"options['path'] must be a one-row ExogenousPath of {self.params.time.n_steps} steps")
         else:
-            if seed is not None:
-                self._seed_root = np.random.SeedSequence(seed)
-                self._episodes_since_seed = 0
-                path_seed = self._seed_root
-            else:
-                if self._seed_root is None:
-                    self._seed_root = np.random.SeedSequence()
-                self._episodes_since_seed += 1
-                path_seed = np.random.SeedSequence(
-                    self._seed_root.entropy, spawn_key=(self._episodes_since_seed,)
-                )
-            path = sample_paths(self.params, [path_seed])
+            path = self._next_path(seed)
         self.path = path
+        self._exogenous_obs = self._encoder.exogenous(path, slice(None))[0]
         self.state = self.plant.initial_state(1)
         self._nav0 = self.plant.nav_usd(self.state, path)
         self._nav = self._nav0
@@ -159,6 +155,29 @@ class HybridMineEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
 
     # ------------------------------------------------------------------ internals
 
+    def _next_path(self, seed: int | None) -> ExogenousPath:
+        """The path of ``seed``; without one, the path of the next child of the last seed.
+
+        Children are generated PATH_BATCH at a time in one vectorised call; row b of a batch is
+        exactly the path its seed gives alone, so batching changes speed, never results.
+        """
+        if seed is not None:
+            self._seed_root = np.random.SeedSequence(seed)
+            self._episodes_since_seed = 0
+            self._path_pool.clear()
+            return sample_paths(self.params, [self._seed_root])
+        if self._seed_root is None:
+            self._seed_root = np.random.SeedSequence()
+        self._episodes_since_seed += 1
+        if not self._path_pool:
+            first = self._episodes_since_seed
+            batch = sample_paths(
+                self.params,
+                [np.random.SeedSequence(self._seed_root.entropy, spawn_key=(k,)) for k in range(first, first + PATH_BATCH)],
+            )
+            self._path_pool.extend(batch.rows(i) for i in range(PATH_BATCH))
+        return self._path_pool.popleft()
+
     def _require_started(self) -> tuple[PlantState, ExogenousPath]:
         if self.state is None or self.path is None:
             raise RuntimeError("call reset() before step()")
@@ -175,7 +194,7 @@ class HybridMineEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
         nav = self.plant.nav_usd(out.state, path)
         reward = float(nav[0] - self._nav[0]) / USD_PER_REWARD_UNIT
         self._nav = nav
-        bankrupt = bool(out.state.cash_usd[0] < -self.plant.credit_limit_usd)
+        bankrupt = bool(out.state.bankrupt[0])
         terminated = bankrupt or out.state.t >= path.n_steps
         clipped = {k: float(v[0]) for k, v in out.clipped.items() if v[0] > 1e-9}
         if action_clip > 0:
@@ -201,4 +220,5 @@ class HybridMineEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
 
     def _observe(self) -> NDArray[np.float32]:
         assert self.state is not None and self.path is not None
-        return self._encoder(self.state, self.path, self._nav, self._nav0)[0]
+        t = self.state.t
+        return self._encoder(self.state, self.path, self._nav, self._nav0, self._exogenous_obs[t])[0]

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.signal import lfilter
 
 from hybridrl.sim import protocol
 from hybridrl.sim.params import DAYS_PER_MONTH, DAYS_PER_YEAR, ScenarioParams
@@ -123,61 +124,112 @@ def sample_paths(params: ScenarioParams, seeds: Sequence[SeedLike] | SeedLike) -
     seqs = seed_sequences(seeds)
     if not seqs:
         raise ValueError("at least one seed is needed")
-    draws = [_row_draws(params, s) for s in seqs]
+    draws = [_row_inputs(params, s) for s in seqs]
     stacked = {k: np.stack([d[k] for d in draws]) for k in draws[0]}
     return _simulate(params, stacked)
 
 
-# --------------------------------------------------------------------------- random draws
+# --------------------------------------------------------------------------- per-row inputs
 
 
-def _row_draws(p: ScenarioParams, seq: np.random.SeedSequence) -> dict[str, np.ndarray]:
-    """All random numbers of one path, each stream from its own generator."""
+def _spells(
+    g: np.random.Generator, mean_days: np.ndarray, next_state: np.ndarray, first: int, horizon_days: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """A continuous-time Markov chain as spells: (state of each spell, end day of each spell).
+
+    ``next_state[i]`` is a cumulative row of switch probabilities out of state i.
+    """
+    states, ends = [first], []
+    elapsed = 0.0
+    while True:
+        elapsed += g.exponential(mean_days[states[-1]])
+        ends.append(elapsed)
+        if elapsed >= horizon_days:
+            return np.array(states), np.array(ends)
+        u = g.random()
+        states.append(int(min(np.searchsorted(next_state[states[-1]], u, side="right"), len(mean_days) - 1)))
+
+
+def _row_inputs(p: ScenarioParams, seq: np.random.SeedSequence) -> dict[str, np.ndarray]:
+    """Random inputs of one path, each stream from its own generator (a pure function of ``seq``)."""
     T = p.time.n_steps
-    dt_y = p.time.dt_days / DAYS_PER_YEAR
+    dt = p.time.dt_days
+    dt_y = dt / DAYS_PER_YEAR
+    horizon = (T + 1) * dt
+    day = np.arange(T + 1) * dt
     rng = dict(zip(STREAMS, (np.random.default_rng(s) for s in seq.spawn(len(STREAMS))), strict=True))
     d: dict[str, np.ndarray] = {}
+
     g = rng["btc"]
-    d["regime_u0"] = g.random(1)
-    d["regime_leave_u"] = g.random(T)
-    d["regime_next_u"] = g.random(T)
+    reg = p.btc_price.regimes
+    first = int(min(np.searchsorted(np.cumsum(reg.initial_probabilities), g.random(), side="right"), len(reg.names) - 1))
+    states, ends = _spells(
+        g, np.asarray(reg.mean_duration_days), np.cumsum(np.asarray(reg.switch_probabilities), axis=1), first, horizon
+    )
+    d["regime"] = states[np.searchsorted(ends, day, side="right")].astype(np.int8)
     d["btc_z"] = g.standard_normal(T)
     d["jump_n"] = g.poisson(p.btc_price.jump_rate_per_year * dt_y, T).astype(np.float64)
     d["jump_z"] = g.standard_normal(T)
+
     g = rng["fees"]
-    d["fee_z"] = g.standard_normal(T)
-    d["fee_spike_u"] = g.random(T)
+    f = p.fees
+    d["fee_z"] = g.standard_normal(T + 1)
+    if f.spike_rate_per_year > 0:
+        on_off = np.array([DAYS_PER_YEAR / f.spike_rate_per_year, f.spike_mean_days])
+        states, ends = _spells(g, on_off, np.array([[0.0, 1.0], [1.0, 1.0]]), 0, horizon)
+        d["fee_spike"] = states[np.searchsorted(ends, day, side="right")].astype(bool)
+    else:
+        d["fee_spike"] = np.zeros(T + 1, dtype=bool)
+
     g = rng["network"]
-    d["hash_z"] = g.standard_normal(T)
+    d["hash_z"] = g.standard_normal(T + 1)
     d["block_z"] = g.standard_normal(T)
+
     g = rng["power"]
     d["rt_z"] = g.standard_normal(T + 1)
-    d["spike_n"] = g.poisson(p.power.spike_rate_per_year * dt_y, T + 1).astype(np.float64)
-    d["spike_size"] = g.gamma(d["spike_n"], 1.0) * p.power.spike_mean_usd_per_mwh
+    spike_n = g.poisson(p.power.spike_rate_per_year * dt_y, T + 1).astype(np.float64)
+    d["spike_size"] = g.gamma(spike_n, 1.0) * p.power.spike_mean_usd_per_mwh
     d["dr_u"] = g.random(T + 1)
+
     g = rng["outages"]
-    d["outage_n"] = g.poisson(p.outages.rate_per_year * dt_y, T + 1).astype(np.float64)
-    d["outage_days"] = g.exponential(p.outages.mean_days, T + 1)
-    d["outage_depth"] = g.uniform(p.outages.depth_min, p.outages.depth_max, T + 1)
+    o = p.outages
+    lost = np.zeros(T + 1)
+    n_events = g.poisson(o.rate_per_year * horizon / DAYS_PER_YEAR)
+    for begin, length, depth in zip(
+        g.uniform(0.0, horizon, n_events), g.exponential(o.mean_days, n_events),
+        g.uniform(o.depth_min, o.depth_max, n_events), strict=True,
+    ):
+        overlap = np.clip(np.minimum(day + dt, begin + length) - np.maximum(day, begin), 0.0, dt) / dt
+        lost = np.maximum(lost, depth * overlap)
+    d["availability"] = 1.0 - lost
+
     g = rng["asic"]
     d["asic_release_z"] = g.standard_normal(p.n_asic)
     g = rng["gpu"]
     d["gpu_release_z"] = g.standard_normal(p.n_gpu)
     d["gpu_spot_z"] = g.standard_normal((T + 1, p.n_gpu))
     d["gpu_util_z"] = g.standard_normal((T + 1, p.n_gpu))
+
     g = rng["offers"]
-    K, o = p.offers.max_offers, p.offers
-    d["offer_gap_days"] = g.exponential(DAYS_PER_YEAR / o.rate_per_year, K) if o.rate_per_year > 0 else (
-        np.full(K, np.inf)
+    K, of = p.offers.max_offers, p.offers
+    d["offer_gap_days"] = (
+        g.exponential(DAYS_PER_YEAR / of.rate_per_year, K) if of.rate_per_year > 0 else np.full(K, np.inf)
     )
-    d["offer_mw"] = g.uniform(o.it_mw_min, o.it_mw_max, K)
-    d["offer_price"] = g.uniform(o.price_min_usd_per_kw_month, o.price_max_usd_per_kw_month, K)
-    d["offer_term"] = g.uniform(o.term_min_months, o.term_max_months, K)
-    d["offer_ready"] = g.uniform(o.ready_min_months, o.ready_max_months, K)
+    d["offer_mw"] = g.uniform(of.it_mw_min, of.it_mw_max, K)
+    d["offer_price"] = g.uniform(of.price_min_usd_per_kw_month, of.price_max_usd_per_kw_month, K)
+    d["offer_term"] = g.uniform(of.term_min_months, of.term_max_months, K)
+    d["offer_ready"] = g.uniform(of.ready_min_months, of.ready_max_months, K)
     return d
 
 
 # --------------------------------------------------------------------------- recursions
+
+
+def _ar1(first: np.ndarray, keep: float, innovations: np.ndarray, axis: int = 1) -> np.ndarray:
+    """x_0 = first, x_n = keep * x_(n-1) + innovations_n (n >= 1), along ``axis`` (linear filter)."""
+    u = np.concatenate([np.expand_dims(first, axis), np.take(innovations, np.arange(1, innovations.shape[axis]), axis)],
+                       axis=axis)
+    return np.asarray(lfilter([1.0], [1.0, -keep], u, axis=axis))
 
 
 def _ou_coefficients(rate_per_day: float, vol_per_sqrt_day: float, dt_days: float) -> tuple[float, float]:
@@ -196,6 +248,59 @@ def _release_steps(dates: Sequence[object], jitter_days: Sequence[float], z: np.
     nominal = np.array([(np.datetime64(d, "D") - start).astype(float) for d in dates])
     days = nominal + np.asarray(jitter_days) * z * (nominal > 0)
     return np.maximum(0, np.ceil(days / p.time.dt_days)).astype(np.int64)
+
+
+def _chain(
+    hashrate_th_s: np.ndarray, p: ScenarioParams, block_z: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Blocks, height and difficulty step by step, with the 2,016-block retarget and x4 clamp.
+
+    Returns (difficulty (B, T+1), height (B, T+1), blocks (B, T+1), 1 / effective difficulty of
+    each step (B, T+1)), where a step that crosses a retarget boundary finds its blocks before the
+    boundary at the old difficulty and the rest at the new one.
+    """
+    B, T1 = hashrate_th_s.shape
+    T = T1 - 1
+    n = p.network
+    secs = p.time.dt_days * protocol.SECONDS_PER_DAY
+    difficulty = np.empty((B, T1))
+    height = np.empty((B, T1))
+    blocks = np.zeros((B, T1))
+    inv_d = np.empty((B, T1))
+    D = np.full(B, n.initial_difficulty)
+    h = np.full(B, float(n.initial_height))
+    epoch_start = np.floor(h / protocol.RETARGET_INTERVAL_BLOCKS) * protocol.RETARGET_INTERVAL_BLOCKS
+    # time already spent in the current epoch, at the initial block rate
+    rate0 = hashrate_th_s[:, 0] * 1e12 / (D * protocol.HASHES_PER_DIFFICULTY)
+    epoch_begin_s = -(h - epoch_start) / rate0
+    hash_per_step = hashrate_th_s * (1e12 * secs / protocol.HASHES_PER_DIFFICULTY)
+    difficulty[:, 0] = D
+    height[:, 0] = h
+    boundary = epoch_start + protocol.RETARGET_INTERVAL_BLOCKS
+    for t in range(T):
+        lam = hash_per_step[:, t] / D
+        found = np.maximum(lam + np.sqrt(lam) * block_z[:, t], 0.0)
+        h1 = h + found
+        crosses = h1 >= boundary
+        if crosses.any():
+            frac = np.where(crosses, (boundary - h) / np.maximum(found, 1e-12), 1.0)
+            actual = np.maximum((t + frac) * secs - epoch_begin_s, 1e-9)
+            D_new = np.where(crosses, protocol.retarget_difficulty(D, actual), D)
+            rest = (1.0 - frac) * found * D / D_new
+            found = np.where(crosses, boundary - h + rest, found)
+            inv_d[:, t] = frac / D + (1.0 - frac) / D_new
+            epoch_begin_s = np.where(crosses, (t + frac) * secs, epoch_begin_s)
+            boundary = np.where(crosses, boundary + protocol.RETARGET_INTERVAL_BLOCKS, boundary)
+            D = D_new
+            h1 = h + found
+        else:
+            inv_d[:, t] = 1.0 / D
+        blocks[:, t] = found
+        h = h1
+        height[:, t + 1] = h
+        difficulty[:, t + 1] = D
+    inv_d[:, T] = 1.0 / D
+    return difficulty, height, blocks, inv_d
 
 
 def _simulate(p: ScenarioParams, d: dict[str, np.ndarray]) -> ExogenousPath:
@@ -219,19 +324,9 @@ def _simulate(p: ScenarioParams, d: dict[str, np.ndarray]) -> ExogenousPath:
     if not np.all(np.isfinite(frontier_eff)):
         raise ValueError(f"{p.name}: no ASIC generation is released at the start of the episode")
 
-    # ---- BTC regimes and log price
+    # ---- BTC: regime-switching jump diffusion of the log price
     reg = p.btc_price.regimes
-    n_reg = len(reg.names)
-    init_cum = np.cumsum(reg.initial_probabilities)
-    regime = np.empty((B, T + 1), dtype=np.int8)
-    regime[:, 0] = np.minimum((d["regime_u0"][:, 0:1] > init_cum[None, :]).sum(axis=1), n_reg - 1)
-    leave_p = 1.0 - np.exp(-dt / np.asarray(reg.mean_duration_days))
-    switch_cum = np.cumsum(np.asarray(reg.switch_probabilities, dtype=np.float64), axis=1)
-    for t in range(T):
-        r = regime[:, t].astype(np.int64)
-        leave = d["regime_leave_u"][:, t] < leave_p[r]
-        nxt = np.minimum((d["regime_next_u"][:, t : t + 1] > switch_cum[r]).sum(axis=1), n_reg - 1)
-        regime[:, t + 1] = np.where(leave & (n_reg > 1), nxt, r)
+    regime = d["regime"]
     mu = np.asarray(reg.drift_per_year)[regime[:, :T]]
     sig = np.asarray(reg.volatility_per_year)[regime[:, :T]]
     bp = p.btc_price
@@ -244,123 +339,76 @@ def _simulate(p: ScenarioParams, d: dict[str, np.ndarray]) -> ExogenousPath:
     log_price = np.log(bp.initial_usd) + np.concatenate([np.zeros((B, 1)), np.cumsum(log_ret, axis=1)], axis=1)
     price = np.exp(log_price)
 
-    # ---- fees per block
+    # ---- fees per block: log-AR(1) around the long-run level, times the spike multiplier
     f = p.fees
     a_fee, s_fee = _ou_coefficients(f.reversion_per_day, f.volatility_per_sqrt_day, dt)
-    log_fee = np.empty((B, T + 1))
-    spike = np.zeros((B, T + 1), dtype=bool)
-    log_fee[:, 0] = np.log(f.initial_btc_per_block)
     m_fee = np.log(f.long_run_btc_per_block)
-    p_start = 1.0 - np.exp(-f.spike_rate_per_year * dt_y)
-    p_end = 1.0 - np.exp(-dt / f.spike_mean_days)
-    for t in range(T):
-        log_fee[:, t + 1] = m_fee + a_fee * (log_fee[:, t] - m_fee) + s_fee * d["fee_z"][:, t]
-        u = d["fee_spike_u"][:, t]
-        spike[:, t + 1] = np.where(spike[:, t], u >= p_end, u < p_start)
-    fees = np.exp(log_fee) * np.where(spike, f.spike_multiplier, 1.0)
+    dev = _ar1(np.full(B, np.log(f.initial_btc_per_block) - m_fee), a_fee, s_fee * d["fee_z"])
+    fees = np.exp(m_fee + dev) * np.where(d["fee_spike"], f.spike_multiplier, 1.0)
 
-    # ---- network hashrate, difficulty, height, subsidy (sequential: the retarget needs it)
+    # ---- network hashrate toward the break-even level of the marginal fleet; then the chain.
+    # The equilibrium depends on the subsidy, hence on when the halving happens, hence on the
+    # hashrate before it: iterate until the subsidy schedule is stable (one pass per halving).
     n = p.network
-    hashrate = np.empty((B, T + 1))
-    difficulty = np.empty((B, T + 1))
-    height = np.empty((B, T + 1))
-    blocks = np.zeros((B, T + 1))
-    subsidy = np.empty((B, T + 1))
-    inv_d_eff = np.empty((B, T + 1))
-    hashrate[:, 0] = n.initial_hashrate_eh_s * 1e6
-    difficulty[:, 0] = n.initial_difficulty
-    height[:, 0] = n.initial_height
-    epoch_start = np.floor(height[:, 0] / protocol.RETARGET_INTERVAL_BLOCKS) * protocol.RETARGET_INTERVAL_BLOCKS
-    blocks_per_day_0 = 86_400.0 * hashrate[:, 0] * 1e12 / (difficulty[:, 0] * protocol.HASHES_PER_DIFFICULTY)
-    epoch_elapsed_s = (height[:, 0] - epoch_start) * 86_400.0 / blocks_per_day_0
-
-    def equilibrium_th_s(t: int, sub: np.ndarray) -> np.ndarray:
-        revenue_usd_per_day = protocol.TARGET_BLOCKS_PER_DAY * (sub + fees[:, t]) * price[:, t]
-        marginal_eff = n.marginal_efficiency_ratio * frontier_eff[:, t]
-        cost_usd_per_th_day = marginal_eff * MWH_PER_TH_DAY_PER_J_PER_TH * n.marginal_power_usd_per_mwh
-        return revenue_usd_per_day / cost_usd_per_th_day
-
-    # markup fixed so that, at t=0, equilibrium = equilibrium_gap_at_start x initial hashrate
-    sub0 = protocol.block_subsidy_btc(height[:, 0])
-    markup = equilibrium_th_s(0, sub0) / (n.equilibrium_gap_at_start * hashrate[:, 0])
-    keep_up = float(np.exp(-n.reversion_per_year * dt_y))
-    keep_down = float(np.exp(-n.reversion_down_per_year * dt_y))
-    secs = dt * 86_400.0
-    for t in range(T):
-        D = difficulty[:, t]
-        h0 = height[:, t]
-        lam = secs * hashrate[:, t] * 1e12 / (D * protocol.HASHES_PER_DIFFICULTY)
-        found = np.maximum(lam + np.sqrt(lam) * d["block_z"][:, t], 0.0)
-        boundary = epoch_start + protocol.RETARGET_INTERVAL_BLOCKS
-        crosses = h0 + found >= boundary
-        frac = np.where(crosses, (boundary - h0) / np.maximum(found, 1e-12), 1.0)
-        D_new = np.where(
-            crosses, protocol.retarget_difficulty(D, np.maximum(epoch_elapsed_s + frac * secs, 1e-9)), D
-        )
-        rest = (1.0 - frac) * found * D / D_new
-        found = np.where(crosses, boundary - h0 + rest, found)
-        epoch_start = np.where(crosses, boundary, epoch_start)
-        epoch_elapsed_s = np.where(crosses, (1.0 - frac) * secs, epoch_elapsed_s + secs)
-        inv_d_eff[:, t] = frac / D + (1.0 - frac) / D_new
-        h1 = h0 + found
-        s0 = protocol.block_subsidy_btc(h0)
-        next_halving = (np.floor(h0 / protocol.HALVING_INTERVAL_BLOCKS) + 1) * protocol.HALVING_INTERVAL_BLOCKS
-        after = np.maximum(h1 - next_halving, 0.0)
-        subsidy[:, t] = np.where(found > 0, s0 - 0.5 * s0 * after / np.maximum(found, 1e-12), s0)
-        blocks[:, t] = found
-        height[:, t + 1] = h1
-        difficulty[:, t + 1] = D_new
-        target = equilibrium_th_s(t, s0) / markup
-        log_h = np.log(hashrate[:, t])
-        gap = log_h - np.log(target)
-        hashrate[:, t + 1] = np.exp(
-            log_h - gap + np.where(gap > 0, keep_down, keep_up) * gap
-            + n.volatility_per_sqrt_day * np.sqrt(dt) * d["hash_z"][:, t]
-        )
-    subsidy[:, T] = protocol.block_subsidy_btc(height[:, T])
-    inv_d_eff[:, T] = 1.0 / difficulty[:, T]
+    h0 = n.initial_hashrate_eh_s * 1e6
+    turnover = 1.0 - float(np.exp(-dt_y / n.fleet_turnover_years))
+    log_fleet_eff = _ar1(np.log(frontier_eff[:, 0]), 1.0 - turnover, turnover * np.log(frontier_eff))
+    marginal_cost_usd_per_th_day = (
+        n.marginal_efficiency_ratio * np.exp(log_fleet_eff) * MWH_PER_TH_DAY_PER_J_PER_TH * n.marginal_power_usd_per_mwh
+    )
+    revenue_per_subsidy = protocol.TARGET_BLOCKS_PER_DAY * price / marginal_cost_usd_per_th_day
+    revenue_per_fees = protocol.TARGET_BLOCKS_PER_DAY * fees * price / marginal_cost_usd_per_th_day
+    sub0 = protocol.block_subsidy_btc(float(n.initial_height))
+    # cost markup fixed so that, at t=0, equilibrium = equilibrium_gap_at_start x initial hashrate
+    markup = (sub0 * revenue_per_subsidy[:, 0] + revenue_per_fees[:, 0]) / (n.equilibrium_gap_at_start * h0)
+    keep = float(np.exp(-n.reversion_per_year * dt_y))
+    noise = n.volatility_per_sqrt_day * np.sqrt(dt) * d["hash_z"]
+    subsidy_at_height = np.full((B, T + 1), sub0)
+    for _ in range(8):
+        log_target = np.log((subsidy_at_height * revenue_per_subsidy + revenue_per_fees) / markup[:, None])
+        # x_(t+1) = keep x_t + (1 - keep) target_t + noise_(t+1)
+        innov = np.concatenate([np.zeros((B, 1)), (1.0 - keep) * log_target[:, :T]], axis=1) + noise
+        log_h = _ar1(np.full(B, np.log(h0)), keep, innov)
+        floor = np.log(n.floor_share_of_peak) + np.maximum.accumulate(log_h, axis=1)
+        hashrate = np.exp(np.maximum(log_h, floor))
+        difficulty, height, blocks, inv_d_eff = _chain(hashrate, p, d["block_z"])
+        new_subsidy = protocol.block_subsidy_btc(height)
+        if np.array_equal(new_subsidy, subsidy_at_height):
+            break
+        subsidy_at_height = new_subsidy
+    # mean subsidy over each step's blocks (a step may straddle a halving)
+    s_start = subsidy_at_height[:, :T]
+    next_halving = (np.floor(height[:, :T] / protocol.HALVING_INTERVAL_BLOCKS) + 1) * protocol.HALVING_INTERVAL_BLOCKS
+    after = np.maximum(height[:, 1:] - next_halving, 0.0)
+    found = blocks[:, :T]
+    subsidy = np.concatenate(
+        [np.where(found > 0, s_start - 0.5 * s_start * after / np.maximum(found, 1e-12), s_start),
+         subsidy_at_height[:, T:]],
+        axis=1,
+    )
     hashprice = protocol.hashprice_usd_per_ph_day(subsidy, fees, price, 1.0 / inv_d_eff)
 
     # ---- power
     pw = p.power
     a_rt, s_rt = _ou_coefficients(pw.rt_reversion_per_day, pw.rt_volatility_per_sqrt_day, dt)
-    x = np.empty((B, T + 1))
-    x[:, 0] = s_rt / np.sqrt(max(1 - a_rt * a_rt, 1e-12)) * d["rt_z"][:, 0] if a_rt < 1 else 0.0
-    for t in range(T):
-        x[:, t + 1] = a_rt * x[:, t] + s_rt * d["rt_z"][:, t + 1]
+    stationary = s_rt / np.sqrt(max(1 - a_rt * a_rt, 1e-12)) if a_rt < 1 else 0.0
+    x = _ar1(stationary * d["rt_z"][:, 0], a_rt, s_rt * d["rt_z"])
     start_day_of_year = (p.time.start - p.time.start.replace(month=1, day=1)).days
     day_of_year = start_day_of_year + steps * dt
     season = 1.0 + pw.rt_seasonal_amplitude * np.cos(2 * np.pi * (day_of_year - 200.0) / DAYS_PER_YEAR)
     hour = (day_of_year % 1.0) * 24.0
     season = season * (1.0 + pw.rt_intraday_amplitude * np.cos(2 * np.pi * (hour - 17.0) / 24.0))
-    decay = 0.5 ** (dt / pw.spike_half_life_days)
-    spike_level = np.empty((B, T + 1))
-    spike_level[:, 0] = d["spike_size"][:, 0]
-    for t in range(T):
-        spike_level[:, t + 1] = decay * spike_level[:, t] + d["spike_size"][:, t + 1]
+    spike_level = _ar1(d["spike_size"][:, 0], 0.5 ** (dt / pw.spike_half_life_days), d["spike_size"])
     rt = np.clip(pw.rt_mean_usd_per_mwh * season * np.exp(x) + spike_level, pw.price_floor_usd_per_mwh,
                  pw.price_cap_usd_per_mwh)
     dr_call = (d["dr_u"] < pw.dr_call_probability_per_step) | (rt > pw.dr_trigger_usd_per_mwh)
 
-    # ---- outages: each event removes a share of capacity for an exponential duration
-    availability = np.ones((B, T + 1))
-    remaining = np.zeros(B)
-    depth = np.zeros(B)
-    for t in range(T + 1):
-        new = d["outage_n"][:, t] > 0
-        remaining = np.where(new, d["outage_days"][:, t], remaining)
-        depth = np.where(new, d["outage_depth"][:, t], depth)
-        active = remaining > 0
-        availability[:, t] = np.where(active, 1.0 - depth * np.minimum(remaining / dt, 1.0), 1.0)
-        remaining = np.maximum(remaining - dt, 0.0)
+    availability = d["availability"]
 
     # ---- ASIC prices: days of expected margin at smoothed hashprice
     am = p.asic_market
     alpha = 1.0 - np.exp(-dt / am.hashprice_smoothing_days)
-    smooth = np.empty((B, T + 1))
-    smooth[:, 0] = hashprice[:, 0]
-    for t in range(T):
-        smooth[:, t + 1] = smooth[:, t] + alpha * (hashprice[:, t + 1] - smooth[:, t])
+    smooth = _ar1(hashprice[:, 0], 1.0 - alpha, alpha * hashprice)
     margin = smooth[:, :, None] / 1000.0 - asic_eff * MWH_PER_TH_DAY_PER_J_PER_TH * am.reference_power_usd_per_mwh
     asic_price = np.maximum(am.scrap_usd_per_th, am.new_value_days * margin)
     asic_resale = np.maximum(am.scrap_usd_per_th, am.used_value_days * margin)
@@ -383,17 +431,11 @@ def _simulate(p: ScenarioParams, d: dict[str, np.ndarray]) -> ExogenousPath:
     capex0 = np.array([g.node_capex_usd for g in gm.generations])
     capex_trend = np.array([g.capex_trend_per_year for g in gm.generations])
     a_sp, s_sp = _ou_coefficients(gm.spot_reversion_per_day, gm.spot_volatility_per_sqrt_day, dt)
-    noise = np.empty((B, T + 1, p.n_gpu))
-    noise[:, 0] = 0.0
-    for t in range(T):
-        noise[:, t + 1] = a_sp * noise[:, t] + s_sp * d["gpu_spot_z"][:, t + 1]
+    noise = _ar1(np.zeros((B, p.n_gpu)), a_sp, s_sp * d["gpu_spot_z"])
     spot = spot0 * np.exp(spot_trend * years_on_market + noise) * step_down
     capex = capex0 * np.exp(capex_trend * years_on_market) * step_down
     phi = gm.utilisation_persistence ** dt
-    z = np.empty((B, T + 1, p.n_gpu))
-    z[:, 0] = 0.0
-    for t in range(T):
-        z[:, t + 1] = phi * z[:, t] + gm.utilisation_volatility * np.sqrt(1 - phi * phi) * d["gpu_util_z"][:, t + 1]
+    z = _ar1(np.zeros((B, p.n_gpu)), phi, gm.utilisation_volatility * np.sqrt(1 - phi * phi) * d["gpu_util_z"])
     logit_mean = np.log(gm.utilisation_mean / max(1.0 - gm.utilisation_mean, 1e-9)) if 0 < gm.utilisation_mean < 1 \
         else (30.0 if gm.utilisation_mean >= 1 else -30.0)
     util = 1.0 / (1.0 + np.exp(-(logit_mean + z)))

@@ -155,15 +155,18 @@ class NetworkParams:
     initial_hashrate_eh_s: float = _spec(gt=0.0)
     initial_height: int = _spec(ge=0)
     initial_difficulty: float = _spec(gt=0.0)
-    reversion_per_year: float = _spec(ge=0.0, doc="speed of log H up toward equilibrium (capex-limited)")
-    reversion_down_per_year: float = _spec(
-        0.5, ge=0.0, doc="speed of log H down toward equilibrium (sunk fleets keep running)"
+    reversion_per_year: float = _spec(ge=0.0, doc="speed of log H toward equilibrium")
+    floor_share_of_peak: float = _spec(
+        0.5, gt=0.0, le=1.0, doc="hashrate never falls below this share of its running peak (sunk fleets)"
     )
     equilibrium_gap_at_start: float = _spec(
         1.0, gt=0.0, doc="equilibrium hashrate / initial hashrate at t=0; fixes the cost markup"
     )
     marginal_efficiency_ratio: float = _spec(
         1.5, ge=1.0, doc="J/TH of the network's marginal machine relative to the frontier generation"
+    )
+    fleet_turnover_years: float = _spec(
+        2.0, gt=0.0, doc="the network's fleet follows the frontier efficiency with this time constant"
     )
     marginal_power_usd_per_mwh: float = _spec(45.0, gt=0.0)
     volatility_per_sqrt_day: float = _spec(0.0, ge=0.0)
@@ -326,6 +329,9 @@ class FinanceParams:
     initial_cash_usd: float
     credit_limit_usd: float = _spec(0.0, ge=0.0)
     interest_rate_per_year: float = _spec(0.1, ge=0.0)
+    min_liquidity_usd: float = _spec(
+        0.0, ge=0.0, doc="capex may not bring cash below -credit_limit + this (a lender's liquidity covenant)"
+    )
     pool_fee: float = _prob(0.02)
     discount_rate_per_year: float = _spec(0.1, gt=0.0, doc="discounts the lease backlog in NAV")
 

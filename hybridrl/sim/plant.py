@@ -105,6 +105,8 @@ class PlantState:
     lease_accepted: BoolArray
     """(B, K)"""
     infrastructure_book_usd: FloatArray
+    bankrupt: BoolArray
+    """(B,) cash has fallen below minus the credit limit at some step (sticky)"""
 
     @property
     def n_paths(self) -> int:
@@ -170,6 +172,7 @@ class Plant:
         self.opex_hpc_usd_per_mw_step = site.opex_hpc_usd_per_mw_year * self.dt_years
         self.interest_per_step = p.finance.interest_rate_per_year * self.dt_years
         self.credit_limit_usd = p.finance.credit_limit_usd
+        self.capex_budget_offset_usd = p.finance.credit_limit_usd - p.finance.min_liquidity_usd
         self.pool_fee = p.finance.pool_fee
         self.ppa_mw = p.power.ppa_mw
         self.ppa_usd_per_mwh = p.power.ppa_usd_per_mwh
@@ -195,6 +198,7 @@ class Plant:
             retrofit_pipeline_mw=np.zeros((B, self.retrofit_lead_epochs)),
             lease_accepted=np.zeros((B, self.n_offers), dtype=bool),
             infrastructure_book_usd=np.full(B, p.site.infrastructure_book_usd),
+            bankrupt=np.zeros(B, dtype=bool),
         )
 
     def idle_action(self, n_paths: int, run_fraction: float = 1.0) -> NativeAction:
@@ -248,7 +252,7 @@ class Plant:
 
     def nav_usd(self, state: PlantState, path: ExogenousPath) -> FloatArray:
         """Mark-to-market net asset value: cash (negative when drawing credit) + hardware at resale
-        + infrastructure at book + lease backlog."""
+        + infrastructure at book + lease backlog (forfeited on bankruptcy: the leases fall away)."""
         t = state.t
         asic_th = state.asic_th + state.asic_pipeline_th.sum(axis=1)
         nodes = state.gpu_nodes + state.gpu_pipeline_nodes.sum(axis=1)
@@ -257,7 +261,7 @@ class Plant:
             + (asic_th * path.asic_resale_usd_per_th[:, t]).sum(axis=1)
             + (nodes * path.gpu_node_resale_usd[:, t]).sum(axis=1)
             + state.infrastructure_book_usd
-            + self.lease_backlog_usd(state, path)
+            + self.lease_backlog_usd(state, path) * ~state.bankrupt
         )
 
     # ------------------------------------------------------------------ the step
@@ -287,7 +291,7 @@ class Plant:
             asic_th = asic_th + asic_pipe[:, sa]
             gpu_nodes = gpu_nodes + gpu_pipe[:, sg]
             hpc_ready = hpc_ready + retro_pipe[:, sr]
-            budget = cash + self.credit_limit_usd
+            budget = cash + self.capex_budget_offset_usd
 
             # sales
             req = np.maximum(action.asic_sale_th, 0.0)
@@ -457,6 +461,7 @@ class Plant:
             retrofit_pipeline_mw=retro_pipe,
             lease_accepted=accepted,
             infrastructure_book_usd=book * self.infrastructure_keep_per_step,
+            bankrupt=state.bankrupt | (new_cash < -self.credit_limit_usd),
         )
         return StepOutcome(
             state=new_state,
