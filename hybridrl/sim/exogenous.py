@@ -157,7 +157,13 @@ def _row_inputs(p: ScenarioParams, seq: np.random.SeedSequence) -> dict[str, np.
     dt_y = dt / DAYS_PER_YEAR
     horizon = (T + 1) * dt
     day = np.arange(T + 1) * dt
-    rng = dict(zip(STREAMS, (np.random.default_rng(s) for s in seq.spawn(len(STREAMS))), strict=True))
+    # children made explicitly (not seq.spawn, which advances seq's counter): a SeedSequence
+    # gives the same path however often it is used
+    children = [
+        np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, i), pool_size=seq.pool_size)
+        for i in range(len(STREAMS))
+    ]
+    rng = dict(zip(STREAMS, (np.random.default_rng(c) for c in children), strict=True))
     d: dict[str, np.ndarray] = {}
 
     g = rng["btc"]

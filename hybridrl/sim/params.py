@@ -461,7 +461,10 @@ def _read_with_extends(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
         return data
     if not isinstance(base_name, str):
         raise ScenarioError(f"{path}: extends: must be a scenario name (string)")
-    base = _read_with_extends(path.parent / f"{base_name}.yaml", seen=(*seen, path))
+    base_path = path.parent / f"{base_name}.yaml"
+    if not base_path.is_file():
+        base_path = envs_dir() / f"{base_name}.yaml"  # a user's file may extend a catalogue scenario
+    base = _read_with_extends(base_path, seen=(*seen, path))
     return _deep_merge(base, data)
 
 
