@@ -18,7 +18,9 @@ from hybridrl.sim import load_scenario
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--scenario", default="default", help="catalogue name or YAML path")
     parser.add_argument("--seeds", type=int, default=8, help="number of paths (seeds 0..N-1)")
     args = parser.parse_args()
@@ -44,12 +46,17 @@ def main() -> None:
         f"hybridrl demo: scenario '{params.name}' ({params.time.start} to {params.time.end}, "
         f"{params.time.n_steps} steps), policy always_mine, {args.seeds} seeds\n"
     )
-    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.float_format", "{:,.1f}".format):
+    with pd.option_context(
+        "display.width", 200, "display.max_columns", 20, "display.float_format", "{:,.1f}".format
+    ):
         print(table.to_string(index=False))
         numeric = table.drop(columns=["seed", "halving date", "bankrupt"])
         print("\nmean over seeds:")
         print(numeric.mean().to_string())
-    print(f"\n{args.seeds} episodes in {seconds:.1f} s. Hashprice: median over 90 days either side of the halving.")
+    print(
+        f"\n{args.seeds} episodes in {seconds:.1f} s. "
+        "Hashprice: median over 90 days either side of the halving."
+    )
 
 
 if __name__ == "__main__":

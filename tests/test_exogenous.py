@@ -12,7 +12,11 @@ from hybridrl.sim.params import SITE_SHARE_LIMIT
 
 
 def _arrays(path: ExogenousPath) -> dict[str, np.ndarray]:
-    return {f.name: getattr(path, f.name) for f in dataclasses.fields(path) if f.name not in ("dt_days", "start_date")}
+    return {
+        f.name: getattr(path, f.name)
+        for f in dataclasses.fields(path)
+        if f.name not in ("dt_days", "start_date")
+    }
 
 
 def test_same_seed_same_path_different_seed_different(default_params: ScenarioParams) -> None:
@@ -96,7 +100,7 @@ def test_hourly_path_has_intraday_shape() -> None:
 
     p = load_scenario("hourly_ops")
     path = sample_paths(p, [0])
-    hours = (np.arange(p.time.n_steps + 1) % 24)
+    hours = np.arange(p.time.n_steps + 1) % 24
     rt = path.power_rt_usd_per_mwh[0]
     assert np.median(rt[hours == 17]) > np.median(rt[hours == 5])
     assert path.dates[24] == np.datetime64(dt.date(2026, 1, 2), "m")

@@ -29,16 +29,26 @@ def test_ledger_over_random_actions_on_eight_paths(default_params: ScenarioParam
         cash_terms = sum(out.cash_flows_usd[k] for k in CASH_FLOW_TERMS)
         np.testing.assert_allclose(out.state.cash_usd - state.cash_usd, cash_terms, rtol=0, atol=0.01)
         s = out.state
-        for name in ("mining_ready_mw", "hpc_ready_mw", "retrofit_pipeline_mw", "asic_th", "asic_pipeline_th",
-                     "gpu_nodes", "gpu_pipeline_nodes", "infrastructure_book_usd"):
+        for name in (
+            "mining_ready_mw",
+            "hpc_ready_mw",
+            "retrofit_pipeline_mw",
+            "asic_th",
+            "asic_pipeline_th",
+            "gpu_nodes",
+            "gpu_pipeline_nodes",
+            "infrastructure_book_usd",
+        ):
             assert np.all(getattr(s, name) >= -1e-9), name
         np.testing.assert_array_equal(s.gpu_nodes, np.round(s.gpu_nodes))
         drawn = out.asic_power_mw + out.gpu_power_mw + out.lease_power_mw
         assert np.all(drawn <= out.power_limit_mw + 1e-9)
         assert np.all(s.asic_th @ plant.asic_mw_per_th <= s.mining_ready_mw + 1e-9)
         assert np.all(s.gpu_nodes @ plant.gpu_node_mw <= s.hpc_ready_mw + 1e-9)
-        assert np.all(s.mining_ready_mw + s.hpc_ready_mw + s.retrofit_pipeline_mw.sum(axis=1)
-                      <= default_params.site.interconnection_mw + 1e-9)
+        assert np.all(
+            s.mining_ready_mw + s.hpc_ready_mw + s.retrofit_pipeline_mw.sum(axis=1)
+            <= default_params.site.interconnection_mw + 1e-9
+        )
         assert np.all(out.curtailed_mw >= 0)
         epochs_with_orders += bool((out.cash_flows_usd["asic_capex_usd"] < 0).any())
         state, nav = s, new_nav

@@ -33,7 +33,7 @@ def test_scenario_hash_is_stable_and_discriminates() -> None:
 
 
 def test_unknown_scenario_name_lists_catalogue() -> None:
-    with pytest.raises(ScenarioError, match="unknown scenario 'nope'.*default"):
+    with pytest.raises(ScenarioError, match=r"unknown scenario 'nope'.*default"):
         load_scenario("nope")
 
 
@@ -44,33 +44,74 @@ def _write(tmp_path: Path, body: dict) -> Path:  # type: ignore[type-arg]
 
 
 BAD_INPUTS = [
-    pytest.param({"site": {"minig_ready_mw": 5.0}}, r"site\.minig_ready_mw: unknown key; allowed keys: .*mining_ready_mw",
-                 id="unknown-nested-key"),
+    pytest.param(
+        {"site": {"minig_ready_mw": 5.0}},
+        r"site\.minig_ready_mw: unknown key; allowed keys: .*mining_ready_mw",
+        id="unknown-nested-key",
+    ),
     pytest.param({"colour": "red"}, r"colour: unknown key; allowed keys: .*btc_price", id="unknown-top-key"),
-    pytest.param({"site": {"interconnection_mw": "lots"}}, r"site\.interconnection_mw: expected a number, got 'lots'",
-                 id="wrong-type-number"),
-    pytest.param({"time": {"investments_enabled": "yes"}}, r"time\.investments_enabled: expected true/false",
-                 id="wrong-type-bool"),
-    pytest.param({"time": {"start": "first of May"}}, r"time\.start: expected a date YYYY-MM-DD", id="wrong-type-date"),
-    pytest.param({"offers": {"max_offers": 2.5}}, r"offers\.max_offers: expected an integer", id="wrong-type-int"),
-    pytest.param({"site": {"mining_ready_mw": -5.0}}, r"site\.mining_ready_mw: got -5\.0; allowed: >= 0", 
-                 id="negative-capacity"),
-    pytest.param({"site": {"interconnection_mw": -1.0}}, r"site\.interconnection_mw: got -1\.0; allowed: > 0",
-                 id="negative-interconnection"),
-    pytest.param({"power": {"dr_call_probability_per_step": 1.5}},
-                 r"power\.dr_call_probability_per_step: got 1\.5; allowed: >= 0\.0 and <= 1\.0", id="probability-above-1"),
-    pytest.param({"outages": {"depth_min": -0.1}}, r"outages\.depth_min: got -0\.1; allowed: >= 0\.0 and <= 1\.0",
-                 id="probability-below-0"),
-    pytest.param({"btc_price": {"regimes": {"initial_probabilities": [0.5, 0.5, 0.5]}}},
-                 r"btc_price\.regimes: initial_probabilities must sum to 1", id="probabilities-not-summing"),
-    pytest.param({"time": {"start": "2027-01-01", "end": "2026-01-01"}},
-                 r"time: end \(2026-01-01\) is before start \(2027-01-01\)", id="dates-out-of-order"),
-    pytest.param({"offers": {"it_mw_min": 50.0, "it_mw_max": 10.0}}, r"offers: it_mw_min must not exceed it_mw_max",
-                 id="range-out-of-order"),
-    pytest.param({"site": {"initial_asic_th": {"S9": 100.0}}}, r"initial_asic_th: unknown generation", id="unknown-gen"),
-    pytest.param({"site": {"mining_ready_mw": 10.0}}, r"draws .* MW, more than mining_ready_mw", id="fleet-too-big"),
-    pytest.param({"finance": {"pool_fee": float("nan")}}, r"finance\.pool_fee: expected a finite number",
-                 id="nan-value"),
+    pytest.param(
+        {"site": {"interconnection_mw": "lots"}},
+        r"site\.interconnection_mw: expected a number, got 'lots'",
+        id="wrong-type-number",
+    ),
+    pytest.param(
+        {"time": {"investments_enabled": "yes"}},
+        r"time\.investments_enabled: expected true/false",
+        id="wrong-type-bool",
+    ),
+    pytest.param(
+        {"time": {"start": "first of May"}}, r"time\.start: expected a date YYYY-MM-DD", id="wrong-type-date"
+    ),
+    pytest.param(
+        {"offers": {"max_offers": 2.5}}, r"offers\.max_offers: expected an integer", id="wrong-type-int"
+    ),
+    pytest.param(
+        {"site": {"mining_ready_mw": -5.0}},
+        r"site\.mining_ready_mw: got -5\.0; allowed: >= 0",
+        id="negative-capacity",
+    ),
+    pytest.param(
+        {"site": {"interconnection_mw": -1.0}},
+        r"site\.interconnection_mw: got -1\.0; allowed: > 0",
+        id="negative-interconnection",
+    ),
+    pytest.param(
+        {"power": {"dr_call_probability_per_step": 1.5}},
+        r"power\.dr_call_probability_per_step: got 1\.5; allowed: >= 0\.0 and <= 1\.0",
+        id="probability-above-1",
+    ),
+    pytest.param(
+        {"outages": {"depth_min": -0.1}},
+        r"outages\.depth_min: got -0\.1; allowed: >= 0\.0 and <= 1\.0",
+        id="probability-below-0",
+    ),
+    pytest.param(
+        {"btc_price": {"regimes": {"initial_probabilities": [0.5, 0.5, 0.5]}}},
+        r"btc_price\.regimes: initial_probabilities must sum to 1",
+        id="probabilities-not-summing",
+    ),
+    pytest.param(
+        {"time": {"start": "2027-01-01", "end": "2026-01-01"}},
+        r"time: end \(2026-01-01\) is before start \(2027-01-01\)",
+        id="dates-out-of-order",
+    ),
+    pytest.param(
+        {"offers": {"it_mw_min": 50.0, "it_mw_max": 10.0}},
+        r"offers: it_mw_min must not exceed it_mw_max",
+        id="range-out-of-order",
+    ),
+    pytest.param(
+        {"site": {"initial_asic_th": {"S9": 100.0}}}, r"initial_asic_th: unknown generation", id="unknown-gen"
+    ),
+    pytest.param(
+        {"site": {"mining_ready_mw": 10.0}}, r"draws .* MW, more than mining_ready_mw", id="fleet-too-big"
+    ),
+    pytest.param(
+        {"finance": {"pool_fee": float("nan")}},
+        r"finance\.pool_fee: expected a finite number",
+        id="nan-value",
+    ),
 ]
 
 

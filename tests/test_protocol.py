@@ -11,8 +11,16 @@ from hybridrl.sim.protocol import (
 
 @pytest.mark.parametrize(
     ("height", "subsidy"),
-    [(0, 50.0), (209_999, 50.0), (210_000, 25.0), (839_999, 6.25), (840_000, 3.125), (1_049_999, 3.125),
-     (1_050_000, 1.5625), (64 * 210_000, 0.0)],
+    [
+        (0, 50.0),
+        (209_999, 50.0),
+        (210_000, 25.0),
+        (839_999, 6.25),
+        (840_000, 3.125),
+        (1_049_999, 3.125),
+        (1_050_000, 1.5625),
+        (64 * 210_000, 0.0),
+    ],
 )
 def test_block_subsidy_by_height(height: int, subsidy: float) -> None:
     assert block_subsidy_btc(height) == subsidy
@@ -37,9 +45,7 @@ def test_retarget_clamp_both_directions() -> None:
     # an epoch 10x too fast raises difficulty by 4x only; 10x too slow lowers it by 4x only
     assert retarget_difficulty(1e14, TARGET_TIMESPAN_S / 10) == pytest.approx(4e14)
     assert retarget_difficulty(1e14, TARGET_TIMESPAN_S * 10) == pytest.approx(2.5e13)
-    np.testing.assert_allclose(
-        retarget_difficulty(np.array([1.0, 1.0]), np.array([1.0, 1e12])), [4.0, 0.25]
-    )
+    np.testing.assert_allclose(retarget_difficulty(np.array([1.0, 1.0]), np.array([1.0, 1e12])), [4.0, 0.25])
 
 
 def test_retarget_rejects_non_positive_time() -> None:

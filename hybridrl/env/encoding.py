@@ -69,7 +69,9 @@ def decode_action(plant: Plant, state: PlantState, path: ExogenousPath, action: 
         asic_order[np.arange(B), best] = order_mw / plant.asic_mw_per_th[best]
         newest = plant.n_gpu - 1 - path.gpu_available[:, t, ::-1].argmax(axis=1)
         gpu_order = zeros_gg.copy()
-        gpu_order[np.arange(B), newest] = np.floor(np.maximum(a[:, 2 * G + 2], 0.0) * plant.max_gpu_order_nodes)
+        gpu_order[np.arange(B), newest] = np.floor(
+            np.maximum(a[:, 2 * G + 2], 0.0) * plant.max_gpu_order_nodes
+        )
         gpu_order *= path.gpu_available[:, t]
         retrofit = np.round(np.maximum(a[:, 2 * G + 3], 0.0) * plant.max_retrofit_blocks)
     else:
@@ -105,10 +107,17 @@ def observation_names(plant: Plant) -> tuple[str, ...]:
         "dr_call",
         "availability",
         # ASIC market, per generation
-        *(f"asic_{g}_{f}" for g in asic for f in ("on_sale", "price_usd_per_th_div20", "margin_usd_per_th_day_x100")),
+        *(
+            f"asic_{g}_{f}"
+            for g in asic
+            for f in ("on_sale", "price_usd_per_th_div20", "margin_usd_per_th_day_x100")
+        ),
         # GPU market, per generation
-        *(f"gpu_{g}_{f}" for g in gpu for f in ("on_sale", "spot_usd_per_gpu_hour_div5", "utilisation",
-                                                 "capex_usd_div500k")),
+        *(
+            f"gpu_{g}_{f}"
+            for g in gpu
+            for f in ("on_sale", "spot_usd_per_gpu_hour_div5", "utilisation", "capex_usd_div500k")
+        ),
         # best open hosting offer
         "offer_open",
         "offer_it_mw_div50",
@@ -176,7 +185,9 @@ class ObservationEncoder:
         sub = path.subsidy_btc[:, t]
         rt = path.power_rt_usd_per_mwh[:, t]
         margin = hp[..., None] * (1 - plant.pool_fee) / 1e3 - self.margin_cost * rt[..., None]
-        asic = np.stack([path.asic_available[:, t], path.asic_price_usd_per_th[:, t] / 20.0, margin * 100.0], axis=-1)
+        asic = np.stack(
+            [path.asic_available[:, t], path.asic_price_usd_per_th[:, t] / 20.0, margin * 100.0], axis=-1
+        )
         gpu = np.stack(
             [
                 path.gpu_available[:, t],
@@ -194,14 +205,17 @@ class ObservationEncoder:
                 fees / (fees + sub),
                 np.log(path.network_hashrate_th_s[:, t]) - self.log_hash0,
                 sub / self.subsidy0,
-                (HALVING_INTERVAL_BLOCKS - path.height[:, t] % HALVING_INTERVAL_BLOCKS) / HALVING_INTERVAL_BLOCKS,
+                (HALVING_INTERVAL_BLOCKS - path.height[:, t] % HALVING_INTERVAL_BLOCKS)
+                / HALVING_INTERVAL_BLOCKS,
                 rt / 100.0,
                 path.dr_call[:, t],
                 path.availability[:, t],
             ],
             axis=-1,
         )
-        cols = np.concatenate([scalars, asic.reshape(*asic.shape[:-2], -1), gpu.reshape(*gpu.shape[:-2], -1)], axis=-1)
+        cols = np.concatenate(
+            [scalars, asic.reshape(*asic.shape[:-2], -1), gpu.reshape(*gpu.shape[:-2], -1)], axis=-1
+        )
         return np.clip(cols, -OBS_BOUND, OBS_BOUND).astype(np.float32)
 
     def __call__(
@@ -229,7 +243,9 @@ class ObservationEncoder:
             out[:, n + 1] = path.offer_it_mw[rows, k] / 50.0 * has
             out[:, n + 2] = path.offer_price_usd_per_kw_month[rows, k] / 150.0 * has
             out[:, n + 3] = path.offer_term_months[rows, k] / 180.0 * has
-            out[:, n + 4] = np.maximum(path.offer_ready_step[rows, k] - t, 0) / self.steps_per_month / 24.0 * has
+            out[:, n + 4] = (
+                np.maximum(path.offer_ready_step[rows, k] - t, 0) / self.steps_per_month / 24.0 * has
+            )
         else:
             out[:, n : n + 5] = 0.0
         n += 5

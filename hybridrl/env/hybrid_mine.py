@@ -9,7 +9,13 @@ import gymnasium as gym
 import numpy as np
 from numpy.typing import NDArray
 
-from hybridrl.env.encoding import OBS_BOUND, ObservationEncoder, action_names, decode_action, observation_names
+from hybridrl.env.encoding import (
+    OBS_BOUND,
+    ObservationEncoder,
+    action_names,
+    decode_action,
+    observation_names,
+)
 from hybridrl.sim.exogenous import ExogenousPath, sample_paths
 from hybridrl.sim.params import ScenarioParams, load_scenario
 from hybridrl.sim.plant import CASH_FLOW_TERMS, NativeAction, Plant, PlantState
@@ -114,8 +120,14 @@ class HybridMineEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
             raise ValueError(f"unknown reset options {sorted(unknown)}; allowed: ['path']")
         if "path" in options:
             path = options["path"]
-            if not isinstance(path, ExogenousPath) or path.n_paths != 1 or path.n_steps != self.params.time.n_steps:
-                raise ValueError(f"options['path'] must be a one-row ExogenousPath of {self.params.time.n_steps} steps")
+            if (
+                not isinstance(path, ExogenousPath)
+                or path.n_paths != 1
+                or path.n_steps != self.params.time.n_steps
+            ):
+                raise ValueError(
+                    f"options['path'] must be a one-row ExogenousPath of {self.params.time.n_steps} steps"
+                )
         else:
             path = self._next_path(seed)
         self.path = path
@@ -143,13 +155,35 @@ class HybridMineEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
     ) -> tuple[NDArray[np.float32], float, bool, bool, dict[str, Any]]:
         """Step with a decision in physical units (batch of one, or unbatched arrays)."""
         self._require_started()
+
+        def row(x: NDArray[Any]) -> NDArray[Any]:
+            return np.asarray(x).reshape(1, -1)
+
         batched = NativeAction(
-            **{
-                name: np.asarray(value).reshape(1, -1) if name != "retrofit_blocks" and name != "curtail_mw"
-                else np.asarray(value, dtype=np.float64).reshape(1)
-                for name, value in vars(action).items()
-            }
+            asic_run_fraction=row(action.asic_run_fraction),
+            gpu_offer_fraction=row(action.gpu_offer_fraction),
+            asic_order_th=row(action.asic_order_th),
+            gpu_order_nodes=row(action.gpu_order_nodes),
+            retrofit_blocks=np.asarray(action.retrofit_blocks, dtype=np.float64).reshape(1),
+            asic_sale_th=row(action.asic_sale_th),
+            accept_offer=row(action.accept_offer).astype(bool),
+            curtail_mw=np.asarray(action.curtail_mw, dtype=np.float64).reshape(1),
         )
+        shapes = {
+            "asic_run_fraction": self.plant.n_asic,
+            "gpu_offer_fraction": self.plant.n_gpu,
+            "asic_order_th": self.plant.n_asic,
+            "gpu_order_nodes": self.plant.n_gpu,
+            "asic_sale_th": self.plant.n_asic,
+            "accept_offer": self.plant.n_offers,
+        }
+        wrong = [
+            f"{k} needs {n} values, got {getattr(batched, k).shape[1]}"
+            for k, n in shapes.items()
+            if getattr(batched, k).shape[1] != n
+        ]
+        if wrong:
+            raise ValueError("native action has wrong sizes: " + "; ".join(wrong))
         batched.check_finite()
         return self._advance(batched, action_clip=0.0)
 
@@ -173,7 +207,10 @@ class HybridMineEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
             first = self._episodes_since_seed
             batch = sample_paths(
                 self.params,
-                [np.random.SeedSequence(self._seed_root.entropy, spawn_key=(k,)) for k in range(first, first + PATH_BATCH)],
+                [
+                    np.random.SeedSequence(self._seed_root.entropy, spawn_key=(k,))
+                    for k in range(first, first + PATH_BATCH)
+                ],
             )
             self._path_pool.extend(batch.rows(i) for i in range(PATH_BATCH))
         return self._path_pool.popleft()

@@ -16,6 +16,7 @@ markets by generation; Poisson hosting offers; outages.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -147,7 +148,7 @@ def _spells(
         if elapsed >= horizon_days:
             return np.array(states), np.array(ends)
         u = g.random()
-        states.append(int(min(np.searchsorted(next_state[states[-1]], u, side="right"), len(mean_days) - 1)))
+        states.append(min(int(np.searchsorted(next_state[states[-1]], u, side="right")), len(mean_days) - 1))
 
 
 def _row_inputs(p: ScenarioParams, seq: np.random.SeedSequence) -> dict[str, np.ndarray]:
@@ -168,9 +169,16 @@ def _row_inputs(p: ScenarioParams, seq: np.random.SeedSequence) -> dict[str, np.
 
     g = rng["btc"]
     reg = p.btc_price.regimes
-    first = int(min(np.searchsorted(np.cumsum(reg.initial_probabilities), g.random(), side="right"), len(reg.names) - 1))
+    first = min(
+        int(np.searchsorted(np.cumsum(reg.initial_probabilities), g.random(), side="right")),
+        len(reg.names) - 1,
+    )
     states, ends = _spells(
-        g, np.asarray(reg.mean_duration_days), np.cumsum(np.asarray(reg.switch_probabilities), axis=1), first, horizon
+        g,
+        np.asarray(reg.mean_duration_days),
+        np.cumsum(np.asarray(reg.switch_probabilities), axis=1),
+        first,
+        horizon,
     )
     d["regime"] = states[np.searchsorted(ends, day, side="right")].astype(np.int8)
     d["btc_z"] = g.standard_normal(T)
@@ -202,8 +210,10 @@ def _row_inputs(p: ScenarioParams, seq: np.random.SeedSequence) -> dict[str, np.
     lost = np.zeros(T + 1)
     n_events = g.poisson(o.rate_per_year * horizon / DAYS_PER_YEAR)
     for begin, length, depth in zip(
-        g.uniform(0.0, horizon, n_events), g.exponential(o.mean_days, n_events),
-        g.uniform(o.depth_min, o.depth_max, n_events), strict=True,
+        g.uniform(0.0, horizon, n_events),
+        g.exponential(o.mean_days, n_events),
+        g.uniform(o.depth_min, o.depth_max, n_events),
+        strict=True,
     ):
         overlap = np.clip(np.minimum(day + dt, begin + length) - np.maximum(day, begin), 0.0, dt) / dt
         lost = np.maximum(lost, depth * overlap)
@@ -233,8 +243,10 @@ def _row_inputs(p: ScenarioParams, seq: np.random.SeedSequence) -> dict[str, np.
 
 def _ar1(first: np.ndarray, keep: float, innovations: np.ndarray, axis: int = 1) -> np.ndarray:
     """x_0 = first, x_n = keep * x_(n-1) + innovations_n (n >= 1), along ``axis`` (linear filter)."""
-    u = np.concatenate([np.expand_dims(first, axis), np.take(innovations, np.arange(1, innovations.shape[axis]), axis)],
-                       axis=axis)
+    u = np.concatenate(
+        [np.expand_dims(first, axis), np.take(innovations, np.arange(1, innovations.shape[axis]), axis)],
+        axis=axis,
+    )
     return np.asarray(lfilter([1.0], [1.0, -keep], u, axis=axis))
 
 
@@ -246,9 +258,9 @@ def _ou_coefficients(rate_per_day: float, vol_per_sqrt_day: float, dt_days: floa
     return a, vol_per_sqrt_day * float(np.sqrt((1 - a * a) / (2 * rate_per_day)))
 
 
-def _release_steps(dates: Sequence[object], jitter_days: Sequence[float], z: np.ndarray, p: ScenarioParams) -> (
-    np.ndarray
-):
+def _release_steps(
+    dates: Sequence[dt.date], jitter_days: Sequence[float], z: np.ndarray, p: ScenarioParams
+) -> np.ndarray:
     """(B, n) first step at which each generation can be bought (0 if released before start)."""
     start = np.datetime64(p.time.start, "D")
     nominal = np.array([(np.datetime64(d, "D") - start).astype(float) for d in dates])
@@ -342,7 +354,9 @@ def _simulate(p: ScenarioParams, d: dict[str, np.ndarray]) -> ExogenousPath:
         + d["jump_n"] * bp.jump_mean_log
         + np.sqrt(d["jump_n"]) * bp.jump_std_log * d["jump_z"]
     )
-    log_price = np.log(bp.initial_usd) + np.concatenate([np.zeros((B, 1)), np.cumsum(log_ret, axis=1)], axis=1)
+    log_price = np.log(bp.initial_usd) + np.concatenate(
+        [np.zeros((B, 1)), np.cumsum(log_ret, axis=1)], axis=1
+    )
     price = np.exp(log_price)
 
     # ---- fees per block: log-AR(1) around the long-run level, times the spike multiplier
@@ -360,7 +374,10 @@ def _simulate(p: ScenarioParams, d: dict[str, np.ndarray]) -> ExogenousPath:
     turnover = 1.0 - float(np.exp(-dt_y / n.fleet_turnover_years))
     log_fleet_eff = _ar1(np.log(frontier_eff[:, 0]), 1.0 - turnover, turnover * np.log(frontier_eff))
     marginal_cost_usd_per_th_day = (
-        n.marginal_efficiency_ratio * np.exp(log_fleet_eff) * MWH_PER_TH_DAY_PER_J_PER_TH * n.marginal_power_usd_per_mwh
+        n.marginal_efficiency_ratio
+        * np.exp(log_fleet_eff)
+        * MWH_PER_TH_DAY_PER_J_PER_TH
+        * n.marginal_power_usd_per_mwh
     )
     revenue_per_subsidy = protocol.TARGET_BLOCKS_PER_DAY * price / marginal_cost_usd_per_th_day
     revenue_per_fees = protocol.TARGET_BLOCKS_PER_DAY * fees * price / marginal_cost_usd_per_th_day
@@ -384,15 +401,19 @@ def _simulate(p: ScenarioParams, d: dict[str, np.ndarray]) -> ExogenousPath:
         subsidy_at_height = new_subsidy
     # mean subsidy over each step's blocks (a step may straddle a halving)
     s_start = subsidy_at_height[:, :T]
-    next_halving = (np.floor(height[:, :T] / protocol.HALVING_INTERVAL_BLOCKS) + 1) * protocol.HALVING_INTERVAL_BLOCKS
+    next_halving = (
+        np.floor(height[:, :T] / protocol.HALVING_INTERVAL_BLOCKS) + 1
+    ) * protocol.HALVING_INTERVAL_BLOCKS
     after = np.maximum(height[:, 1:] - next_halving, 0.0)
     found = blocks[:, :T]
     subsidy = np.concatenate(
-        [np.where(found > 0, s_start - 0.5 * s_start * after / np.maximum(found, 1e-12), s_start),
-         subsidy_at_height[:, T:]],
+        [
+            np.where(found > 0, s_start - 0.5 * s_start * after / np.maximum(found, 1e-12), s_start),
+            subsidy_at_height[:, T:],
+        ],
         axis=1,
     )
-    hashprice = protocol.hashprice_usd_per_ph_day(subsidy, fees, price, 1.0 / inv_d_eff)
+    hashprice = np.asarray(protocol.hashprice_usd_per_ph_day(subsidy, fees, price, 1.0 / inv_d_eff))
 
     # ---- power
     pw = p.power
@@ -405,8 +426,11 @@ def _simulate(p: ScenarioParams, d: dict[str, np.ndarray]) -> ExogenousPath:
     hour = (day_of_year % 1.0) * 24.0
     season = season * (1.0 + pw.rt_intraday_amplitude * np.cos(2 * np.pi * (hour - 17.0) / 24.0))
     spike_level = _ar1(d["spike_size"][:, 0], 0.5 ** (dt / pw.spike_half_life_days), d["spike_size"])
-    rt = np.clip(pw.rt_mean_usd_per_mwh * season * np.exp(x) + spike_level, pw.price_floor_usd_per_mwh,
-                 pw.price_cap_usd_per_mwh)
+    rt = np.clip(
+        pw.rt_mean_usd_per_mwh * season * np.exp(x) + spike_level,
+        pw.price_floor_usd_per_mwh,
+        pw.price_cap_usd_per_mwh,
+    )
     dr_call = (d["dr_u"] < pw.dr_call_probability_per_step) | (rt > pw.dr_trigger_usd_per_mwh)
 
     availability = d["availability"]
@@ -415,21 +439,27 @@ def _simulate(p: ScenarioParams, d: dict[str, np.ndarray]) -> ExogenousPath:
     am = p.asic_market
     alpha = 1.0 - np.exp(-dt / am.hashprice_smoothing_days)
     smooth = _ar1(hashprice[:, 0], 1.0 - alpha, alpha * hashprice)
-    margin = smooth[:, :, None] / 1000.0 - asic_eff * MWH_PER_TH_DAY_PER_J_PER_TH * am.reference_power_usd_per_mwh
+    margin = (
+        smooth[:, :, None] / 1000.0 - asic_eff * MWH_PER_TH_DAY_PER_J_PER_TH * am.reference_power_usd_per_mwh
+    )
     asic_price = np.maximum(am.scrap_usd_per_th, am.new_value_days * margin)
     asic_resale = np.maximum(am.scrap_usd_per_th, am.used_value_days * margin)
 
     # ---- GPU market
     gm = p.gpu_market
     gpu_release = _release_steps(
-        [g.release for g in gm.generations], [g.release_jitter_days for g in gm.generations],
-        d["gpu_release_z"], p,
+        [g.release for g in gm.generations],
+        [g.release_jitter_days for g in gm.generations],
+        d["gpu_release_z"],
+        p,
     )
     gpu_available = steps[None, :, None] >= gpu_release[:, None, :]
     later_released = np.zeros((B, T + 1, p.n_gpu))
     for j in range(p.n_gpu):
         for k in range(j + 1, p.n_gpu):
-            later_released[:, :, j] += (steps[None, :] >= gpu_release[:, k : k + 1]) & (gpu_release[:, k : k + 1] > 0)
+            later_released[:, :, j] += (steps[None, :] >= gpu_release[:, k : k + 1]) & (
+                gpu_release[:, k : k + 1] > 0
+            )
     step_down = (1.0 - gm.release_step_down) ** later_released
     years_on_market = np.maximum(years[None, :, None] - gpu_release[:, None, :] * dt_y, 0.0)
     spot0 = np.array([g.spot_usd_per_gpu_hour for g in gm.generations])
@@ -440,10 +470,15 @@ def _simulate(p: ScenarioParams, d: dict[str, np.ndarray]) -> ExogenousPath:
     noise = _ar1(np.zeros((B, p.n_gpu)), a_sp, s_sp * d["gpu_spot_z"])
     spot = spot0 * np.exp(spot_trend * years_on_market + noise) * step_down
     capex = capex0 * np.exp(capex_trend * years_on_market) * step_down
-    phi = gm.utilisation_persistence ** dt
-    z = _ar1(np.zeros((B, p.n_gpu)), phi, gm.utilisation_volatility * np.sqrt(1 - phi * phi) * d["gpu_util_z"])
-    logit_mean = np.log(gm.utilisation_mean / max(1.0 - gm.utilisation_mean, 1e-9)) if 0 < gm.utilisation_mean < 1 \
+    phi = gm.utilisation_persistence**dt
+    z = _ar1(
+        np.zeros((B, p.n_gpu)), phi, gm.utilisation_volatility * np.sqrt(1 - phi * phi) * d["gpu_util_z"]
+    )
+    logit_mean = (
+        np.log(gm.utilisation_mean / max(1.0 - gm.utilisation_mean, 1e-9))
+        if 0 < gm.utilisation_mean < 1
         else (30.0 if gm.utilisation_mean >= 1 else -30.0)
+    )
     util = 1.0 / (1.0 + np.exp(-(logit_mean + z)))
 
     # ---- hosting offers
@@ -453,7 +488,9 @@ def _simulate(p: ScenarioParams, d: dict[str, np.ndarray]) -> ExogenousPath:
     exists = arrival_days < horizon_days
     arrival = np.where(exists, np.floor(arrival_days / dt), T + 1).astype(np.int64)
     expiry = np.where(exists, arrival + np.maximum(1, np.round(o.window_days / dt)), T + 1).astype(np.int64)
-    ready = np.where(exists, arrival + np.round(d["offer_ready"] * DAYS_PER_MONTH / dt), T + 1).astype(np.int64)
+    ready = np.where(exists, arrival + np.round(d["offer_ready"] * DAYS_PER_MONTH / dt), T + 1).astype(
+        np.int64
+    )
     end = np.where(exists, ready + d["offer_term"] * DAYS_PER_MONTH / dt, T + 1.0)
 
     return ExogenousPath(
@@ -467,7 +504,7 @@ def _simulate(p: ScenarioParams, d: dict[str, np.ndarray]) -> ExogenousPath:
         height=height,
         blocks=blocks,
         subsidy_btc=subsidy,
-        hashprice_usd_per_ph_day=np.asarray(hashprice),
+        hashprice_usd_per_ph_day=hashprice,
         power_rt_usd_per_mwh=rt,
         dr_call=dr_call,
         availability=availability,

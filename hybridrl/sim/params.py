@@ -386,8 +386,9 @@ class ScenarioParams:
             max_eh_s = self.site.mining_ready_mw * 1e6 / (best * self.site.pue_mining) / 1e6
             if max_eh_s >= SITE_SHARE_LIMIT * self.network.initial_hashrate_eh_s:
                 raise ValueError(
-                    f"site.mining_ready_mw filled with {best} J/TH machines gives {max_eh_s:.2f} EH/s, not under "
-                    f"{SITE_SHARE_LIMIT:.0%} of network.initial_hashrate_eh_s: the site would not be a price-taker"
+                    f"site.mining_ready_mw filled with {best} J/TH machines gives {max_eh_s:.2f} EH/s, "
+                    f"not under {SITE_SHARE_LIMIT:.0%} of network.initial_hashrate_eh_s: "
+                    "the site would not be a price-taker"
                 )
         gpu_mw = sum(
             n * g.node_kw * self.site.pue_hpc / 1e3
@@ -567,7 +568,7 @@ def _check_range(value: float, key: str, source: str, meta: Mapping[str, Any] | 
         ("le", lambda v, b: v <= b, "<="),
         ("lt", lambda v, b: v < b, "<"),
     ]
-    for name, ok, sym in bounds:
+    for name, ok, _ in bounds:
         bound = meta.get(name)
         if bound is not None and not ok(value, bound):
             allowed = " and ".join(f"{s} {meta[n]}" for n, _, s in bounds if meta.get(n) is not None)

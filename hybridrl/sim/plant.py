@@ -155,7 +155,9 @@ class Plant:
         self.asic_keep_per_step = float(np.exp(-am.failure_rate_per_year * self.dt_years))
         self.max_asic_order_mw = am.max_order_mw_per_epoch
         self.gpu_node_mw = np.array([g.node_kw for g in gm.generations]) * site.pue_hpc / 1e3
-        self.gpu_hours_per_node_step = np.array([g.gpus_per_node for g in gm.generations]) * self.hours_per_step
+        self.gpu_hours_per_node_step = (
+            np.array([g.gpus_per_node for g in gm.generations]) * self.hours_per_step
+        )
         self.gpu_idle_power_fraction = gm.idle_power_fraction
         self.max_gpu_order_nodes = gm.max_order_nodes_per_epoch
         self.retrofit_block_mw = site.retrofit_block_mw
@@ -287,7 +289,11 @@ class Plant:
 
         if self.is_decision_epoch(t):
             epoch = t // self.epoch_steps
-            sa, sg, sr = epoch % self.asic_lead_epochs, epoch % self.gpu_lead_epochs, epoch % self.retrofit_lead_epochs
+            sa, sg, sr = (
+                epoch % self.asic_lead_epochs,
+                epoch % self.gpu_lead_epochs,
+                epoch % self.retrofit_lead_epochs,
+            )
             asic_th = asic_th + asic_pipe[:, sa]
             gpu_nodes = gpu_nodes + gpu_pipe[:, sg]
             hpc_ready = hpc_ready + retro_pipe[:, sr]
@@ -306,8 +312,12 @@ class Plant:
             free_mining = mining_ready - (asic_th + asic_pipe_th) @ self.asic_mw_per_th
             req_b = np.floor(np.maximum(action.retrofit_blocks, 0.0) + 1e-9)
             blocks = np.minimum(req_b, self.max_retrofit_blocks)
-            blocks = np.minimum(blocks, np.floor(np.maximum(free_mining, 0.0) / self.retrofit_block_mw + 1e-9))
-            blocks = np.minimum(blocks, np.floor(np.maximum(budget, 0.0) / self.retrofit_capex_usd_per_block + 1e-9))
+            blocks = np.minimum(
+                blocks, np.floor(np.maximum(free_mining, 0.0) / self.retrofit_block_mw + 1e-9)
+            )
+            blocks = np.minimum(
+                blocks, np.floor(np.maximum(budget, 0.0) / self.retrofit_capex_usd_per_block + 1e-9)
+            )
             clipped["retrofit_blocks"] = req_b - blocks
             retrofit_mw = blocks * self.retrofit_block_mw
             retrofit_capex = -blocks * self.retrofit_capex_usd_per_block
@@ -320,7 +330,11 @@ class Plant:
 
             # GPU orders: room in HPC-ready MW not used by GPUs (installed or incoming) or leases
             gpu_pipe_nodes = gpu_pipe.sum(axis=1) - gpu_pipe[:, sg]
-            room = hpc_ready - (gpu_nodes + gpu_pipe_nodes) @ self.gpu_node_mw - self.lease_reserved_mw(state, path)
+            room = (
+                hpc_ready
+                - (gpu_nodes + gpu_pipe_nodes) @ self.gpu_node_mw
+                - self.lease_reserved_mw(state, path)
+            )
             req_n = np.floor(np.maximum(action.gpu_order_nodes, 0.0) + 1e-9)
             avail_g = path.gpu_available[:, t]
             capex_g = path.gpu_node_capex_usd[:, t]
@@ -376,7 +390,9 @@ class Plant:
             if open_now.any():
                 accepted = accepted.copy()
                 reserved = self.lease_reserved_mw(state, path)
-                capacity = hpc_ready + retro_pipe.sum(axis=1) - (gpu_nodes + gpu_pipe.sum(axis=1)) @ self.gpu_node_mw
+                capacity = (
+                    hpc_ready + retro_pipe.sum(axis=1) - (gpu_nodes + gpu_pipe.sum(axis=1)) @ self.gpu_node_mw
+                )
                 for k in np.flatnonzero(open_now.any(axis=0)):
                     need = path.offer_it_mw[:, k] * self.lease_mw_per_it_mw
                     ok = open_now[:, k] & (reserved + need <= capacity + 1e-9)
@@ -403,11 +419,14 @@ class Plant:
         clipped["gpu_offer_fraction"] = np.abs(action.gpu_offer_fraction - gfrac).sum(axis=1)
         offered = gfrac * gpu_nodes * avail[:, None]
         util = path.gpu_utilisation[:, t]
-        gpu_revenue = (offered * self.gpu_hours_per_node_step * path.gpu_spot_usd_per_gpu_hour[:, t] * util).sum(
-            axis=1
-        )
-        gpu_power = (offered * self.gpu_node_mw * (self.gpu_idle_power_fraction
-                                                   + (1.0 - self.gpu_idle_power_fraction) * util)).sum(axis=1)
+        gpu_revenue = (
+            offered * self.gpu_hours_per_node_step * path.gpu_spot_usd_per_gpu_hour[:, t] * util
+        ).sum(axis=1)
+        gpu_power = (
+            offered
+            * self.gpu_node_mw
+            * (self.gpu_idle_power_fraction + (1.0 - self.gpu_idle_power_fraction) * util)
+        ).sum(axis=1)
 
         if accepted.any():
             active = accepted & (path.offer_ready_step <= t) & (t < path.offer_end_step)
@@ -440,7 +459,9 @@ class Plant:
             "dr_credit_usd": curtail * self.hours_per_step * self.params.power.dr_credit_usd_per_mwh,
             "power_ppa_usd": np.full(B, -self.ppa_mw * self.ppa_usd_per_mwh * self.hours_per_step),
             "power_rt_usd": -(site_power - self.ppa_mw) * rt * self.hours_per_step,
-            "opex_usd": -(mining_ready * self.opex_mining_usd_per_mw_step + hpc_ready * self.opex_hpc_usd_per_mw_step),
+            "opex_usd": -(
+                mining_ready * self.opex_mining_usd_per_mw_step + hpc_ready * self.opex_hpc_usd_per_mw_step
+            ),
             "interest_usd": -np.maximum(-cash, 0.0) * self.interest_per_step,
             "asic_sales_usd": asic_sales,
             "asic_capex_usd": asic_capex,

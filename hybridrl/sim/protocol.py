@@ -46,12 +46,6 @@ def block_subsidy_btc(height: int | float | NDArray[np.generic]) -> float | Floa
     return float(subsidy) if subsidy.ndim == 0 else subsidy
 
 
-@overload
-def retarget_difficulty(old_difficulty: float, actual_seconds: float) -> float: ...
-@overload
-def retarget_difficulty(old_difficulty: FloatArray | float, actual_seconds: FloatArray) -> FloatArray: ...
-@overload
-def retarget_difficulty(old_difficulty: FloatArray, actual_seconds: FloatArray | float) -> FloatArray: ...
 def retarget_difficulty(
     old_difficulty: FloatArray | float, actual_seconds: FloatArray | float
 ) -> FloatArray | float:
@@ -68,22 +62,6 @@ def retarget_difficulty(
     return float(new) if new.ndim == 0 else new
 
 
-def hashrate_h_s_at_difficulty(difficulty: FloatArray | float) -> FloatArray | float:
-    """Network hashrate in H/s at which blocks arrive every 600 s on average: D · 2³² / 600."""
-    return difficulty * HASHES_PER_DIFFICULTY / TARGET_BLOCK_SPACING_S
-
-
-@overload
-def hashprice_usd_per_ph_day(
-    subsidy_btc: float, fees_btc_per_block: float, price_usd: float, difficulty: float
-) -> float: ...
-@overload
-def hashprice_usd_per_ph_day(
-    subsidy_btc: FloatArray | float,
-    fees_btc_per_block: FloatArray | float,
-    price_usd: FloatArray | float,
-    difficulty: FloatArray | float,
-) -> FloatArray: ...
 def hashprice_usd_per_ph_day(
     subsidy_btc: FloatArray | float,
     fees_btc_per_block: FloatArray | float,
