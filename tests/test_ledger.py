@@ -46,7 +46,7 @@ def test_ledger_over_random_actions_on_eight_paths(default_params: ScenarioParam
         assert np.all(s.asic_th @ plant.asic_mw_per_th <= s.mining_ready_mw + 1e-9)
         assert np.all(s.gpu_nodes @ plant.gpu_node_mw <= s.hpc_ready_mw + 1e-9)
         assert np.all(
-            s.mining_ready_mw + s.hpc_ready_mw + s.retrofit_pipeline_mw.sum(axis=1)
+            s.mining_ready_mw + s.hpc_ready_mw + s.retrofit_pipeline_mw.sum(axis=0)
             <= default_params.site.interconnection_mw + 1e-9
         )
         assert np.all(out.curtailed_mw >= 0)

@@ -253,15 +253,15 @@ class ObservationEncoder:
         G, Gg = plant.n_asic, plant.n_gpu
         out[:, n] = state.mining_ready_mw * inv_ic
         out[:, n + 1] = state.hpc_ready_mw * inv_ic
-        out[:, n + 2] = state.retrofit_pipeline_mw.sum(axis=1) * inv_ic
+        out[:, n + 2] = state.retrofit_pipeline_mw.sum(axis=0) * inv_ic
         n += 3
         out[:, n : n + G] = state.asic_th * (plant.asic_mw_per_th * inv_ic)
         n += G
-        out[:, n] = state.asic_pipeline_th.sum(axis=1) @ plant.asic_mw_per_th * inv_ic
+        out[:, n] = state.asic_pipeline_th.sum(axis=0) @ plant.asic_mw_per_th * inv_ic
         n += 1
         out[:, n : n + Gg] = state.gpu_nodes * (plant.gpu_node_mw * inv_ic)
         n += Gg
-        out[:, n] = state.gpu_pipeline_nodes.sum(axis=1) @ plant.gpu_node_mw * inv_ic
+        out[:, n] = state.gpu_pipeline_nodes.sum(axis=0) @ plant.gpu_node_mw * inv_ic
         out[:, n + 1] = plant.lease_reserved_mw(state, path) * inv_ic if state.lease_accepted.any() else 0.0
         out[:, n + 2] = state.cash_usd / nav0_usd
         out[:, n + 3] = (state.cash_usd + plant.credit_limit_usd) / nav0_usd

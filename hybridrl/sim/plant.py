@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from hybridrl.sim.exogenous import MWH_PER_TH_DAY_PER_J_PER_TH, ExogenousPath
+from hybridrl.sim.exogenous import ExogenousPath
 from hybridrl.sim.params import DAYS_PER_MONTH, DAYS_PER_YEAR, ScenarioParams
 
 FloatArray = NDArray[np.float64]
@@ -93,15 +93,15 @@ class PlantState:
     asic_th: FloatArray
     """(B, G) TH/s installed per generation"""
     asic_pipeline_th: FloatArray
-    """(B, La, G) TH/s ordered, by delivery slot"""
+    """(La, B, G) TH/s ordered, by delivery slot (ring buffer over decision epochs)"""
     gpu_nodes: FloatArray
     """(B, Gg) nodes installed per generation"""
     gpu_pipeline_nodes: FloatArray
-    """(B, Lg, Gg)"""
+    """(Lg, B, Gg) nodes ordered, by delivery slot"""
     mining_ready_mw: FloatArray
     hpc_ready_mw: FloatArray
     retrofit_pipeline_mw: FloatArray
-    """(B, Lr) facility MW under retrofit, by delivery slot"""
+    """(Lr, B) facility MW under retrofit, by delivery slot"""
     lease_accepted: BoolArray
     """(B, K)"""
     infrastructure_book_usd: FloatArray
@@ -130,6 +130,23 @@ class StepOutcome:
     """site hashrate / network hashrate (a price-taker stays well under 1 %)"""
     clipped: dict[str, FloatArray]
     """requested minus applied, per action field (sums over generations)"""
+
+
+@dataclass(frozen=True)
+class _LeaseTerms:
+    """Per-offer quantities of one path that do not change over the episode."""
+
+    facility_mw: FloatArray
+    """(B, K) HPC facility MW each lease occupies"""
+    revenue_per_mw_step: FloatArray
+    """(B, K) USD per served facility MW per step"""
+    penalty_per_mw_step: FloatArray
+    backlog_after_start: FloatArray
+    """(B, K) v/rho: backlog = v/rho - exp(rho t) C while running"""
+    backlog_before_start: FloatArray
+    """(B, K) A: backlog = exp(rho t) A before the ready-by step"""
+    backlog_end_term: FloatArray
+    """(B, K) C"""
 
 
 class Plant:
@@ -179,7 +196,9 @@ class Plant:
         self.ppa_mw = p.power.ppa_mw
         self.ppa_usd_per_mwh = p.power.ppa_usd_per_mwh
         self.interconnection_mw = site.interconnection_mw
-        self.mining_mwh_per_th_step_per_j = MWH_PER_TH_DAY_PER_J_PER_TH * tp.dt_days
+        self.dr_credit_usd_per_mwh = p.power.dr_credit_usd_per_mwh
+        self._lease_path: ExogenousPath | None = None
+        self._lease_terms: _LeaseTerms | None = None
 
     # ------------------------------------------------------------------ construction
 
@@ -192,12 +211,12 @@ class Plant:
             t=0,
             cash_usd=np.full(B, p.finance.initial_cash_usd),
             asic_th=np.tile(asic0, (B, 1)),
-            asic_pipeline_th=np.zeros((B, self.asic_lead_epochs, self.n_asic)),
+            asic_pipeline_th=np.zeros((self.asic_lead_epochs, B, self.n_asic)),
             gpu_nodes=np.tile(gpu0, (B, 1)),
-            gpu_pipeline_nodes=np.zeros((B, self.gpu_lead_epochs, self.n_gpu)),
+            gpu_pipeline_nodes=np.zeros((self.gpu_lead_epochs, B, self.n_gpu)),
             mining_ready_mw=np.full(B, p.site.mining_ready_mw),
             hpc_ready_mw=np.full(B, p.site.hpc_ready_mw),
-            retrofit_pipeline_mw=np.zeros((B, self.retrofit_lead_epochs)),
+            retrofit_pipeline_mw=np.zeros((self.retrofit_lead_epochs, B)),
             lease_accepted=np.zeros((B, self.n_offers), dtype=bool),
             infrastructure_book_usd=np.full(B, p.site.infrastructure_book_usd),
             bankrupt=np.zeros(B, dtype=bool),
@@ -227,12 +246,34 @@ class Plant:
         return state.asic_th @ self.asic_mw_per_th
 
     def gpu_installed_mw(self, state: PlantState) -> FloatArray:
+        """Facility MW of the installed GPU nodes at full load."""
         return state.gpu_nodes @ self.gpu_node_mw
+
+    def lease_terms(self, path: ExogenousPath) -> _LeaseTerms:
+        """Per-offer constants of ``path`` (computed once per path object)."""
+        if self._lease_path is not path or self._lease_terms is None:
+            rho = self.discount_rate_per_step
+            net = np.maximum(
+                path.offer_price_usd_per_kw_month - self.lease_serving_cost_usd_per_kw_month, 0.0
+            )
+            v_over_rho = path.offer_it_mw * self.kw_month_per_it_mw_step * net / rho
+            kw_month_per_mw = self.kw_month_per_it_mw_step / self.lease_mw_per_it_mw
+            self._lease_terms = _LeaseTerms(
+                facility_mw=path.offer_it_mw * self.lease_mw_per_it_mw,
+                revenue_per_mw_step=path.offer_price_usd_per_kw_month * kw_month_per_mw,
+                penalty_per_mw_step=path.offer_penalty_usd_per_kw_month * kw_month_per_mw,
+                backlog_after_start=v_over_rho,
+                backlog_before_start=v_over_rho
+                * (np.exp(-rho * path.offer_ready_step) - np.exp(-rho * path.offer_end_step)),
+                backlog_end_term=v_over_rho * np.exp(-rho * path.offer_end_step),
+            )
+            self._lease_path = path
+        return self._lease_terms
 
     def lease_reserved_mw(self, state: PlantState, path: ExogenousPath) -> FloatArray:
         """Facility MW promised to accepted leases that have not ended (started or not)."""
         live = state.lease_accepted & (state.t < path.offer_end_step)
-        return (live * path.offer_it_mw).sum(axis=1) * self.lease_mw_per_it_mw
+        return np.einsum("bk,bk->b", live, self.lease_terms(path).facility_mw)
 
     def open_offers(self, state: PlantState, path: ExogenousPath) -> BoolArray:
         """(B, K) offers that can be accepted at this step."""
@@ -240,31 +281,38 @@ class Plant:
         return (path.offer_arrival_step <= t) & (t < path.offer_expiry_step) & ~state.lease_accepted
 
     def lease_backlog_usd(self, state: PlantState, path: ExogenousPath) -> FloatArray:
-        """Discounted lease revenue still to come, net of serving cost (continuous annuity)."""
-        t = state.t
+        """Lease revenue still to come, net of serving cost, discounted at the scenario's rate.
+
+        Continuous annuity of v USD per step from max(t, ready) to the end of the term:
+        PV = v/rho (exp(-rho (a - t)) - exp(-rho (end - t))).
+        """
         if not state.lease_accepted.any():
             return np.zeros(state.n_paths)
-        net = np.maximum(path.offer_price_usd_per_kw_month - self.lease_serving_cost_usd_per_kw_month, 0.0)
-        per_step = path.offer_it_mw * self.kw_month_per_it_mw_step * net
-        begin = np.maximum(path.offer_ready_step, t) - t
-        end = np.maximum(path.offer_end_step - t, begin)
-        rho = self.discount_rate_per_step
-        pv = per_step * (np.exp(-rho * begin) - np.exp(-rho * end)) / rho
-        return (pv * state.lease_accepted).sum(axis=1)
+        t = state.t
+        lt = self.lease_terms(path)
+        grow = np.exp(self.discount_rate_per_step * t)
+        pv = np.where(
+            t <= path.offer_ready_step,
+            grow * lt.backlog_before_start,
+            np.where(t < path.offer_end_step, lt.backlog_after_start - grow * lt.backlog_end_term, 0.0),
+        )
+        return np.einsum("bk,bk->b", pv, state.lease_accepted)
 
     def nav_usd(self, state: PlantState, path: ExogenousPath) -> FloatArray:
         """Mark-to-market net asset value: cash (negative when drawing credit) + hardware at resale
         + infrastructure at book + lease backlog (forfeited on bankruptcy: the leases fall away)."""
         t = state.t
-        asic_th = state.asic_th + state.asic_pipeline_th.sum(axis=1)
-        nodes = state.gpu_nodes + state.gpu_pipeline_nodes.sum(axis=1)
-        return (
+        asic_th = state.asic_th + state.asic_pipeline_th.sum(axis=0)
+        nodes = state.gpu_nodes + state.gpu_pipeline_nodes.sum(axis=0)
+        nav = (
             state.cash_usd
-            + (asic_th * path.asic_resale_usd_per_th[:, t]).sum(axis=1)
-            + (nodes * path.gpu_node_resale_usd[:, t]).sum(axis=1)
+            + np.einsum("bg,bg->b", asic_th, path.asic_resale_usd_per_th[:, t])
+            + np.einsum("bg,bg->b", nodes, path.gpu_node_resale_usd[:, t])
             + state.infrastructure_book_usd
-            + self.lease_backlog_usd(state, path) * ~state.bankrupt
         )
+        if state.lease_accepted.any():
+            nav = nav + self.lease_backlog_usd(state, path) * ~state.bankrupt
+        return nav
 
     # ------------------------------------------------------------------ the step
 
@@ -289,27 +337,29 @@ class Plant:
 
         if self.is_decision_epoch(t):
             epoch = t // self.epoch_steps
-            sa, sg, sr = (
-                epoch % self.asic_lead_epochs,
-                epoch % self.gpu_lead_epochs,
-                epoch % self.retrofit_lead_epochs,
-            )
-            asic_th = asic_th + asic_pipe[:, sa]
-            gpu_nodes = gpu_nodes + gpu_pipe[:, sg]
-            hpc_ready = hpc_ready + retro_pipe[:, sr]
+            sa = epoch % self.asic_lead_epochs
+            sg = epoch % self.gpu_lead_epochs
+            sr = epoch % self.retrofit_lead_epochs
+            # deliveries ordered one lead time ago; their slots are reused for today's orders
+            asic_pipe, gpu_pipe, retro_pipe = asic_pipe.copy(), gpu_pipe.copy(), retro_pipe.copy()
+            asic_th = asic_th + asic_pipe[sa]
+            gpu_nodes = gpu_nodes + gpu_pipe[sg]
+            hpc_ready = hpc_ready + retro_pipe[sr]
+            asic_pipe[sa] = 0.0
+            gpu_pipe[sg] = 0.0
+            retro_pipe[sr] = 0.0
             budget = cash + self.capex_budget_offset_usd
 
-            # sales
+            # sales at today's resale price
             req = np.maximum(action.asic_sale_th, 0.0)
             sale = np.minimum(req, asic_th)
             clipped["asic_sale_th"] = (req - sale).sum(axis=1)
             asic_th = asic_th - sale
-            asic_sales = (sale * path.asic_resale_usd_per_th[:, t]).sum(axis=1)
+            asic_sales = np.einsum("bg,bg->b", sale, path.asic_resale_usd_per_th[:, t])
             budget = budget + asic_sales
 
             # retrofit: only mining MW not occupied by installed or incoming ASICs
-            asic_pipe_th = asic_pipe.sum(axis=1) - asic_pipe[:, sa]
-            free_mining = mining_ready - (asic_th + asic_pipe_th) @ self.asic_mw_per_th
+            free_mining = mining_ready - (asic_th + asic_pipe.sum(axis=0)) @ self.asic_mw_per_th
             req_b = np.floor(np.maximum(action.retrofit_blocks, 0.0) + 1e-9)
             blocks = np.minimum(req_b, self.max_retrofit_blocks)
             blocks = np.minimum(
@@ -324,54 +374,54 @@ class Plant:
             budget = budget + retrofit_capex
             mining_ready = mining_ready - retrofit_mw
             free_mining = free_mining - retrofit_mw
-            retro_pipe = retro_pipe.copy()
-            retro_pipe[:, sr] = retrofit_mw
+            retro_pipe[sr] = retrofit_mw
             book = book - retrofit_capex
 
-            # GPU orders: room in HPC-ready MW not used by GPUs (installed or incoming) or leases
-            gpu_pipe_nodes = gpu_pipe.sum(axis=1) - gpu_pipe[:, sg]
-            room = (
-                hpc_ready
-                - (gpu_nodes + gpu_pipe_nodes) @ self.gpu_node_mw
-                - self.lease_reserved_mw(state, path)
-            )
+            # GPU orders: HPC-ready MW not used by GPUs (installed or incoming) or promised to leases
+            room = hpc_ready - (gpu_nodes + gpu_pipe.sum(axis=0)) @ self.gpu_node_mw
+            if state.lease_accepted.any():
+                room = room - self.lease_reserved_mw(state, path)
             req_n = np.floor(np.maximum(action.gpu_order_nodes, 0.0) + 1e-9)
-            avail_g = path.gpu_available[:, t]
             capex_g = path.gpu_node_capex_usd[:, t]
-            orders_n = np.zeros_like(req_n)
-            total = np.zeros(B)
-            for j in range(self.n_gpu):
-                n = np.where(avail_g[:, j], req_n[:, j], 0.0)
-                n = np.minimum(n, self.max_gpu_order_nodes - total)
-                n = np.minimum(n, np.floor(np.maximum(room, 0.0) / self.gpu_node_mw[j] + 1e-9))
-                n = np.minimum(n, np.floor(np.maximum(budget, 0.0) / capex_g[:, j] + 1e-9))
-                n = np.maximum(n, 0.0)
-                orders_n[:, j] = n
-                total = total + n
-                room = room - n * self.gpu_node_mw[j]
-                budget = budget - n * capex_g[:, j]
-            clipped["gpu_order_nodes"] = (req_n - orders_n).sum(axis=1)
-            gpu_capex = -(orders_n * capex_g).sum(axis=1)
-            gpu_pipe = gpu_pipe.copy()
-            gpu_pipe[:, sg] = orders_n
+            if req_n.any():
+                avail_g = path.gpu_available[:, t]
+                orders_n = np.zeros_like(req_n)
+                total = zeros
+                for j in range(self.n_gpu):
+                    n = np.where(avail_g[:, j], req_n[:, j], 0.0)
+                    n = np.minimum(n, self.max_gpu_order_nodes - total)
+                    n = np.minimum(n, np.floor(np.maximum(room, 0.0) / self.gpu_node_mw[j] + 1e-9))
+                    n = np.minimum(n, np.floor(np.maximum(budget, 0.0) / capex_g[:, j] + 1e-9))
+                    n = np.maximum(n, 0.0)
+                    orders_n[:, j] = n
+                    total = total + n
+                    room = room - n * self.gpu_node_mw[j]
+                    budget = budget - n * capex_g[:, j]
+                gpu_capex = -np.einsum("bg,bg->b", orders_n, capex_g)
+                gpu_pipe[sg] = orders_n
+                clipped["gpu_order_nodes"] = (req_n - orders_n).sum(axis=1)
+            else:
+                clipped["gpu_order_nodes"] = zeros
 
             # ASIC orders: room in mining-ready MW, cash, and the per-epoch order cap
             req_th = np.maximum(action.asic_order_th, 0.0)
-            price_a = path.asic_price_usd_per_th[:, t]
-            avail_a = path.asic_available[:, t]
-            orders_th = np.zeros_like(req_th)
-            mw_left = np.minimum(np.maximum(free_mining, 0.0), self.max_asic_order_mw)
-            for g in range(self.n_asic):
-                th = np.where(avail_a[:, g], req_th[:, g], 0.0)
-                th = np.minimum(th, mw_left / self.asic_mw_per_th[g])
-                th = np.minimum(th, np.maximum(budget, 0.0) / price_a[:, g])
-                orders_th[:, g] = th
-                mw_left = mw_left - th * self.asic_mw_per_th[g]
-                budget = budget - th * price_a[:, g]
-            clipped["asic_order_th"] = (req_th - orders_th).sum(axis=1)
-            asic_capex = -(orders_th * price_a).sum(axis=1)
-            asic_pipe = asic_pipe.copy()
-            asic_pipe[:, sa] = orders_th
+            if req_th.any():
+                price_a = path.asic_price_usd_per_th[:, t]
+                avail_a = path.asic_available[:, t]
+                orders_th = np.zeros_like(req_th)
+                mw_left = np.minimum(np.maximum(free_mining, 0.0), self.max_asic_order_mw)
+                for g in range(self.n_asic):
+                    th = np.where(avail_a[:, g], req_th[:, g], 0.0)
+                    th = np.minimum(th, mw_left / self.asic_mw_per_th[g])
+                    th = np.minimum(th, np.maximum(budget, 0.0) / price_a[:, g])
+                    orders_th[:, g] = th
+                    mw_left = mw_left - th * self.asic_mw_per_th[g]
+                    budget = budget - th * price_a[:, g]
+                asic_capex = -np.einsum("bg,bg->b", orders_th, price_a)
+                asic_pipe[sa] = orders_th
+                clipped["asic_order_th"] = (req_th - orders_th).sum(axis=1)
+            else:
+                clipped["asic_order_th"] = zeros
         else:
             for name, value in (
                 ("asic_sale_th", action.asic_sale_th),
@@ -379,29 +429,33 @@ class Plant:
                 ("gpu_order_nodes", action.gpu_order_nodes),
                 ("asic_order_th", action.asic_order_th),
             ):
-                clipped[name] = np.maximum(value, 0.0).reshape(B, -1).sum(axis=1)
+                clipped[name] = np.maximum(value, 0.0).reshape(B, -1).sum(axis=1) if value.any() else zeros
 
-        # offer acceptance, in slot order, within HPC capacity built or under retrofit
+        # offer acceptance, in slot order (highest price first), within HPC capacity built or under retrofit
         accepted = state.lease_accepted
-        want = np.asarray(action.accept_offer, dtype=bool)
-        refused = np.zeros(B)
-        if self.investments_enabled and want.any():
-            open_now = self.open_offers(state, path) & want
-            if open_now.any():
-                accepted = accepted.copy()
-                reserved = self.lease_reserved_mw(state, path)
-                capacity = (
-                    hpc_ready + retro_pipe.sum(axis=1) - (gpu_nodes + gpu_pipe.sum(axis=1)) @ self.gpu_node_mw
-                )
-                for k in np.flatnonzero(open_now.any(axis=0)):
-                    need = path.offer_it_mw[:, k] * self.lease_mw_per_it_mw
-                    ok = open_now[:, k] & (reserved + need <= capacity + 1e-9)
-                    accepted[:, k] |= ok
-                    reserved = reserved + ok * need
-                    refused = refused + (open_now[:, k] & ~ok)
-            refused = refused + (want & ~open_now).sum(axis=1)
-        elif want.any():
-            refused = want.sum(axis=1).astype(np.float64)
+        want = action.accept_offer
+        refused = zeros
+        if want.any():
+            if self.investments_enabled:
+                open_now = self.open_offers(state, path) & want
+                refused = (want & ~open_now).sum(axis=1).astype(np.float64)
+                if open_now.any():
+                    accepted = accepted.copy()
+                    facility_mw = self.lease_terms(path).facility_mw
+                    reserved = self.lease_reserved_mw(state, path)
+                    capacity = (
+                        hpc_ready
+                        + retro_pipe.sum(axis=0)
+                        - (gpu_nodes + gpu_pipe.sum(axis=0)) @ self.gpu_node_mw
+                    )
+                    for k in np.flatnonzero(open_now.any(axis=0)):
+                        need = facility_mw[:, k]
+                        ok = open_now[:, k] & (reserved + need <= capacity + 1e-9)
+                        accepted[:, k] |= ok
+                        reserved = reserved + ok * need
+                        refused = refused + (open_now[:, k] & ~ok)
+            else:
+                refused = want.sum(axis=1).astype(np.float64)
         clipped["accept_offer"] = refused
 
         # dispatch
@@ -410,59 +464,61 @@ class Plant:
         clipped["asic_run_fraction"] = np.abs(action.asic_run_fraction - frac).sum(axis=1)
         run_th = frac * asic_th * avail[:, None]
         asic_power = run_th @ self.asic_mw_per_th
-        headroom = asic_th @ self.asic_mw_per_th * avail - asic_power
         curtail_req = np.maximum(action.curtail_mw, 0.0)
-        curtail = np.where(path.dr_call[:, t], np.minimum(curtail_req, np.maximum(headroom, 0.0)), 0.0)
+        dr_call = path.dr_call[:, t]
+        if dr_call.any():
+            headroom = asic_th @ self.asic_mw_per_th * avail - asic_power
+            curtail = np.where(dr_call, np.minimum(curtail_req, np.maximum(headroom, 0.0)), 0.0)
+        else:
+            curtail = zeros
         clipped["curtail_mw"] = curtail_req - curtail
 
         gfrac = np.minimum(np.maximum(action.gpu_offer_fraction, 0.0), 1.0)
         clipped["gpu_offer_fraction"] = np.abs(action.gpu_offer_fraction - gfrac).sum(axis=1)
-        offered = gfrac * gpu_nodes * avail[:, None]
-        util = path.gpu_utilisation[:, t]
-        gpu_revenue = (
-            offered * self.gpu_hours_per_node_step * path.gpu_spot_usd_per_gpu_hour[:, t] * util
-        ).sum(axis=1)
-        gpu_power = (
-            offered
-            * self.gpu_node_mw
-            * (self.gpu_idle_power_fraction + (1.0 - self.gpu_idle_power_fraction) * util)
-        ).sum(axis=1)
+        if gpu_nodes.any():
+            offered = gfrac * gpu_nodes * avail[:, None]
+            util = path.gpu_utilisation[:, t]
+            gpu_revenue = np.einsum(
+                "bg,bg->b",
+                offered * self.gpu_hours_per_node_step,
+                path.gpu_spot_usd_per_gpu_hour[:, t] * util,
+            )
+            load = self.gpu_idle_power_fraction + (1.0 - self.gpu_idle_power_fraction) * util
+            gpu_power = np.einsum("bg,bg->b", offered * self.gpu_node_mw, load)
+        else:
+            gpu_revenue = gpu_power = zeros
 
         if accepted.any():
+            lt = self.lease_terms(path)
             active = accepted & (path.offer_ready_step <= t) & (t < path.offer_end_step)
-            demand = active * path.offer_it_mw * self.lease_mw_per_it_mw
+            demand = active * lt.facility_mw
             room_hpc = np.maximum(hpc_ready - gpu_nodes @ self.gpu_node_mw, 0.0)
-            value = path.offer_price_usd_per_kw_month + path.offer_penalty_usd_per_kw_month
-            order = np.argsort(-value, axis=1, kind="stable")
-            dem = np.take_along_axis(demand, order, axis=1)
-            served = np.minimum(np.maximum(room_hpc[:, None] - (np.cumsum(dem, axis=1) - dem), 0.0), dem)
-            short = dem - served
-            kw_month = self.kw_month_per_it_mw_step / self.lease_mw_per_it_mw
-            price = np.take_along_axis(path.offer_price_usd_per_kw_month, order, axis=1)
-            penalty = np.take_along_axis(path.offer_penalty_usd_per_kw_month, order, axis=1)
-            lease_revenue = (served * price).sum(axis=1) * kw_month * avail
-            lease_penalty = -(short * penalty).sum(axis=1) * kw_month
+            # slots are in price order: serve the first ones, the rest are late
+            served = np.minimum(
+                np.maximum(room_hpc[:, None] - (np.cumsum(demand, axis=1) - demand), 0.0), demand
+            )
+            lease_revenue = np.einsum("bk,bk->b", served, lt.revenue_per_mw_step) * avail
+            lease_penalty = -np.einsum("bk,bk->b", demand - served, lt.penalty_per_mw_step)
             lease_power = served.sum(axis=1) * avail
         else:
             lease_revenue = lease_penalty = lease_power = zeros
 
-        hashprice_usd_per_th_day = path.hashprice_usd_per_ph_day[:, t] / 1e3
-        mining_revenue = hashprice_usd_per_th_day * run_th.sum(axis=1) * self.dt_days * (1.0 - self.pool_fee)
-        btc_mined = mining_revenue / path.btc_price_usd[:, t]
-        site_power = asic_power + gpu_power
-        rt = path.power_rt_usd_per_mwh[:, t]
+        mining_revenue = path.hashprice_usd_per_ph_day[:, t] * (
+            run_th.sum(axis=1) * (self.dt_days * (1.0 - self.pool_fee) / 1e3)
+        )
+        hours = self.hours_per_step
         flows = {
             "mining_revenue_usd": mining_revenue,
             "gpu_revenue_usd": gpu_revenue,
             "lease_revenue_usd": lease_revenue,
             "lease_penalty_usd": lease_penalty,
-            "dr_credit_usd": curtail * self.hours_per_step * self.params.power.dr_credit_usd_per_mwh,
-            "power_ppa_usd": np.full(B, -self.ppa_mw * self.ppa_usd_per_mwh * self.hours_per_step),
-            "power_rt_usd": -(site_power - self.ppa_mw) * rt * self.hours_per_step,
+            "dr_credit_usd": curtail * (hours * self.dr_credit_usd_per_mwh),
+            "power_ppa_usd": np.full(B, -self.ppa_mw * self.ppa_usd_per_mwh * hours),
+            "power_rt_usd": (self.ppa_mw - asic_power - gpu_power) * path.power_rt_usd_per_mwh[:, t] * hours,
             "opex_usd": -(
                 mining_ready * self.opex_mining_usd_per_mw_step + hpc_ready * self.opex_hpc_usd_per_mw_step
             ),
-            "interest_usd": -np.maximum(-cash, 0.0) * self.interest_per_step,
+            "interest_usd": np.minimum(cash, 0.0) * self.interest_per_step,
             "asic_sales_usd": asic_sales,
             "asic_capex_usd": asic_capex,
             "gpu_capex_usd": gpu_capex,
@@ -487,7 +543,7 @@ class Plant:
         return StepOutcome(
             state=new_state,
             cash_flows_usd=flows,
-            btc_mined=btc_mined,
+            btc_mined=mining_revenue / path.btc_price_usd[:, t],
             asic_power_mw=asic_power,
             gpu_power_mw=gpu_power,
             lease_power_mw=lease_power,
