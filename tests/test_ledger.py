@@ -41,6 +41,9 @@ def test_ledger_over_random_actions_on_eight_paths(default_params: ScenarioParam
         ):
             assert np.all(getattr(s, name) >= -1e-9), name
         np.testing.assert_array_equal(s.gpu_nodes, np.round(s.gpu_nodes))
+        np.testing.assert_allclose(s.asic_on_order_th, s.asic_pipeline_th.sum(axis=0), rtol=1e-12)
+        np.testing.assert_array_equal(s.gpu_on_order_nodes, s.gpu_pipeline_nodes.sum(axis=0))
+        np.testing.assert_allclose(s.retrofit_on_order_mw, s.retrofit_pipeline_mw.sum(axis=0), rtol=1e-12)
         drawn = out.asic_power_mw + out.gpu_power_mw + out.lease_power_mw
         assert np.all(drawn <= out.power_limit_mw + 1e-9)
         assert np.all(s.asic_th @ plant.asic_mw_per_th <= s.mining_ready_mw + 1e-9)

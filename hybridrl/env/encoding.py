@@ -52,41 +52,50 @@ def decode_action(plant: Plant, state: PlantState, path: ExogenousPath, action: 
     G = plant.n_asic
     t = state.t
     a = action
+    B = a.shape[0]
     run = (a[:, :G] + 1.0) * 0.5
     dr = path.dr_call[:, t]
-    curtail_frac = np.maximum(a[:, 2 * G + 5], 0.0) * dr
-    run = np.minimum(run, 1.0 - curtail_frac[:, None])
-    B = a.shape[0]
+    if dr.any():
+        curtail_frac = np.maximum(a[:, 2 * G + 5], 0.0) * dr
+        run = np.minimum(run, 1.0 - curtail_frac[:, None])
+        curtail_mw = curtail_frac * (plant.asic_installed_mw(state) * path.availability[:, t])
+    else:
+        curtail_mw = np.zeros(B)
     zeros_g = np.zeros((B, G))
     zeros_gg = np.zeros((B, plant.n_gpu))
     if plant.is_decision_epoch(t):
+        rows = np.arange(B)
         sell = np.maximum(a[:, G : 2 * G], 0.0) * state.asic_th
         # most efficient ASIC generation on sale, newest GPU generation on sale
         eff = np.where(path.asic_available[:, t], plant.asic_efficiency_j_per_th, np.inf)
         best = eff.argmin(axis=1)
-        order_mw = np.maximum(a[:, 2 * G + 1], 0.0) * plant.max_asic_order_mw
-        asic_order = zeros_g.copy()
-        asic_order[np.arange(B), best] = order_mw / plant.asic_mw_per_th[best]
-        newest = plant.n_gpu - 1 - path.gpu_available[:, t, ::-1].argmax(axis=1)
-        gpu_order = zeros_gg.copy()
-        gpu_order[np.arange(B), newest] = np.floor(
-            np.maximum(a[:, 2 * G + 2], 0.0) * plant.max_gpu_order_nodes
+        asic_order = zeros_g
+        asic_order[rows, best] = (
+            np.maximum(a[:, 2 * G + 1], 0.0) * plant.max_asic_order_mw / plant.asic_mw_per_th[best]
         )
-        gpu_order *= path.gpu_available[:, t]
+        on_sale = path.gpu_available[:, t]
+        newest = plant.n_gpu - 1 - on_sale[:, ::-1].argmax(axis=1)
+        gpu_order = zeros_gg.copy()
+        gpu_order[rows, newest] = np.floor(np.maximum(a[:, 2 * G + 2], 0.0) * plant.max_gpu_order_nodes)
+        gpu_order *= on_sale
         retrofit = np.round(np.maximum(a[:, 2 * G + 3], 0.0) * plant.max_retrofit_blocks)
     else:
         sell, asic_order, gpu_order, retrofit = zeros_g, zeros_g, zeros_gg, np.zeros(B)
-    accept = (a[:, 2 * G + 4] > 0.0)[:, None] & plant.open_offers(state, path)
-    installed = plant.asic_installed_mw(state) * path.availability[:, t]
+    wants = a[:, 2 * G + 4] > 0.0
+    if wants.any():
+        accept = wants[:, None] & plant.open_offers(state, path)
+    else:
+        accept = np.zeros((B, plant.n_offers), dtype=bool)
+    gpu_offer = (a[:, 2 * G] + 1.0) * 0.5
     return NativeAction(
         asic_run_fraction=run,
-        gpu_offer_fraction=np.repeat((a[:, 2 * G : 2 * G + 1] + 1.0) * 0.5, plant.n_gpu, axis=1),
+        gpu_offer_fraction=gpu_offer[:, None] * np.ones(plant.n_gpu),
         asic_order_th=asic_order,
         gpu_order_nodes=gpu_order,
         retrofit_blocks=retrofit,
         asic_sale_th=sell,
         accept_offer=accept,
-        curtail_mw=curtail_frac * installed,
+        curtail_mw=curtail_mw,
     )
 
 
@@ -253,15 +262,15 @@ class ObservationEncoder:
         G, Gg = plant.n_asic, plant.n_gpu
         out[:, n] = state.mining_ready_mw * inv_ic
         out[:, n + 1] = state.hpc_ready_mw * inv_ic
-        out[:, n + 2] = state.retrofit_pipeline_mw.sum(axis=0) * inv_ic
+        out[:, n + 2] = state.retrofit_on_order_mw * inv_ic
         n += 3
         out[:, n : n + G] = state.asic_th * (plant.asic_mw_per_th * inv_ic)
         n += G
-        out[:, n] = state.asic_pipeline_th.sum(axis=0) @ plant.asic_mw_per_th * inv_ic
+        out[:, n] = state.asic_on_order_th @ plant.asic_mw_per_th * inv_ic
         n += 1
         out[:, n : n + Gg] = state.gpu_nodes * (plant.gpu_node_mw * inv_ic)
         n += Gg
-        out[:, n] = state.gpu_pipeline_nodes.sum(axis=0) @ plant.gpu_node_mw * inv_ic
+        out[:, n] = state.gpu_on_order_nodes @ plant.gpu_node_mw * inv_ic
         out[:, n + 1] = plant.lease_reserved_mw(state, path) * inv_ic if state.lease_accepted.any() else 0.0
         out[:, n + 2] = state.cash_usd / nav0_usd
         out[:, n + 3] = (state.cash_usd + plant.credit_limit_usd) / nav0_usd
@@ -271,5 +280,6 @@ class ObservationEncoder:
         out[:, n + 6] = np.sin(phase)
         out[:, n + 7] = np.cos(phase)
         out[:, n + 8] = float(plant.is_decision_epoch(t))
-        np.clip(out, -OBS_BOUND, OBS_BOUND, out=out)
+        np.minimum(out, OBS_BOUND, out=out)
+        np.maximum(out, -OBS_BOUND, out=out)
         return out.astype(np.float32)

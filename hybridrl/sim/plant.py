@@ -102,6 +102,12 @@ class PlantState:
     hpc_ready_mw: FloatArray
     retrofit_pipeline_mw: FloatArray
     """(Lr, B) facility MW under retrofit, by delivery slot"""
+    asic_on_order_th: FloatArray
+    """(B, G) ``asic_pipeline_th`` summed over slots (kept beside it: read every step, changed at epochs)"""
+    gpu_on_order_nodes: FloatArray
+    """(B, Gg) ``gpu_pipeline_nodes`` summed over slots"""
+    retrofit_on_order_mw: FloatArray
+    """(B,) ``retrofit_pipeline_mw`` summed over slots"""
     lease_accepted: BoolArray
     """(B, K)"""
     infrastructure_book_usd: FloatArray
@@ -197,6 +203,9 @@ class Plant:
         self.ppa_usd_per_mwh = p.power.ppa_usd_per_mwh
         self.interconnection_mw = site.interconnection_mw
         self.dr_credit_usd_per_mwh = p.power.dr_credit_usd_per_mwh
+        self._ones_asic = np.ones(self.n_asic)
+        self._mining_usd_per_th_hashprice = self.dt_days * (1.0 - self.pool_fee) / 1e3
+        self._ppa_usd_per_step = -self.ppa_mw * self.ppa_usd_per_mwh * self.hours_per_step
         self._lease_path: ExogenousPath | None = None
         self._lease_terms: _LeaseTerms | None = None
 
@@ -217,6 +226,9 @@ class Plant:
             mining_ready_mw=np.full(B, p.site.mining_ready_mw),
             hpc_ready_mw=np.full(B, p.site.hpc_ready_mw),
             retrofit_pipeline_mw=np.zeros((self.retrofit_lead_epochs, B)),
+            asic_on_order_th=np.zeros((B, self.n_asic)),
+            gpu_on_order_nodes=np.zeros((B, self.n_gpu)),
+            retrofit_on_order_mw=np.zeros(B),
             lease_accepted=np.zeros((B, self.n_offers), dtype=bool),
             infrastructure_book_usd=np.full(B, p.site.infrastructure_book_usd),
             bankrupt=np.zeros(B, dtype=bool),
@@ -273,7 +285,7 @@ class Plant:
     def lease_reserved_mw(self, state: PlantState, path: ExogenousPath) -> FloatArray:
         """Facility MW promised to accepted leases that have not ended (started or not)."""
         live = state.lease_accepted & (state.t < path.offer_end_step)
-        return np.einsum("bk,bk->b", live, self.lease_terms(path).facility_mw)
+        return np.vecdot(live, self.lease_terms(path).facility_mw)
 
     def open_offers(self, state: PlantState, path: ExogenousPath) -> BoolArray:
         """(B, K) offers that can be accepted at this step."""
@@ -296,18 +308,18 @@ class Plant:
             grow * lt.backlog_before_start,
             np.where(t < path.offer_end_step, lt.backlog_after_start - grow * lt.backlog_end_term, 0.0),
         )
-        return np.einsum("bk,bk->b", pv, state.lease_accepted)
+        return np.vecdot(pv, state.lease_accepted)
 
     def nav_usd(self, state: PlantState, path: ExogenousPath) -> FloatArray:
         """Mark-to-market net asset value: cash (negative when drawing credit) + hardware at resale
         + infrastructure at book + lease backlog (forfeited on bankruptcy: the leases fall away)."""
         t = state.t
-        asic_th = state.asic_th + state.asic_pipeline_th.sum(axis=0)
-        nodes = state.gpu_nodes + state.gpu_pipeline_nodes.sum(axis=0)
+        asic_th = state.asic_th + state.asic_on_order_th
+        nodes = state.gpu_nodes + state.gpu_on_order_nodes
         nav = (
             state.cash_usd
-            + np.einsum("bg,bg->b", asic_th, path.asic_resale_usd_per_th[:, t])
-            + np.einsum("bg,bg->b", nodes, path.gpu_node_resale_usd[:, t])
+            + np.vecdot(asic_th, path.asic_resale_usd_per_th[:, t])
+            + np.vecdot(nodes, path.gpu_node_resale_usd[:, t])
             + state.infrastructure_book_usd
         )
         if state.lease_accepted.any():
@@ -332,6 +344,9 @@ class Plant:
         asic_pipe = state.asic_pipeline_th
         gpu_pipe = state.gpu_pipeline_nodes
         retro_pipe = state.retrofit_pipeline_mw
+        asic_on_order = state.asic_on_order_th
+        gpu_on_order = state.gpu_on_order_nodes
+        retro_on_order = state.retrofit_on_order_mw
         book = state.infrastructure_book_usd
         asic_sales = asic_capex = gpu_capex = retrofit_capex = zeros
 
@@ -355,11 +370,12 @@ class Plant:
             sale = np.minimum(req, asic_th)
             clipped["asic_sale_th"] = (req - sale).sum(axis=1)
             asic_th = asic_th - sale
-            asic_sales = np.einsum("bg,bg->b", sale, path.asic_resale_usd_per_th[:, t])
+            asic_sales = np.vecdot(sale, path.asic_resale_usd_per_th[:, t])
             budget = budget + asic_sales
 
             # retrofit: only mining MW not occupied by installed or incoming ASICs
-            free_mining = mining_ready - (asic_th + asic_pipe.sum(axis=0)) @ self.asic_mw_per_th
+            asic_on_order = asic_pipe.sum(axis=0)
+            free_mining = mining_ready - (asic_th + asic_on_order) @ self.asic_mw_per_th
             req_b = np.floor(np.maximum(action.retrofit_blocks, 0.0) + 1e-9)
             blocks = np.minimum(req_b, self.max_retrofit_blocks)
             blocks = np.minimum(
@@ -375,10 +391,12 @@ class Plant:
             mining_ready = mining_ready - retrofit_mw
             free_mining = free_mining - retrofit_mw
             retro_pipe[sr] = retrofit_mw
+            retro_on_order = retro_pipe.sum(axis=0)
             book = book - retrofit_capex
 
             # GPU orders: HPC-ready MW not used by GPUs (installed or incoming) or promised to leases
-            room = hpc_ready - (gpu_nodes + gpu_pipe.sum(axis=0)) @ self.gpu_node_mw
+            gpu_on_order = gpu_pipe.sum(axis=0)
+            room = hpc_ready - (gpu_nodes + gpu_on_order) @ self.gpu_node_mw
             if state.lease_accepted.any():
                 room = room - self.lease_reserved_mw(state, path)
             req_n = np.floor(np.maximum(action.gpu_order_nodes, 0.0) + 1e-9)
@@ -397,8 +415,9 @@ class Plant:
                     total = total + n
                     room = room - n * self.gpu_node_mw[j]
                     budget = budget - n * capex_g[:, j]
-                gpu_capex = -np.einsum("bg,bg->b", orders_n, capex_g)
+                gpu_capex = -np.vecdot(orders_n, capex_g)
                 gpu_pipe[sg] = orders_n
+                gpu_on_order = gpu_on_order + orders_n
                 clipped["gpu_order_nodes"] = (req_n - orders_n).sum(axis=1)
             else:
                 clipped["gpu_order_nodes"] = zeros
@@ -417,8 +436,9 @@ class Plant:
                     orders_th[:, g] = th
                     mw_left = mw_left - th * self.asic_mw_per_th[g]
                     budget = budget - th * price_a[:, g]
-                asic_capex = -np.einsum("bg,bg->b", orders_th, price_a)
+                asic_capex = -np.vecdot(orders_th, price_a)
                 asic_pipe[sa] = orders_th
+                asic_on_order = asic_on_order + orders_th
                 clipped["asic_order_th"] = (req_th - orders_th).sum(axis=1)
             else:
                 clipped["asic_order_th"] = zeros
@@ -443,11 +463,7 @@ class Plant:
                     accepted = accepted.copy()
                     facility_mw = self.lease_terms(path).facility_mw
                     reserved = self.lease_reserved_mw(state, path)
-                    capacity = (
-                        hpc_ready
-                        + retro_pipe.sum(axis=0)
-                        - (gpu_nodes + gpu_pipe.sum(axis=0)) @ self.gpu_node_mw
-                    )
+                    capacity = hpc_ready + retro_on_order - (gpu_nodes + gpu_on_order) @ self.gpu_node_mw
                     for k in np.flatnonzero(open_now.any(axis=0)):
                         need = facility_mw[:, k]
                         ok = open_now[:, k] & (reserved + need <= capacity + 1e-9)
@@ -461,32 +477,32 @@ class Plant:
         # dispatch
         avail = path.availability[:, t]
         frac = np.minimum(np.maximum(action.asic_run_fraction, 0.0), 1.0)
-        clipped["asic_run_fraction"] = np.abs(action.asic_run_fraction - frac).sum(axis=1)
+        clipped["asic_run_fraction"] = np.abs(action.asic_run_fraction - frac) @ self._ones_asic
         run_th = frac * asic_th * avail[:, None]
         asic_power = run_th @ self.asic_mw_per_th
-        curtail_req = np.maximum(action.curtail_mw, 0.0)
         dr_call = path.dr_call[:, t]
         if dr_call.any():
+            curtail_req = np.maximum(action.curtail_mw, 0.0)
             headroom = asic_th @ self.asic_mw_per_th * avail - asic_power
             curtail = np.where(dr_call, np.minimum(curtail_req, np.maximum(headroom, 0.0)), 0.0)
+            clipped["curtail_mw"] = curtail_req - curtail
         else:
             curtail = zeros
-        clipped["curtail_mw"] = curtail_req - curtail
+            clipped["curtail_mw"] = np.maximum(action.curtail_mw, 0.0)
 
-        gfrac = np.minimum(np.maximum(action.gpu_offer_fraction, 0.0), 1.0)
-        clipped["gpu_offer_fraction"] = np.abs(action.gpu_offer_fraction - gfrac).sum(axis=1)
         if gpu_nodes.any():
+            gfrac = np.minimum(np.maximum(action.gpu_offer_fraction, 0.0), 1.0)
+            clipped["gpu_offer_fraction"] = np.abs(action.gpu_offer_fraction - gfrac).sum(axis=1)
             offered = gfrac * gpu_nodes * avail[:, None]
             util = path.gpu_utilisation[:, t]
-            gpu_revenue = np.einsum(
-                "bg,bg->b",
-                offered * self.gpu_hours_per_node_step,
-                path.gpu_spot_usd_per_gpu_hour[:, t] * util,
+            gpu_revenue = np.vecdot(
+                offered * self.gpu_hours_per_node_step, path.gpu_spot_usd_per_gpu_hour[:, t] * util
             )
             load = self.gpu_idle_power_fraction + (1.0 - self.gpu_idle_power_fraction) * util
-            gpu_power = np.einsum("bg,bg->b", offered * self.gpu_node_mw, load)
+            gpu_power = np.vecdot(offered * self.gpu_node_mw, load)
         else:
             gpu_revenue = gpu_power = zeros
+            clipped["gpu_offer_fraction"] = zeros
 
         if accepted.any():
             lt = self.lease_terms(path)
@@ -497,14 +513,15 @@ class Plant:
             served = np.minimum(
                 np.maximum(room_hpc[:, None] - (np.cumsum(demand, axis=1) - demand), 0.0), demand
             )
-            lease_revenue = np.einsum("bk,bk->b", served, lt.revenue_per_mw_step) * avail
-            lease_penalty = -np.einsum("bk,bk->b", demand - served, lt.penalty_per_mw_step)
+            lease_revenue = np.vecdot(served, lt.revenue_per_mw_step) * avail
+            lease_penalty = -np.vecdot(demand - served, lt.penalty_per_mw_step)
             lease_power = served.sum(axis=1) * avail
         else:
             lease_revenue = lease_penalty = lease_power = zeros
 
-        mining_revenue = path.hashprice_usd_per_ph_day[:, t] * (
-            run_th.sum(axis=1) * (self.dt_days * (1.0 - self.pool_fee) / 1e3)
+        run_total_th = run_th @ self._ones_asic
+        mining_revenue = (
+            path.hashprice_usd_per_ph_day[:, t] * run_total_th * self._mining_usd_per_th_hashprice
         )
         hours = self.hours_per_step
         flows = {
@@ -513,7 +530,7 @@ class Plant:
             "lease_revenue_usd": lease_revenue,
             "lease_penalty_usd": lease_penalty,
             "dr_credit_usd": curtail * (hours * self.dr_credit_usd_per_mwh),
-            "power_ppa_usd": np.full(B, -self.ppa_mw * self.ppa_usd_per_mwh * hours),
+            "power_ppa_usd": np.full(B, self._ppa_usd_per_step),
             "power_rt_usd": (self.ppa_mw - asic_power - gpu_power) * path.power_rt_usd_per_mwh[:, t] * hours,
             "opex_usd": -(
                 mining_ready * self.opex_mining_usd_per_mw_step + hpc_ready * self.opex_hpc_usd_per_mw_step
@@ -536,6 +553,9 @@ class Plant:
             mining_ready_mw=mining_ready,
             hpc_ready_mw=hpc_ready,
             retrofit_pipeline_mw=retro_pipe,
+            asic_on_order_th=asic_on_order,
+            gpu_on_order_nodes=gpu_on_order,
+            retrofit_on_order_mw=retro_on_order,
             lease_accepted=accepted,
             infrastructure_book_usd=book * self.infrastructure_keep_per_step,
             bankrupt=state.bankrupt | (new_cash < -self.credit_limit_usd),
@@ -549,6 +569,6 @@ class Plant:
             lease_power_mw=lease_power,
             curtailed_mw=curtail,
             power_limit_mw=self.interconnection_mw * avail,
-            site_share_of_network=run_th.sum(axis=1) / path.network_hashrate_th_s[:, t],
+            site_share_of_network=run_total_th / path.network_hashrate_th_s[:, t],
             clipped=clipped,
         )
