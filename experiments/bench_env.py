@@ -61,7 +61,9 @@ def bench_batched(batch: int, n_steps: int) -> tuple[float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--batch", type=int, default=1024)
     parser.add_argument("--batched-steps", type=int, default=400)
@@ -69,7 +71,7 @@ def main() -> None:
     single, episodes = bench_single(args.seconds)
     print(f"single env: {single:,.0f} steps/s over {episodes} episodes (resets included)")
     batched, sampling = bench_batched(args.batch, args.batched_steps)
-    print(f"batched plant, B={args.batch}: {batched:,.0f} env steps/s; sampling the paths took {sampling:.1f} s")
+    print(f"batched plant, B={args.batch}: {batched:,.0f} env steps/s; path sampling took {sampling:.1f} s")
     print(
         json.dumps(
             {
