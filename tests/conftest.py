@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from hybridrl.sim import ScenarioParams, load_scenario
 
-DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA_DIR = Path(os.environ.get("HYBRIDRL_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
 COINMETRICS_CSV = DATA_DIR / "btc_daily_coinmetrics.csv"
 
 
