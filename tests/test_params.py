@@ -108,6 +108,11 @@ BAD_INPUTS = [
         {"site": {"mining_ready_mw": 10.0}}, r"draws .* MW, more than mining_ready_mw", id="fleet-too-big"
     ),
     pytest.param(
+        {"offers": {"window_days": 3.0}},
+        r"offers.window_days must be at least time.decision_every_days",
+        id="offer-window-shorter-than-epoch",
+    ),
+    pytest.param(
         {"finance": {"pool_fee": float("nan")}},
         r"finance\.pool_fee: expected a finite number",
         id="nan-value",

@@ -11,7 +11,7 @@ Actions (``Box(-1, 1, (2G + 6,))``, G = ASIC generations):
 | 2G+1 | ``asic_order`` | order max(a, 0) x max MW per epoch of the most efficient generation on sale |
 | 2G+2 | ``gpu_order`` | order floor(max(a, 0) x max nodes per epoch) of the newest generation on sale |
 | 2G+3 | ``retrofit`` | start round(max(a, 0) x max blocks per epoch) retrofit blocks |
-| 2G+4 | ``accept_offers`` | a > 0 accepts every open hosting offer that fits |
+| 2G+4 | ``accept_offers`` | a > 0 accepts every open hosting offer that fits (decision epochs) |
 | 2G+5 | ``curtail`` | during a DR call, hold max(a, 0) x available ASIC MW off (caps run fractions) |
 
 Half of each order dimension (a <= 0) means "no order", so a random or untrained policy does
@@ -82,7 +82,7 @@ def decode_action(plant: Plant, state: PlantState, path: ExogenousPath, action: 
     else:
         sell, asic_order, gpu_order, retrofit = zeros_g, zeros_g, zeros_gg, np.zeros(B)
     wants = a[:, 2 * G + 4] > 0.0
-    if wants.any():
+    if wants.any() and plant.is_decision_epoch(t):
         accept = wants[:, None] & plant.open_offers(state, path)
     else:
         accept = np.zeros((B, plant.n_offers), dtype=bool)

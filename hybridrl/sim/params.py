@@ -399,6 +399,12 @@ class ScenarioParams:
         if gpu_mw > self.site.hpc_ready_mw + 1e-9:
             raise ValueError(f"site.initial_gpu_nodes draw {gpu_mw:.2f} MW, more than hpc_ready_mw")
 
+        if self.offers.rate_per_year > 0 and self.offers.window_days < self.time.decision_every_days:
+            raise ValueError(
+                "offers.window_days must be at least time.decision_every_days: offers are accepted at "
+                "decision epochs, so a shorter window could pass without one"
+            )
+
     @property
     def n_asic(self) -> int:
         return len(self.asic_market.generations)

@@ -8,14 +8,17 @@ never disagree.
 
 Order of events within step t (time index t to t+1):
 1. at a decision epoch: deliveries due this epoch arrive; ASIC sales; retrofit orders; GPU node
-   orders; ASIC orders (capex paid at order, within cash + credit line);
-2. offer acceptance (any step), within HPC capacity built or under retrofit;
+   orders (into built HPC MW not taken by GPUs); ASIC orders (into mining MW not taken by
+   ASICs); capex is paid at order, within cash + credit line - minimum liquidity;
+2. at a decision epoch: offer acceptance, within HPC capacity built or under retrofit net of
+   GPUs (installed or on order) and of leases already accepted;
 3. dispatch: ASIC run fractions, DR curtailment, GPU offer fractions, lease delivery;
 4. cash flows; ASIC failures; infrastructure depreciation.
 
 Leases: IT MW x pue_hpc of HPC-ready facility capacity each. Delivery is limited by the HPC room
-left by installed GPUs; when short, the leases worth most per MW (price + penalty) are served
-first, the rest pay the late-delivery penalty. Power used by leases is passed through.
+left by installed GPUs; when short, the leases worth most per MW (price + penalty, i.e. the
+first slots) are served first, the rest pay the late-delivery penalty. Power used by leases is
+passed through.
 """
 
 from __future__ import annotations
@@ -394,11 +397,10 @@ class Plant:
             retro_on_order = retro_pipe.sum(axis=0)
             book = book - retrofit_capex
 
-            # GPU orders: HPC-ready MW not used by GPUs (installed or incoming) or promised to leases
+            # GPU orders: built HPC MW not taken by GPUs (installed or incoming). Racks filled with
+            # own GPUs are not available to tenants: a lease short of room pays its late penalty.
             gpu_on_order = gpu_pipe.sum(axis=0)
             room = hpc_ready - (gpu_nodes + gpu_on_order) @ self.gpu_node_mw
-            if state.lease_accepted.any():
-                room = room - self.lease_reserved_mw(state, path)
             req_n = np.floor(np.maximum(action.gpu_order_nodes, 0.0) + 1e-9)
             capex_g = path.gpu_node_capex_usd[:, t]
             if req_n.any():
@@ -451,12 +453,13 @@ class Plant:
             ):
                 clipped[name] = np.maximum(value, 0.0).reshape(B, -1).sum(axis=1) if value.any() else zeros
 
-        # offer acceptance, in slot order (highest price first), within HPC capacity built or under retrofit
+        # offer acceptance at decision epochs, in slot order (highest price first), within HPC
+        # capacity built or under retrofit and not taken by GPUs or other leases
         accepted = state.lease_accepted
         want = action.accept_offer
         refused = zeros
         if want.any():
-            if self.investments_enabled:
+            if self.is_decision_epoch(t):
                 open_now = self.open_offers(state, path) & want
                 refused = (want & ~open_now).sum(axis=1).astype(np.float64)
                 if open_now.any():
