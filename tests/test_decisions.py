@@ -8,7 +8,8 @@ import numpy as np
 from hybridrl.baselines import AlwaysMine
 from hybridrl.env.encoding import decode_action
 from hybridrl.evaluation import evaluate
-from hybridrl.sim import ExogenousPath, NativeAction, Plant, PlantState, ScenarioParams, sample_paths
+from hybridrl.sim import NativeAction, Plant, PlantState, ScenarioParams, sample_paths
+from hybridrl.sim.information import PathReveal, PathView
 
 
 class PivotToHosting:
@@ -16,7 +17,7 @@ class PivotToHosting:
 
     name = "pivot_to_hosting"
 
-    def act(self, plant: Plant, state: PlantState, path: ExogenousPath) -> NativeAction:
+    def act(self, plant: Plant, state: PlantState, view: PathView) -> NativeAction:
         G = plant.n_asic
         a = np.full(2 * G + 6, -1.0)
         a[:G] = 1.0  # run
@@ -24,7 +25,7 @@ class PivotToHosting:
         a[2 * G] = 1.0  # offer GPUs
         a[2 * G + 3] = 1.0  # retrofit
         a[2 * G + 4] = 1.0  # accept offers
-        return decode_action(plant, state, path, np.tile(a, (state.n_paths, 1)))
+        return decode_action(plant, state, view, np.tile(a, (state.n_paths, 1)))
 
 
 def test_pivot_changes_nav_by_a_wide_margin(default_params: ScenarioParams) -> None:
@@ -43,9 +44,10 @@ def test_always_mine_switches_off_unprofitable_machines(default_params: Scenario
     path = sample_paths(default_params, [0])
     policy = AlwaysMine()
     state = plant.initial_state(1)
+    reveal = PathReveal(path)
     run = []
     for _ in range(default_params.time.n_steps):
-        action = policy.act(plant, state, path)
+        action = policy.act(plant, state, reveal.view(state.t))
         run.append(action.asic_run_fraction[0])
         state = plant.step(state, action, path).state
     run_share = np.array(run).mean(axis=0)

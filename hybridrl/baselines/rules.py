@@ -1,24 +1,132 @@
-"""Rule-based policies acting in native units on a batch of paths."""
+"""Rule-based policies acting in native units on a batch of paths.
+
+Every policy sees the plant (the scenario's model and constants), the plant state and a
+:class:`~hybridrl.sim.information.PathView`: the exogenous path up to today, never after.
+
+- ``always_mine``: run the ASIC generations with a positive margin today; never invest, never
+  accept offers.
+- ``static_split``: keep ``ai_share`` of the interconnection as HPC (retrofitting mining MW) and
+  fill it with the company's own GPU nodes; no hosting offers.
+- ``hashprice_threshold``: mine above breakeven; accept offers priced above a hurdle; buy GPUs or
+  ASICs when their simple payback is under ``payback_months``.
+- ``greedy``: merit-order dispatch of every MW to its best use today; accept an offer when its
+  discounted net value beats the retrofit capex plus the mining margin it displaces; retrofit
+  for GPUs when a GPU MW beats a mining MW by enough to pay the retrofit back; GPUs and ASICs by
+  payback.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Protocol
 
 import numpy as np
+from numpy.typing import NDArray
 
-from hybridrl.sim.exogenous import MWH_PER_TH_DAY_PER_J_PER_TH, ExogenousPath
+from hybridrl.sim.exogenous import MWH_PER_TH_DAY_PER_J_PER_TH
+from hybridrl.sim.information import PathView
+from hybridrl.sim.params import DAYS_PER_MONTH
 from hybridrl.sim.plant import NativeAction, Plant, PlantState
+
+FloatArray = NDArray[np.float64]
 
 
 class Policy(Protocol):
-    """A decision rule: native action for every row of the batch at the state's time.
-
-    A policy may read the path only at indices <= ``state.t`` (the present and the past).
-    """
+    """A decision rule: the native action for every row of the batch at the state's step."""
 
     name: str
 
-    def act(self, plant: Plant, state: PlantState, path: ExogenousPath) -> NativeAction: ...
+    def act(self, plant: Plant, state: PlantState, view: PathView) -> NativeAction: ...
+
+
+# --------------------------------------------------------------------------- shared pieces
+
+
+def asic_margin_usd_per_th_day(plant: Plant, view: PathView) -> FloatArray:
+    """(B, G) pool revenue minus energy at today's real-time price, per TH/s and day."""
+    revenue = view.now("hashprice_usd_per_ph_day") * (1.0 - plant.pool_fee) / 1e3
+    energy_mwh = plant.asic_mw_per_th * 1e6 * MWH_PER_TH_DAY_PER_J_PER_TH
+    return revenue[:, None] - energy_mwh * view.now("power_rt_usd_per_mwh")[:, None]
+
+
+def gpu_margin_usd_per_node_day(plant: Plant, view: PathView) -> FloatArray:
+    """(B, Gg) rental revenue minus energy for one offered node over a day, at today's prices."""
+    util = view.now("gpu_utilisation")
+    revenue = plant.gpu_hours_per_node_step / plant.dt_days * view.now("gpu_spot_usd_per_gpu_hour") * util
+    load = plant.gpu_idle_power_fraction + (1.0 - plant.gpu_idle_power_fraction) * util
+    energy = plant.gpu_node_mw * load * 24.0 * view.now("power_rt_usd_per_mwh")[:, None]
+    return revenue - energy
+
+
+def mining_dispatch(plant: Plant, state: PlantState, view: PathView) -> tuple[FloatArray, FloatArray]:
+    """Run fractions (B, G) of the generations with a positive margin, and DR curtailment (B,)
+    offering the idle ASIC MW during a call."""
+    run = (asic_margin_usd_per_th_day(plant, view) > 0).astype(np.float64)
+    idle_mw = ((1.0 - run) * state.asic_th) @ plant.asic_mw_per_th * view.now("availability")
+    return run, np.where(view.now("dr_call"), idle_mw, 0.0)
+
+
+def free_mining_mw(plant: Plant, state: PlantState) -> FloatArray:
+    """Mining-ready MW not taken by installed or incoming ASICs."""
+    return state.mining_ready_mw - (state.asic_th + state.asic_on_order_th) @ plant.asic_mw_per_th
+
+
+def hpc_capacity_for_leases_mw(plant: Plant, state: PlantState, view: PathView) -> FloatArray:
+    """HPC MW built or under retrofit, not taken by GPUs or by accepted leases (acceptance room)."""
+    gpu = (state.gpu_nodes + state.gpu_on_order_nodes) @ plant.gpu_node_mw
+    return state.hpc_ready_mw + state.retrofit_on_order_mw - gpu - plant.lease_reserved_mw(state, view)
+
+
+def sales_to_free(plant: Plant, state: PlantState, mw_needed: FloatArray) -> FloatArray:
+    """(B, G) TH/s to sell, least efficient generations first, to free ``mw_needed`` mining MW."""
+    sale = np.zeros_like(state.asic_th)
+    left = np.maximum(mw_needed, 0.0)
+    for g in np.argsort(-plant.asic_efficiency_j_per_th):
+        th = np.minimum(state.asic_th[:, g], left / plant.asic_mw_per_th[g])
+        sale[:, g] = th
+        left = left - th * plant.asic_mw_per_th[g]
+    return sale
+
+
+def capex_budget_usd(plant: Plant, state: PlantState, reserve_usd: float) -> FloatArray:
+    """Cash the plant lets capex use (cash + credit - covenant), less a policy's own reserve."""
+    return np.maximum(state.cash_usd + plant.capex_budget_offset_usd - reserve_usd, 0.0)
+
+
+def _base(plant: Plant, state: PlantState, view: PathView) -> NativeAction:
+    run, curtail = mining_dispatch(plant, state, view)
+    idle = plant.idle_action(state.n_paths)
+    offer = (gpu_margin_usd_per_node_day(plant, view) > 0).astype(np.float64)
+    return dataclasses.replace(idle, asic_run_fraction=run, gpu_offer_fraction=offer, curtail_mw=curtail)
+
+
+def _newest_gpu(view: PathView) -> NDArray[np.int64]:
+    on_sale = view.now("gpu_available")
+    return on_sale.shape[1] - 1 - on_sale[:, ::-1].argmax(axis=1)
+
+
+def _best_asic(plant: Plant, view: PathView) -> NDArray[np.int64]:
+    return np.where(view.now("asic_available"), plant.asic_efficiency_j_per_th, np.inf).argmin(axis=1)
+
+
+def _gpu_orders(
+    plant: Plant, state: PlantState, view: PathView, wanted: NDArray[np.bool_], budget: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Newest-generation nodes filling free built HPC MW where ``wanted``; returns (orders, budget left)."""
+    B = state.n_paths
+    rows = np.arange(B)
+    j = _newest_gpu(view)
+    room = state.hpc_ready_mw - (state.gpu_nodes + state.gpu_on_order_nodes) @ plant.gpu_node_mw
+    capex = view.now("gpu_node_capex_usd")[rows, j]
+    n = np.floor(np.maximum(room, 0.0) / plant.gpu_node_mw[j] + 1e-9)
+    n = np.minimum(n, np.floor(budget / capex))
+    n = np.minimum(n, plant.max_gpu_order_nodes) * wanted * view.now("gpu_available")[rows, j]
+    orders = np.zeros((B, plant.n_gpu))
+    orders[rows, j] = n
+    return orders, budget - n * capex
+
+
+# --------------------------------------------------------------------------- policies
 
 
 class AlwaysMine:
@@ -31,23 +139,205 @@ class AlwaysMine:
 
     name = "always_mine"
 
-    def act(self, plant: Plant, state: PlantState, path: ExogenousPath) -> NativeAction:
-        t = state.t
-        B = state.n_paths
-        revenue_usd_per_th_day = path.hashprice_usd_per_ph_day[:, t] * (1.0 - plant.pool_fee) / 1e3
-        cost_usd_per_th_day = (
-            plant.asic_mw_per_th * 1e6 * MWH_PER_TH_DAY_PER_J_PER_TH * path.power_rt_usd_per_mwh[:, t, None]
+    def act(self, plant: Plant, state: PlantState, view: PathView) -> NativeAction:
+        run, curtail = mining_dispatch(plant, state, view)
+        return dataclasses.replace(
+            plant.idle_action(state.n_paths, run_fraction=0.0), asic_run_fraction=run, curtail_mw=curtail
         )
-        run = (revenue_usd_per_th_day[:, None] > cost_usd_per_th_day).astype(np.float64)
-        action = plant.idle_action(B, run_fraction=0.0)
-        idle_mw = ((1.0 - run) * state.asic_th) @ plant.asic_mw_per_th * path.availability[:, t]
-        return NativeAction(
-            asic_run_fraction=run,
-            gpu_offer_fraction=action.gpu_offer_fraction,
-            asic_order_th=action.asic_order_th,
-            gpu_order_nodes=action.gpu_order_nodes,
-            retrofit_blocks=action.retrofit_blocks,
-            asic_sale_th=action.asic_sale_th,
-            accept_offer=action.accept_offer,
-            curtail_mw=np.where(path.dr_call[:, t], idle_mw, 0.0),
+
+
+@dataclasses.dataclass(frozen=True)
+class StaticSplit:
+    """Keep ``ai_share`` of the interconnection for AI: retrofit mining MW (selling the least
+    efficient ASICs to free it) until HPC MW built or under way reach the share, and fill built
+    HPC MW with the newest GPU nodes as cash allows. Hosting offers are declined.
+
+    :param ai_share: share of interconnection MW for AI; 0.2-0.4 is what listed miners report.
+    :param reserve_usd: cash kept out of capex beyond the lender's covenant.
+    """
+
+    ai_share: float = 0.3
+    reserve_usd: float = 20e6
+    name: str = "static_split"
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.ai_share <= 1.0:
+            raise ValueError(f"ai_share must lie in [0, 1], got {self.ai_share}")
+
+    def act(self, plant: Plant, state: PlantState, view: PathView) -> NativeAction:
+        action = _base(plant, state, view)
+        if not plant.is_decision_epoch(state.t):
+            return action
+        budget = capex_budget_usd(plant, state, self.reserve_usd)
+        target_mw = self.ai_share * plant.interconnection_mw
+        gap = target_mw - state.hpc_ready_mw - state.retrofit_on_order_mw
+        blocks = np.clip(np.floor(gap / plant.retrofit_block_mw + 1e-9), 0, plant.max_retrofit_blocks)
+        blocks = np.minimum(blocks, np.floor(budget / plant.retrofit_capex_usd_per_block))
+        sale = sales_to_free(plant, state, blocks * plant.retrofit_block_mw - free_mining_mw(plant, state))
+        budget = budget - blocks * plant.retrofit_capex_usd_per_block
+        gpu, _ = _gpu_orders(plant, state, view, np.ones(state.n_paths, dtype=bool), budget)
+        return dataclasses.replace(action, retrofit_blocks=blocks, asic_sale_th=sale, gpu_order_nodes=gpu)
+
+
+@dataclasses.dataclass(frozen=True)
+class HashpriceThreshold:
+    """Mine above breakeven; accept hosting offers priced at or above a hurdle (retrofitting the
+    MW they need, selling the least efficient ASICs to free them); buy GPU nodes or ASICs when
+    their simple payback at today's prices is under ``payback_months``.
+
+    :param hurdle_usd_per_kw_month: the lowest colocation price accepted.
+    :param payback_months: the longest simple payback accepted for an investment.
+    :param reserve_usd: cash kept out of capex beyond the lender's covenant.
+    """
+
+    hurdle_usd_per_kw_month: float = 120.0
+    payback_months: float = 24.0
+    reserve_usd: float = 20e6
+    name: str = "hashprice_threshold"
+
+    def act(self, plant: Plant, state: PlantState, view: PathView) -> NativeAction:
+        action = _base(plant, state, view)
+        if not plant.is_decision_epoch(state.t):
+            return action
+        budget = capex_budget_usd(plant, state, self.reserve_usd)
+        blocks, sale, accept, budget = _pursue_offers(
+            plant, state, view, view.offer_price_usd_per_kw_month >= self.hurdle_usd_per_kw_month, budget
         )
+        payback_days = self.payback_months * DAYS_PER_MONTH
+        rows = np.arange(state.n_paths)
+        j = _newest_gpu(view)
+        gpu_payback = view.now("gpu_node_capex_usd")[rows, j] / np.maximum(
+            gpu_margin_usd_per_node_day(plant, view)[rows, j], 1e-9
+        )
+        gpu, budget = _gpu_orders(plant, state, view, gpu_payback < payback_days, budget)
+        asic = _asic_orders(plant, state, view, payback_days, budget, sale)
+        return dataclasses.replace(
+            action,
+            retrofit_blocks=blocks,
+            asic_sale_th=sale,
+            accept_offer=accept,
+            gpu_order_nodes=gpu,
+            asic_order_th=asic,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class Greedy:
+    """Merit-order dispatch of every MW to its best use today, and value-based investment.
+
+    Dispatch: each ASIC generation runs when its margin is positive; GPUs are rented when their
+    margin is positive. Offers: accepted when the lease's discounted net revenue exceeds the
+    retrofit capex of its MW plus the mining margin those MW earn today over the lease term
+    (capped at ``mining_horizon_months``). GPUs and ASICs: bought when payback < ``payback_months``;
+    spare mining MW are retrofitted when a GPU node's margin per MW pays the retrofit back
+    within ``payback_months`` better than mining does.
+
+    :param payback_months: the longest simple payback accepted for an investment.
+    :param mining_horizon_months: how long today's mining margin is assumed to last.
+    :param reserve_usd: cash kept out of capex beyond the lender's covenant.
+    """
+
+    payback_months: float = 24.0
+    mining_horizon_months: float = 24.0
+    reserve_usd: float = 20e6
+    name: str = "greedy"
+
+    def act(self, plant: Plant, state: PlantState, view: PathView) -> NativeAction:
+        action = _base(plant, state, view)
+        if not plant.is_decision_epoch(state.t):
+            return action
+        budget = capex_budget_usd(plant, state, self.reserve_usd)
+        rows = np.arange(state.n_paths)
+        margin = asic_margin_usd_per_th_day(plant, view)
+        best_mining_per_mw_day = np.maximum(margin / plant.asic_mw_per_th, 0.0).max(axis=1)
+        # value of an offer per facility MW, against retrofit capex and displaced mining
+        months = np.minimum(view.offer_term_months, self.mining_horizon_months)
+        rho = plant.discount_rate_per_step / plant.dt_days * DAYS_PER_MONTH
+        annuity_months = (1.0 - np.exp(-rho * view.offer_term_months)) / max(rho, 1e-12)
+        lease_value_per_mw = (
+            np.maximum(view.offer_price_usd_per_kw_month - plant.lease_serving_cost_usd_per_kw_month, 0.0)
+            * 1e3
+            / plant.lease_mw_per_it_mw
+            * annuity_months
+        )
+        cost_per_mw = (
+            plant.retrofit_capex_usd_per_block / plant.retrofit_block_mw
+            + best_mining_per_mw_day[:, None] * months * DAYS_PER_MONTH
+        )
+        blocks, sale, accept, budget = _pursue_offers(
+            plant, state, view, lease_value_per_mw > cost_per_mw, budget
+        )
+        j = _newest_gpu(view)
+        gpu_margin = gpu_margin_usd_per_node_day(plant, view)[rows, j]
+        payback_days = self.payback_months * DAYS_PER_MONTH
+        gpu_payback = view.now("gpu_node_capex_usd")[rows, j] / np.maximum(gpu_margin, 1e-9)
+        gpu_worth = gpu_payback < payback_days
+        gpu, budget = _gpu_orders(plant, state, view, gpu_worth, budget)
+        # retrofit spare MW for GPUs when a MW of GPUs beats a MW of mining by enough to pay the retrofit
+        gpu_gain_per_mw_day = gpu_margin / plant.gpu_node_mw[j] - best_mining_per_mw_day
+        retrofit_cost_per_mw = plant.retrofit_capex_usd_per_block / plant.retrofit_block_mw
+        more = gpu_worth & (gpu_gain_per_mw_day * payback_days > retrofit_cost_per_mw) & (blocks == 0)
+        extra = np.where(
+            more,
+            np.minimum(plant.max_retrofit_blocks, np.floor(budget / plant.retrofit_capex_usd_per_block)),
+            0,
+        )
+        sale = sale + sales_to_free(
+            plant, state, extra * plant.retrofit_block_mw - free_mining_mw(plant, state)
+        )
+        blocks = blocks + extra
+        budget = budget - extra * plant.retrofit_capex_usd_per_block
+        asic = _asic_orders(plant, state, view, payback_days, budget, sale)
+        return dataclasses.replace(
+            action,
+            retrofit_blocks=blocks,
+            asic_sale_th=np.minimum(sale, state.asic_th),
+            accept_offer=accept,
+            gpu_order_nodes=gpu,
+            asic_order_th=asic,
+        )
+
+
+def _pursue_offers(
+    plant: Plant, state: PlantState, view: PathView, worth: NDArray[np.bool_], budget: FloatArray
+) -> tuple[FloatArray, FloatArray, NDArray[np.bool_], FloatArray]:
+    """For the best open offer that is ``worth`` it: retrofit what it lacks (selling ASICs to free
+    mining MW), accept it once the capacity is there. Returns (blocks, sales, accept, budget)."""
+    B = state.n_paths
+    rows = np.arange(B)
+    candidates = plant.open_offers(state, view) & worth
+    score = np.where(candidates, view.offer_price_usd_per_kw_month, -np.inf)
+    k = score.argmax(axis=1)
+    has = candidates[rows, k]
+    need = view.offer_it_mw[rows, k] * plant.lease_mw_per_it_mw * has
+    shortfall = need - hpc_capacity_for_leases_mw(plant, state, view)
+    blocks = np.clip(np.ceil(shortfall / plant.retrofit_block_mw - 1e-9), 0, plant.max_retrofit_blocks) * has
+    blocks = np.minimum(blocks, np.floor(budget / plant.retrofit_capex_usd_per_block))
+    sale = sales_to_free(plant, state, blocks * plant.retrofit_block_mw - free_mining_mw(plant, state))
+    budget = budget - blocks * plant.retrofit_capex_usd_per_block
+    fits = has & (shortfall <= blocks * plant.retrofit_block_mw + 1e-9)
+    accept = np.zeros((B, plant.n_offers), dtype=bool)
+    accept[rows, k] = fits
+    return blocks, sale, accept, budget
+
+
+def _asic_orders(
+    plant: Plant, state: PlantState, view: PathView, payback_days: float, budget: FloatArray, sale: FloatArray
+) -> FloatArray:
+    """Most efficient ASICs into free mining MW when their payback at today's margin is short enough."""
+    B = state.n_paths
+    rows = np.arange(B)
+    g = _best_asic(plant, view)
+    price = view.now("asic_price_usd_per_th")[rows, g]
+    margin = asic_margin_usd_per_th_day(plant, view)[rows, g]
+    worth = price / np.maximum(margin, 1e-12) < payback_days
+    free = np.maximum(free_mining_mw(plant, state) + sale @ plant.asic_mw_per_th, 0.0)
+    mw = np.minimum(free, plant.max_asic_order_mw) * worth * (sale.sum(axis=1) == 0)
+    th = np.minimum(mw / plant.asic_mw_per_th[g], budget / price)
+    orders = np.zeros((B, plant.n_asic))
+    orders[rows, g] = th
+    return orders
+
+
+RULE_POLICIES = {p.name: p for p in (AlwaysMine(), StaticSplit(), HashpriceThreshold(), Greedy())}
+"""Each rule-based policy with its default parameters, by name."""

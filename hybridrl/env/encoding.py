@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hybridrl.sim.exogenous import MWH_PER_TH_DAY_PER_J_PER_TH, ExogenousPath
+from hybridrl.sim.information import PathView
 from hybridrl.sim.params import DAYS_PER_MONTH, DAYS_PER_YEAR
 from hybridrl.sim.plant import NativeAction, Plant, PlantState
 from hybridrl.sim.protocol import HALVING_INTERVAL_BLOCKS, block_subsidy_btc
@@ -47,7 +48,9 @@ def action_names(plant: Plant) -> tuple[str, ...]:
     )
 
 
-def decode_action(plant: Plant, state: PlantState, path: ExogenousPath, action: FloatArray) -> NativeAction:
+def decode_action(
+    plant: Plant, state: PlantState, path: ExogenousPath | PathView, action: FloatArray
+) -> NativeAction:
     """(B, 2G+6) actions in [-1, 1] -> native action in physical units."""
     G = plant.n_asic
     t = state.t

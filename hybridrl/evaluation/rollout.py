@@ -11,6 +11,7 @@ from numpy.typing import NDArray
 
 from hybridrl.baselines.rules import Policy
 from hybridrl.sim.exogenous import ExogenousPath, SeedLike, sample_paths
+from hybridrl.sim.information import PathReveal
 from hybridrl.sim.params import ScenarioParams, load_scenario
 from hybridrl.sim.plant import CASH_FLOW_TERMS, Plant
 from hybridrl.sim.protocol import HALVING_INTERVAL_BLOCKS
@@ -65,8 +66,9 @@ def rollout(plant: Plant, path: ExogenousPath, policy: Policy) -> RolloutResult:
     alive = np.ones(B, dtype=bool)
     steps = np.zeros(B, dtype=np.int64)
     hours = plant.hours_per_step
+    reveal = PathReveal(path)
     while state.t < path.n_steps and alive.any():
-        out = plant.step(state, policy.act(plant, state, path), path)
+        out = plant.step(state, policy.act(plant, state, reveal.view(state.t)), path)
         state = out.state
         for k, v in out.cash_flows_usd.items():
             flows[k] += v * alive

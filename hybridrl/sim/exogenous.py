@@ -68,8 +68,7 @@ class ExogenousPath:
     gpu_node_capex_usd: FloatArray
     gpu_node_resale_usd: FloatArray
     offer_arrival_step: IntArray
-    """(B, K): step at which offer k opens (n_steps+1 for an empty slot); slots are sorted by
-    price, highest first"""
+    """(B, K): step at which offer k opens (n_steps+1 for an empty slot), in arrival order"""
     offer_expiry_step: IntArray
     """(B, K): first step at which offer k can no longer be accepted"""
     offer_ready_step: IntArray
@@ -484,20 +483,7 @@ def _simulate(p: ScenarioParams, d: dict[str, np.ndarray]) -> ExogenousPath:
 
     # ---- hosting offers
     o = p.offers
-    # slots sorted by price, highest first: the plant serves leases in slot order when short of room
-    order = np.argsort(
-        -np.where(np.cumsum(d["offer_gap_days"], axis=1) < T * dt, d["offer_price"], -1.0),
-        axis=1,
-        kind="stable",
-    )
-    d = {
-        **d,
-        **{
-            k: np.take_along_axis(d[k], order, axis=1)
-            for k in ("offer_mw", "offer_price", "offer_term", "offer_ready")
-        },
-    }
-    arrival_days = np.take_along_axis(np.cumsum(d["offer_gap_days"], axis=1), order, axis=1)
+    arrival_days = np.cumsum(d["offer_gap_days"], axis=1)
     horizon_days = T * dt
     exists = arrival_days < horizon_days
     arrival = np.where(exists, np.floor(arrival_days / dt), T + 1).astype(np.int64)

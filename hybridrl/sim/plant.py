@@ -17,7 +17,7 @@ Order of events within step t (time index t to t+1):
 
 Leases: IT MW x pue_hpc of HPC-ready facility capacity each. Delivery is limited by the HPC room
 left by installed GPUs; when short, the leases worth most per MW (price + penalty, i.e. the
-first slots) are served first, the rest pay the late-delivery penalty. Power used by leases is
+highest ``priority``) are served first, the rest pay the late-delivery penalty. Power used by leases is
 passed through.
 """
 
@@ -30,6 +30,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hybridrl.sim.exogenous import ExogenousPath
+from hybridrl.sim.information import PathView
 from hybridrl.sim.params import DAYS_PER_MONTH, DAYS_PER_YEAR, ScenarioParams
 
 FloatArray = NDArray[np.float64]
@@ -156,6 +157,11 @@ class _LeaseTerms:
     """(B, K) A: backlog = exp(rho t) A before the ready-by step"""
     backlog_end_term: FloatArray
     """(B, K) C"""
+    priority: NDArray[np.int64]
+    """(B, K) slots by value per MW (price + penalty), highest first: the order leases are served"""
+    facility_mw_by_priority: FloatArray
+    revenue_by_priority: FloatArray
+    penalty_by_priority: FloatArray
 
 
 class Plant:
@@ -273,10 +279,18 @@ class Plant:
             )
             v_over_rho = path.offer_it_mw * self.kw_month_per_it_mw_step * net / rho
             kw_month_per_mw = self.kw_month_per_it_mw_step / self.lease_mw_per_it_mw
+            facility_mw = path.offer_it_mw * self.lease_mw_per_it_mw
+            revenue = path.offer_price_usd_per_kw_month * kw_month_per_mw
+            penalty = path.offer_penalty_usd_per_kw_month * kw_month_per_mw
+            priority = np.argsort(-(revenue + penalty), axis=1, kind="stable")
             self._lease_terms = _LeaseTerms(
-                facility_mw=path.offer_it_mw * self.lease_mw_per_it_mw,
-                revenue_per_mw_step=path.offer_price_usd_per_kw_month * kw_month_per_mw,
-                penalty_per_mw_step=path.offer_penalty_usd_per_kw_month * kw_month_per_mw,
+                facility_mw=facility_mw,
+                revenue_per_mw_step=revenue,
+                penalty_per_mw_step=penalty,
+                priority=priority,
+                facility_mw_by_priority=np.take_along_axis(facility_mw, priority, axis=1),
+                revenue_by_priority=np.take_along_axis(revenue, priority, axis=1),
+                penalty_by_priority=np.take_along_axis(penalty, priority, axis=1),
                 backlog_after_start=v_over_rho,
                 backlog_before_start=v_over_rho
                 * (np.exp(-rho * path.offer_ready_step) - np.exp(-rho * path.offer_end_step)),
@@ -285,12 +299,12 @@ class Plant:
             self._lease_path = path
         return self._lease_terms
 
-    def lease_reserved_mw(self, state: PlantState, path: ExogenousPath) -> FloatArray:
+    def lease_reserved_mw(self, state: PlantState, path: ExogenousPath | PathView) -> FloatArray:
         """Facility MW promised to accepted leases that have not ended (started or not)."""
         live = state.lease_accepted & (state.t < path.offer_end_step)
-        return np.vecdot(live, self.lease_terms(path).facility_mw)
+        return np.vecdot(live, path.offer_it_mw) * self.lease_mw_per_it_mw
 
-    def open_offers(self, state: PlantState, path: ExogenousPath) -> BoolArray:
+    def open_offers(self, state: PlantState, path: ExogenousPath | PathView) -> BoolArray:
         """(B, K) offers that can be accepted at this step."""
         t = state.t
         return (path.offer_arrival_step <= t) & (t < path.offer_expiry_step) & ~state.lease_accepted
@@ -510,14 +524,14 @@ class Plant:
         if accepted.any():
             lt = self.lease_terms(path)
             active = accepted & (path.offer_ready_step <= t) & (t < path.offer_end_step)
-            demand = active * lt.facility_mw
+            demand = np.take_along_axis(active, lt.priority, axis=1) * lt.facility_mw_by_priority
             room_hpc = np.maximum(hpc_ready - gpu_nodes @ self.gpu_node_mw, 0.0)
-            # slots are in price order: serve the first ones, the rest are late
+            # serve the leases worth most per MW first; the rest are late
             served = np.minimum(
                 np.maximum(room_hpc[:, None] - (np.cumsum(demand, axis=1) - demand), 0.0), demand
             )
-            lease_revenue = np.vecdot(served, lt.revenue_per_mw_step) * avail
-            lease_penalty = -np.vecdot(demand - served, lt.penalty_per_mw_step)
+            lease_revenue = np.vecdot(served, lt.revenue_by_priority) * avail
+            lease_penalty = -np.vecdot(demand - served, lt.penalty_by_priority)
             lease_power = served.sum(axis=1) * avail
         else:
             lease_revenue = lease_penalty = lease_power = zeros
