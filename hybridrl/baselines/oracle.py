@@ -1,0 +1,648 @@
+"""Perfect-foresight MILP oracle: the best plan on one exogenous path, written as the very plant.
+
+Every coefficient comes from :class:`~hybridrl.sim.plant.Plant` and the path; nothing is copied.
+One function per constraint family, each with its equation (units in brackets). Indices: t a step,
+e a decision epoch at step t_e = e E, g an ASIC generation, j a GPU generation, k a hosting offer;
+e(t) is the epoch governing step t. Decision variables (all >= 0):
+
+- s[t,k] facility MW served to lease k; d[t] M$ drawn on credit (interest base); cash[t] M$
+  (>= -credit line);
+- at epochs: sell[e,g], buy[e,g] TH/s; gbuy[e,j] nodes (integer); rb[e] retrofit blocks
+  (integer); x[k,e] accept offer k at epoch e (binary);
+- epoch states: F[e,g] TH/s after deliveries and sales; N[e,j] nodes; M[e] mining-ready MW;
+  H[e] HPC-ready MW.
+
+Dispatch needs no variables: at each step every unit of installed ASIC capacity runs, is held
+off for a demand-response call, or idles, whichever earns most, and every GPU node is rented if
+its margin is positive. That choice only ever adds cash at that step, so it is optimal whatever
+the investments and financing; the MILP carries its value per unit of installed capacity
+(:meth:`OracleModel.dispatch_values`).
+
+The objective is NAV at the end minus NAV at the start (USD), the sum of the environment's
+rewards. Replaying :attr:`OracleResult.plan` through the plant reproduces it (tests check 1e-6).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from hybridrl.baselines.milp import Expr, LinearModel, SolveResult
+from hybridrl.baselines.rules import Policy
+from hybridrl.sim.exogenous import ExogenousPath
+from hybridrl.sim.information import PathReveal
+from hybridrl.sim.plant import NativeAction, Plant
+
+FloatArray = NDArray[np.float64]
+TH_PER_UNIT = 1e3
+"""ASIC variables (r, sell, buy, F) are in PH/s."""
+USD_PER_UNIT = 1e6
+"""Money rows and the cash and debt variables are in millions of USD, to keep the MILP well scaled."""
+CAPACITY_MARGIN_MW = 1e-6
+"""Capacity rows keep this slack so that a solution at tolerance never loses a whole node on replay."""
+BUDGET_MARGIN_USD = 1.0
+
+
+class OracleError(RuntimeError):
+    """The oracle has no plan to give (infeasible, unbounded, or no solution within the time limit)."""
+
+
+@dataclass(frozen=True)
+class OracleResult:
+    """A perfect-foresight plan and how it was found.
+
+    :param plan: native action for each step (batch of one), or None when there is no solution.
+    :param objective_usd: NAV change of the plan according to the model.
+    :param status: "optimal", "time_limit" (the plan is the best found; see ``mip_gap``), ...
+    """
+
+    plan: list[NativeAction] | None
+    objective_usd: float
+    status: str
+    seconds: float
+    mip_gap: float
+    dual_bound_usd: float
+    n_variables: int
+    n_constraints: int
+
+
+class OracleModel:
+    """The MILP of one path; build once, then :meth:`solve`."""
+
+    def __init__(self, plant: Plant, path: ExogenousPath, row: int = 0) -> None:
+        self.plant = plant
+        self.path = path.rows(row) if path.n_paths > 1 else path
+        self.lp = LinearModel(maximize=True)
+        self._build()
+
+    # ------------------------------------------------------------------ indices
+
+    def _build(self) -> None:
+        p, path, lp = self.plant, self.path, self.lp
+        T = path.n_steps
+        G, Gg, K = p.n_asic, p.n_gpu, p.n_offers
+        self.T = T
+        steps = np.arange(T)
+        self.invest = p.investments_enabled
+        E = p.epoch_steps
+        n_e = (T - 1) // E + 1 if self.invest else 1
+        self.n_e = n_e
+        self.t_e = np.arange(n_e) * E
+        self.e_of_t = np.minimum(steps // E, n_e - 1) if self.invest else np.zeros(T, dtype=np.int64)
+        # steps since the governing epoch: the fleet decays by keep each step after the epoch
+        self.age = steps - self.t_e[self.e_of_t] if self.invest else steps
+        init = p.initial_state(1)
+        self.A0 = init.asic_th[0] / TH_PER_UNIT
+        self.mw_per_unit = self.plant.asic_mw_per_th * TH_PER_UNIT
+        self.N0 = init.gpu_nodes[0]
+        self.avail = path.availability[0, :T]
+
+        self.asic_value, self.asic_runs, self.gpu_value = self.dispatch_values()
+        cash0 = init.cash_usd[0] / USD_PER_UNIT
+        self.cash = lp.add_vars(
+            T + 1,
+            lower=np.r_[cash0, np.full(T, -p.credit_limit_usd / USD_PER_UNIT)],
+            upper=np.r_[cash0, np.full(T, np.inf)],
+        )
+        self.d = lp.add_vars(T)
+
+        # investment variables and epoch states
+        if self.invest:
+            asic_on_sale = path.asic_available[0, self.t_e]
+            gpu_on_sale = path.gpu_available[0, self.t_e]
+            self.sell = lp.add_vars((n_e, G))
+            self.buy = lp.add_vars((n_e, G), upper=np.where(asic_on_sale, np.inf, 0.0))
+            self.gbuy = lp.add_vars(
+                (n_e, Gg), upper=np.where(gpu_on_sale, p.max_gpu_order_nodes, 0.0), integer=True
+            )
+            self.rb = lp.add_vars(n_e, upper=p.max_retrofit_blocks, integer=True)
+            self.F = lp.add_vars((n_e, G))
+            self.N = lp.add_vars((n_e, Gg))
+            self.M = lp.add_vars(n_e)
+            self.H = lp.add_vars(n_e)
+            # acceptance candidates: (offer, epoch) pairs inside the offer's window
+            arrival, expiry = path.offer_arrival_step[0], path.offer_expiry_step[0]
+            pairs = [(k, e) for k in range(K) for e in range(n_e) if arrival[k] <= self.t_e[e] < expiry[k]]
+        else:
+            pairs = []
+        self.pairs = np.array(pairs, dtype=np.int64).reshape(-1, 2)
+        self.x = lp.add_vars(len(pairs), upper=1.0, integer=True)
+
+        # leases: served MW for every (step, offer) where the offer could be active and accepted
+        first_accept = np.full(K, T + 1)
+        for k, e in pairs:
+            first_accept[k] = min(first_accept[k], self.t_e[e])
+        ready = path.offer_ready_step[0]
+        end = path.offer_end_step[0]
+        sk = [
+            (t, k)
+            for k in range(K)
+            if first_accept[k] <= T
+            for t in range(max(ready[k], first_accept[k]), min(int(np.ceil(end[k])), T))
+            if t < end[k]
+        ]
+        self.served_pairs = np.array(sk, dtype=np.int64).reshape(-1, 2)
+        self.s = lp.add_vars(len(sk))
+
+        self._fleet_balance()
+        self._lease_served_cap()
+        self._lease_room()
+        self._debt()
+        if self.invest:
+            self._mining_space()
+            self._order_caps()
+            self._gpu_hpc_space()
+            self._lease_capacity_at_acceptance()
+            self._acceptance_once()
+            self._capex_budget()
+        self._cash_balance()
+        self._objective()
+
+    def dispatch_values(self) -> tuple[FloatArray, NDArray[np.bool_], FloatArray]:
+        """Best dispatch per unit of capacity, each step (USD per step):
+        ASIC (T, G) per TH/s installed: availability x max(pool revenue - energy at the RT price,
+        DR credit for the MW held off during a call, 0), and whether running is the best use;
+        GPU (T, Gg) per node held: availability x max(rent - energy, 0)."""
+        p, path, T = self.plant, self.path, self.T
+        hours = p.hours_per_step
+        rt = path.power_rt_usd_per_mwh[0, :T, None]
+        margin = (
+            path.hashprice_usd_per_ph_day[0, :T, None] * p._mining_usd_per_th_hashprice
+            - p.asic_mw_per_th * rt * hours
+        )
+        curtail = path.dr_call[0, :T, None] * p.asic_mw_per_th * hours * p.dr_credit_usd_per_mwh
+        runs = (margin > 0) & (margin >= curtail)
+        asic = self.avail[:, None] * np.maximum(np.maximum(margin, curtail), 0.0)
+        util = path.gpu_utilisation[0, :T]
+        load = p.gpu_idle_power_fraction + (1.0 - p.gpu_idle_power_fraction) * util
+        gpu_margin = (
+            path.gpu_spot_usd_per_gpu_hour[0, :T] * util * p.gpu_hours_per_node_step
+            - p.gpu_node_mw * load * rt * hours
+        )
+        return asic, runs, self.avail[:, None] * np.maximum(gpu_margin, 0.0)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _asic_th(self, t: NDArray[np.int64]) -> Expr:
+        """Expr rows (len(t) x G): TH/s installed at steps t = keep^(t - t_e) F[e(t)]."""
+        p = self.plant
+        keep = p.asic_keep_per_step ** self.age[t] if self.invest else p.asic_keep_per_step**t
+        if not self.invest:
+            return Expr.const_(np.outer(keep, self.A0))
+        return Expr.var(self.F[self.e_of_t[t]], np.repeat(keep[:, None], p.n_asic, axis=1))
+
+    def _nodes(self, t: NDArray[np.int64]) -> Expr:
+        if not self.invest:
+            return Expr.const_(np.tile(self.N0, (len(t), 1)))
+        return Expr.var(self.N[self.e_of_t[t]])
+
+    def _ready(self, t: NDArray[np.int64], which: str) -> Expr:
+        """Mining-ready (``M``) or HPC-ready (``H``) MW at steps t."""
+        if not self.invest:
+            init = self.plant.initial_state(1)
+            value = init.mining_ready_mw[0] if which == "M" else init.hpc_ready_mw[0]
+            return Expr.const_(np.full(len(t), value))
+        return Expr.var(getattr(self, which)[self.e_of_t[t]])
+
+    def _accepted_by(self, k: NDArray[np.int64], t: NDArray[np.int64]) -> Expr:
+        """X_k(t): 1 if offer k has been accepted at an epoch t_e <= t (one row per (k, t) pair)."""
+        rows, cols = [], []
+        for i, (kk, tt) in enumerate(zip(k, t, strict=True)):
+            sel = np.flatnonzero((self.pairs[:, 0] == kk) & (self.t_e[self.pairs[:, 1]] <= tt))
+            rows.append(np.full(sel.size, i))
+            cols.append(self.x[sel])
+        r = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+        c = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
+        return Expr(len(k), r, c, np.ones(r.size), np.zeros(len(k)))
+
+    def _window_sum(self, var: NDArray[np.int64], lead: int, upto: NDArray[np.int64]) -> Expr:
+        """Orders placed at epochs e' in (e - lead, e] for each e in ``upto`` (still on order after e)."""
+        rows, cols = [], []
+        width = var.shape[1] if var.ndim == 2 else 1
+        v = var.reshape(self.n_e, width)
+        for i, e in enumerate(upto):
+            lo = max(e - lead + 1, 0)
+            block = v[lo : e + 1]
+            rows.append(np.repeat(np.arange(width)[None, :] + i * width, block.shape[0], axis=0).ravel())
+            cols.append(block.ravel())
+        r = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+        c = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
+        return Expr(len(upto) * width, r, c, np.ones(r.size), np.zeros(len(upto) * width))
+
+    def _delivered(self, var: NDArray[np.int64], lead: int) -> Expr:
+        """Per epoch e: what was ordered at e - lead (zero for e < lead)."""
+        width = var.shape[1] if var.ndim == 2 else 1
+        v = var.reshape(self.n_e, width)
+        src = np.arange(self.n_e) - lead
+        ok = np.repeat(src >= 0, width)
+        idx = v[np.maximum(src, 0)].ravel()
+        return Expr(
+            self.n_e * width, np.flatnonzero(ok), idx[ok], np.ones(int(ok.sum())), np.zeros(self.n_e * width)
+        )
+
+    # ------------------------------------------------------------------ constraint families
+
+    def _fleet_balance(self) -> None:
+        """asic-fleet_balance: F[e,g] = keep^E F[e-1,g] + buy[e-La,g] - sell[e,g]  [TH/s];
+        gpu-fleet_balance: N[e,j] = N[e-1,j] + gbuy[e-Lg,j]  [nodes];
+        site-mining_ready: M[e] = M[e-1] - block rb[e];
+        site-hpc_ready: H[e] = H[e-1] + block rb[e-Lr]  [MW]."""
+        if not self.invest:
+            return
+        p, lp, n_e = self.plant, self.lp, self.n_e
+        G, Gg = p.n_asic, p.n_gpu
+        init = p.initial_state(1)
+        prev_F = Expr.var(np.vstack([np.full((1, G), -1), self.F[:-1]]).ravel())
+        keep_E = p.asic_keep_per_step ** np.diff(np.r_[0, self.t_e])  # decay since the previous epoch
+        first = np.repeat(np.arange(n_e) == 0, G)
+        prev = Expr(
+            prev_F.m,
+            prev_F.rows[~first[prev_F.rows]],
+            prev_F.cols[~first[prev_F.rows]],
+            prev_F.vals[~first[prev_F.rows]],
+            np.where(first, np.tile(self.A0, n_e), 0.0),
+        )
+        prev = prev * np.repeat(keep_E, G)
+        rhs = prev + self._delivered(self.buy, p.asic_lead_epochs) - Expr.var(self.sell)
+        lp.add_constraints("asic-fleet_balance", Expr.var(self.F) - rhs, 0.0, 0.0)
+        prev_N = Expr(
+            n_e * Gg,
+            np.arange(Gg, n_e * Gg),
+            self.N[:-1].ravel(),
+            np.ones((n_e - 1) * Gg),
+            np.where(np.repeat(np.arange(n_e) == 0, Gg), np.tile(self.N0, n_e), 0.0),
+        )
+        lp.add_constraints(
+            "gpu-fleet_balance",
+            Expr.var(self.N) - prev_N - self._delivered(self.gbuy, p.gpu_lead_epochs),
+            0.0,
+            0.0,
+        )
+        block = p.retrofit_block_mw
+        prev_M = Expr(
+            n_e,
+            np.arange(1, n_e),
+            self.M[:-1],
+            np.ones(n_e - 1),
+            np.where(np.arange(n_e) == 0, init.mining_ready_mw[0], 0.0),
+        )
+        lp.add_constraints(
+            "site-mining_ready", Expr.var(self.M) - prev_M + Expr.var(self.rb, block), 0.0, 0.0
+        )
+        prev_H = Expr(
+            n_e,
+            np.arange(1, n_e),
+            self.H[:-1],
+            np.ones(n_e - 1),
+            np.where(np.arange(n_e) == 0, init.hpc_ready_mw[0], 0.0),
+        )
+        lp.add_constraints(
+            "site-hpc_ready",
+            Expr.var(self.H) - prev_H - self._delivered(self.rb, p.retrofit_lead_epochs) * block,
+            0.0,
+            0.0,
+        )
+
+    def _lease_served_cap(self) -> None:
+        """lease-served_cap: s[t,k] <= facility_mw_k X_k(t)  [MW]."""
+        if self.s.size == 0:
+            return
+        t, k = self.served_pairs[:, 0], self.served_pairs[:, 1]
+        facility = self.plant.lease_terms(self.path).facility_mw[0, k]
+        self.lp.add_constraints(
+            "lease-served_cap", Expr.var(self.s) - self._accepted_by(k, t) * facility, upper=0.0
+        )
+
+    def _lease_room(self) -> None:
+        """lease-room: sum_k s[t,k] <= H[e(t)] - sum_j node_mw_j N[e(t),j]  [MW]."""
+        if self.s.size == 0:
+            return
+        p = self.plant
+        t_used = np.unique(self.served_pairs[:, 0])
+        pos = np.searchsorted(t_used, self.served_pairs[:, 0])
+        served = Expr.var(self.s).group_sum(pos, t_used.size)
+        gpu_mw = self._nodes(t_used) * np.tile(p.gpu_node_mw, t_used.size)
+        gpu_mw = gpu_mw.group_sum(np.repeat(np.arange(t_used.size), p.n_gpu), t_used.size)
+        self.lp.add_constraints(
+            "lease-room", served + gpu_mw - self._ready(t_used, "H"), upper=0.0, labels=t_used
+        )
+
+    def _debt(self) -> None:
+        """finance-debt: d[t] >= -cash[t]  [M$] (interest is paid on d)."""
+        self.lp.add_constraints("finance-debt", Expr.var(self.d) + Expr.var(self.cash[:-1]), lower=0.0)
+
+    def _mining_space(self) -> None:
+        """asic-mining_space: sum_g mw_g (F[e,g] + on order after e) <= M[e]  [MW]."""
+        p = self.plant
+        G, n_e = p.n_asic, self.n_e
+        epochs = np.arange(n_e)
+        held = Expr.var(self.F) + self._window_sum(self.buy, p.asic_lead_epochs, epochs)
+        used = (held * np.tile(self.mw_per_unit, n_e)).group_sum(np.repeat(epochs, G), n_e)
+        self.lp.add_constraints("asic-mining_space", used - Expr.var(self.M), upper=-CAPACITY_MARGIN_MW)
+
+    def _order_caps(self) -> None:
+        """asic-order_cap: sum_g mw_g buy[e,g] <= max MW per epoch;
+        gpu-order_cap: sum_j gbuy[e,j] <= max nodes per epoch."""
+        p, n_e = self.plant, self.n_e
+        grp_a = np.repeat(np.arange(n_e), p.n_asic)
+        self.lp.add_constraints(
+            "asic-order_cap",
+            Expr.var(self.buy, self.mw_per_unit).group_sum(grp_a, n_e),
+            upper=p.max_asic_order_mw,
+        )
+        grp_g = np.repeat(np.arange(n_e), p.n_gpu)
+        self.lp.add_constraints(
+            "gpu-order_cap", Expr.var(self.gbuy).group_sum(grp_g, n_e), upper=p.max_gpu_order_nodes
+        )
+
+    def _gpu_on_order_mw(self, epochs: NDArray[np.int64]) -> Expr:
+        p = self.plant
+        nodes = Expr.var(self.N[epochs]) + self._window_sum(self.gbuy, p.gpu_lead_epochs, epochs)
+        return (nodes * np.tile(p.gpu_node_mw, epochs.size)).group_sum(
+            np.repeat(np.arange(epochs.size), p.n_gpu), epochs.size
+        )
+
+    def _gpu_hpc_space(self) -> None:
+        """gpu-hpc_space: sum_j node_mw_j (N[e,j] + on order after e) <= H[e]  [MW]."""
+        epochs = np.arange(self.n_e)
+        self.lp.add_constraints(
+            "gpu-hpc_space", self._gpu_on_order_mw(epochs) - Expr.var(self.H), upper=-CAPACITY_MARGIN_MW
+        )
+
+    def _lease_capacity_at_acceptance(self) -> None:
+        """lease-capacity: for each candidate (k, e), if x[k,e] = 1:
+        sum_k' facility_k' X_k'(t_e) [live at t_e]
+            <= H[e] + retrofit on order - GPU MW (held + on order)  [MW].
+        Written with a big-M that switches the row off when x[k,e] = 0."""
+        if self.x.size == 0:
+            return
+        p, path = self.plant, self.path
+        facility = p.lease_terms(path).facility_mw[0]
+        end = path.offer_end_step[0]
+        # reserved <= H + retrofit on order always holds (lease-capacity_total), so GPU MW, at most
+        # the interconnection, bounds how far the row can be off when x[k,e] = 0
+        big_m = float(p.interconnection_mw)
+        rows, totals = [], []
+        for i, (_, e) in enumerate(self.pairs):
+            te = self.t_e[e]
+            live = np.flatnonzero(te < end)
+            reserved = (self._accepted_by(live, np.full(live.size, te)) * facility[live]).sum()
+            cap = (
+                Expr.var(self.H[e : e + 1])
+                + self._window_sum(self.rb, p.retrofit_lead_epochs, np.array([e])) * p.retrofit_block_mw
+                - self._gpu_on_order_mw(np.array([e]))
+            )
+            rows.append(reserved - cap + Expr.var(self.x[i : i + 1], big_m) - big_m)
+        self.lp.add_constraints(
+            "lease-capacity",
+            _stack(rows),
+            upper=-CAPACITY_MARGIN_MW,
+            labels=[f"{k},{e}" for k, e in self.pairs],
+        )
+        # valid for every epoch from the first acceptance on: capacity built or under retrofit never
+        # shrinks and reserved MW only grow by accepted offers, each checked when accepted
+        for e in range(int(self.pairs[:, 1].min()), self.n_e):
+            te = self.t_e[e]
+            live = np.flatnonzero((te < end) & (path.offer_arrival_step[0] <= te))
+            reserved = (self._accepted_by(live, np.full(live.size, te)) * facility[live]).sum()
+            cap = Expr.var(self.H[e : e + 1]) + self._window_sum(
+                self.rb, p.retrofit_lead_epochs, np.array([e])
+            ) * (p.retrofit_block_mw)
+            totals.append(reserved - cap)
+        self.lp.add_constraints("lease-capacity_total", _stack(totals), upper=0.0)
+
+    def _acceptance_once(self) -> None:
+        """lease-accept_once: sum_e x[k,e] <= 1 for each offer k."""
+        if self.x.size == 0:
+            return
+        ks = np.unique(self.pairs[:, 0])
+        grp = np.searchsorted(ks, self.pairs[:, 0])
+        self.lp.add_constraints(
+            "lease-accept_once", Expr.var(self.x).group_sum(grp, ks.size), upper=1.0, labels=ks
+        )
+
+    def _epoch_cash_flows(self) -> Expr:
+        """Per epoch: asic sales - asic capex - gpu capex - retrofit capex  [USD]."""
+        p, path, n_e = self.plant, self.path, self.n_e
+        te = self.t_e
+        resale = path.asic_resale_usd_per_th[0, te]
+        price = path.asic_price_usd_per_th[0, te]
+        capex = path.gpu_node_capex_usd[0, te]
+        grp_a = np.repeat(np.arange(n_e), p.n_asic)
+        grp_g = np.repeat(np.arange(n_e), p.n_gpu)
+        return (
+            Expr.var(self.sell, resale * TH_PER_UNIT).group_sum(grp_a, n_e)
+            - Expr.var(self.buy, price * TH_PER_UNIT).group_sum(grp_a, n_e)
+            - Expr.var(self.gbuy, capex).group_sum(grp_g, n_e)
+            - Expr.var(self.rb, p.retrofit_capex_usd_per_block)
+        )
+
+    def _capex_budget(self) -> None:
+        """finance-capex_budget: cash[t_e] + credit - covenant + sales - capex >= 0  [M$]."""
+        expr = (
+            Expr.var(self.cash[self.t_e], USD_PER_UNIT)
+            + self._epoch_cash_flows()
+            + self.plant.capex_budget_offset_usd
+        )
+        self.lp.add_constraints(
+            "finance-capex_budget", expr * (1 / USD_PER_UNIT), lower=BUDGET_MARGIN_USD / USD_PER_UNIT
+        )
+
+    def _step_cash_flows(self) -> Expr:
+        """Every cash flow of each step t, as in Plant.step  [USD]."""
+        p, path, T = self.plant, self.path, self.T
+        G, Gg = p.n_asic, p.n_gpu
+        steps = np.arange(T)
+        hours = p.hours_per_step
+        rt = path.power_rt_usd_per_mwh[0, :T]
+        grp_a = np.repeat(steps, G)
+        grp_g = np.repeat(steps, Gg)
+        flows = (self._asic_th(steps) * (self.asic_value * TH_PER_UNIT).ravel()).group_sum(grp_a, T)
+        flows = flows + (self._nodes(steps) * self.gpu_value.ravel()).group_sum(grp_g, T)
+        flows = flows + (p._ppa_usd_per_step + p.ppa_mw * rt * hours)
+        flows = flows - self._ready(steps, "M") * p.opex_mining_usd_per_mw_step
+        flows = flows - self._ready(steps, "H") * p.opex_hpc_usd_per_mw_step
+        flows = flows - Expr.var(self.d, p.interest_per_step * USD_PER_UNIT)
+        if self.s.size:
+            lt = p.lease_terms(path)
+            t, k = self.served_pairs[:, 0], self.served_pairs[:, 1]
+            rev = lt.revenue_per_mw_step[0, k] * self.avail[t]
+            pen = lt.penalty_per_mw_step[0, k]
+            lease = Expr.var(self.s, rev + pen) - self._accepted_by(k, t) * (lt.facility_mw[0, k] * pen)
+            flows = flows + lease.group_sum(t, T)
+        if self.invest:
+            epoch = self._epoch_cash_flows()
+            flows = flows + Expr(
+                T,
+                self.t_e[epoch.rows],
+                epoch.cols,
+                epoch.vals,
+                np.bincount(self.t_e, weights=epoch.const, minlength=T).astype(np.float64),
+            )
+        return flows
+
+    def _cash_balance(self) -> None:
+        """finance-cash_balance: cash[t+1] = cash[t] + cash flows of step t  [M$]."""
+        flows = self._step_cash_flows() * (1 / USD_PER_UNIT)
+        self.lp.add_constraints(
+            "finance-cash_balance", Expr.var(self.cash[1:]) - Expr.var(self.cash[:-1]) - flows, 0.0, 0.0
+        )
+
+    def _objective(self) -> None:
+        """NAV(T) - NAV(0): cash + hardware at resale + book value + lease backlog at the end  [USD]."""
+        p, path, T = self.plant, self.path, self.T
+        nav = Expr.var(self.cash[T : T + 1], USD_PER_UNIT)
+        resale = path.asic_resale_usd_per_th[0, T]
+        gresale = path.gpu_node_resale_usd[0, T]
+        init = p.initial_state(1)
+        book0 = init.infrastructure_book_usd[0] * p.infrastructure_keep_per_step**T
+        if self.invest:
+            last = self.n_e - 1
+            keep_T = p.asic_keep_per_step ** (T - self.t_e[last])
+            nav = nav + Expr.var(self.F[last], resale * keep_T * TH_PER_UNIT).sum()
+            nav = nav + Expr.var(self.N[last], gresale).sum()
+            undelivered = np.flatnonzero(np.arange(self.n_e) + p.asic_lead_epochs >= self.n_e)
+            nav = nav + Expr.var(self.buy[undelivered], resale * TH_PER_UNIT).sum()
+            undelivered = np.flatnonzero(np.arange(self.n_e) + p.gpu_lead_epochs >= self.n_e)
+            nav = nav + Expr.var(self.gbuy[undelivered], gresale).sum()
+            book_keep = p.infrastructure_keep_per_step ** (T - self.t_e)
+            nav = nav + Expr.var(self.rb, p.retrofit_capex_usd_per_block * book_keep).sum()
+        else:
+            nav = nav + float(self.A0 @ resale * TH_PER_UNIT * p.asic_keep_per_step**T + self.N0 @ gresale)
+        nav = nav + book0
+        if self.x.size:
+            final = p.initial_state(1)
+            accepted = np.ones((1, p.n_offers), dtype=bool)
+            import dataclasses
+
+            final = dataclasses.replace(final, t=T, lease_accepted=accepted)
+            pv_each = np.zeros(p.n_offers)
+            for k in range(p.n_offers):
+                only = np.zeros((1, p.n_offers), dtype=bool)
+                only[0, k] = True
+                pv_each[k] = p.lease_backlog_usd(dataclasses.replace(final, lease_accepted=only), path)[0]
+            ks = np.arange(p.n_offers)
+            nav = nav + (self._accepted_by(ks, np.full(p.n_offers, T)) * pv_each).sum()
+        nav0 = p.nav_usd(init, path)[0]
+        self.lp.add_objective((nav - nav0) * (1 / USD_PER_UNIT))
+
+    # ------------------------------------------------------------------ solve and plan
+
+    def integer_start(self, policy: Policy) -> tuple[NDArray[np.int64], FloatArray]:
+        """The integer decisions ``policy`` takes on this path (GPU orders, retrofit blocks, offer
+        acceptances), as a partial MILP solution: HiGHS completes it into an incumbent at least as
+        good as the policy (same integers, best continuous decisions)."""
+        p, path = self.plant, self.path
+        state = p.initial_state(1)
+        reveal = PathReveal(path)
+        gbuy = np.zeros((self.n_e, p.n_gpu))
+        rb = np.zeros(self.n_e)
+        accepted_at = np.full(p.n_offers, -1)
+        for t in range(self.T):
+            nxt = p.step(state, policy.act(p, state, reveal.view(t)), path).state
+            if self.invest and p.is_decision_epoch(t):
+                e = t // p.epoch_steps
+                gbuy[e] = nxt.gpu_pipeline_nodes[e % p.gpu_lead_epochs, 0]
+                rb[e] = nxt.retrofit_pipeline_mw[e % p.retrofit_lead_epochs, 0] / p.retrofit_block_mw
+                new = np.flatnonzero(nxt.lease_accepted[0] & ~state.lease_accepted[0])
+                accepted_at[new] = e
+            state = nxt
+            if state.bankrupt[0]:
+                break
+        cols = [self.gbuy.ravel(), self.rb] if self.invest else []
+        vals = [np.round(gbuy).ravel(), np.round(rb)] if self.invest else []
+        if self.x.size:
+            cols.append(self.x)
+            vals.append(np.array([float(accepted_at[k] == e) for k, e in self.pairs]))
+        if not cols:
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        return np.concatenate(cols), np.concatenate(vals)
+
+    def solve(
+        self, time_limit_s: float = 60.0, mip_rel_gap: float = 1e-4, start_from: Policy | None = None
+    ) -> OracleResult:
+        """Solve; ``start_from`` seeds the search with a policy's integer decisions."""
+        start = self.integer_start(start_from) if start_from is not None else None
+        res: SolveResult = self.lp.solve_highs(
+            time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, start=start
+        )
+        plan = self.plan(res.x) if res.x is not None else None
+        return OracleResult(
+            plan=plan,
+            objective_usd=res.objective * USD_PER_UNIT,
+            status=res.status,
+            seconds=res.seconds,
+            mip_gap=res.mip_gap,
+            dual_bound_usd=res.dual_bound * USD_PER_UNIT,
+            n_variables=self.lp.n,
+            n_constraints=self.lp.m,
+        )
+
+    def plan(self, x: FloatArray) -> list[NativeAction]:
+        """Native actions (batch of one) of a solution vector."""
+        p, T = self.plant, self.T
+        G, Gg, K = p.n_asic, p.n_gpu, p.n_offers
+        steps = np.arange(T)
+        asic_th_avail = (self._asic_th(steps).value(x).reshape(T, G) * TH_PER_UNIT) * self.avail[:, None]
+        run = self.asic_runs.astype(np.float64)
+        dr = self.path.dr_call[0, :T]
+        idle_mw = ((1.0 - run) * asic_th_avail) @ p.asic_mw_per_th
+        curtail = np.where(dr & (p.dr_credit_usd_per_mwh > 0), idle_mw, 0.0)
+        offer = (self.gpu_value > 0).astype(np.float64)
+        sale = np.zeros((T, G))
+        buy = np.zeros((T, G))
+        gbuy = np.zeros((T, Gg))
+        rb = np.zeros(T)
+        accept = np.zeros((T, K), dtype=bool)
+        if self.invest:
+            sale[self.t_e] = np.maximum(x[self.sell], 0.0) * TH_PER_UNIT
+            buy[self.t_e] = np.maximum(x[self.buy], 0.0) * TH_PER_UNIT
+            gbuy[self.t_e] = np.round(x[self.gbuy])
+            rb[self.t_e] = np.round(x[self.rb])
+            for i, (k, e) in enumerate(self.pairs):
+                if x[self.x[i]] > 0.5:
+                    accept[self.t_e[e], k] = True
+        return [
+            NativeAction(
+                asic_run_fraction=run[t][None],
+                gpu_offer_fraction=offer[t][None],
+                asic_order_th=buy[t][None],
+                gpu_order_nodes=gbuy[t][None],
+                retrofit_blocks=rb[t : t + 1],
+                asic_sale_th=sale[t][None],
+                accept_offer=accept[t][None],
+                curtail_mw=curtail[t : t + 1],
+            )
+            for t in range(T)
+        ]
+
+
+def _stack(parts: list[Expr]) -> Expr:
+    """Rows of several expressions, one after the other."""
+    offsets = np.cumsum([0] + [p.m for p in parts])
+    return Expr(
+        int(offsets[-1]),
+        np.concatenate([p.rows + o for p, o in zip(parts, offsets, strict=False)]),
+        np.concatenate([p.cols for p in parts]),
+        np.concatenate([p.vals for p in parts]),
+        np.concatenate([p.const for p in parts]),
+    )
+
+
+def solve_oracle(
+    plant: Plant, path: ExogenousPath, row: int = 0, time_limit_s: float = 60.0, mip_rel_gap: float = 1e-4
+) -> OracleResult:
+    """Build and solve the perfect-foresight MILP of ``path`` row ``row``."""
+    return OracleModel(plant, path, row).solve(time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap)
+
+
+def replay(plant: Plant, path: ExogenousPath, plan: list[NativeAction], row: int = 0) -> float:
+    """NAV change (USD) of ``plan`` stepped through the plant on ``path`` row ``row``."""
+    one = path.rows(row) if path.n_paths > 1 else path
+    state = plant.initial_state(1)
+    nav0 = plant.nav_usd(state, one)[0]
+    for action in plan:
+        state = plant.step(state, action, one).state
+    return float(plant.nav_usd(state, one)[0] - nav0)

@@ -1,0 +1,202 @@
+"""The MILP oracle is the plant written as constraints: replaying its plan reproduces its
+objective, it is an upper bound on the policies, and small cases are checked by hand and by an
+independent solver."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import numpy as np
+import pytest
+import yaml
+
+from hybridrl.baselines import RULE_POLICIES
+from hybridrl.baselines.oracle import OracleModel, replay, solve_oracle
+from hybridrl.evaluation import evaluate
+from hybridrl.sim import ExogenousPath, Plant, load_scenario, sample_paths
+from hybridrl.sim.exogenous import MWH_PER_TH_DAY_PER_J_PER_TH
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_replay_reproduces_the_objective_on_tiny(seed: int) -> None:
+    params = load_scenario("tiny")
+    plant = Plant(params)
+    path = sample_paths(params, [seed])
+    result = solve_oracle(plant, path)
+    assert result.status == "optimal" and result.plan is not None
+    assert replay(plant, path, result.plan) == pytest.approx(result.objective_usd, rel=1e-6)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_replay_reproduces_the_objective_on_default(seed: int) -> None:
+    # the full horizon under a time limit: whatever incumbent HiGHS holds, the plant must agree
+    params = load_scenario("default")
+    plant = Plant(params)
+    path = sample_paths(params, [seed])
+    result = OracleModel(plant, path).solve(time_limit_s=15, start_from=RULE_POLICIES["greedy"])
+    assert result.plan is not None, result.status
+    assert replay(plant, path, result.plan) == pytest.approx(result.objective_usd, rel=1e-6)
+    if result.status != "optimal":
+        assert result.dual_bound_usd >= result.objective_usd and result.mip_gap > 0
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_oracle_is_an_upper_bound_on_every_rule_policy(seed: int) -> None:
+    params = load_scenario("tiny")
+    plant = Plant(params)
+    path = sample_paths(params, [seed])
+    result = solve_oracle(plant, path, mip_rel_gap=1e-9)
+    assert result.status == "optimal"
+    for policy in RULE_POLICIES.values():
+        nav = evaluate(policy, params, [seed], path)["nav_change_usd"].iloc[0]
+        assert result.objective_usd >= nav - 1e-6 * abs(nav), policy.name
+
+
+def test_warm_started_oracle_beats_the_policy_it_starts_from() -> None:
+    params = load_scenario("default")
+    plant = Plant(params)
+    path = sample_paths(params, [5])
+    policy = RULE_POLICIES["hashprice_threshold"]
+    nav = evaluate(policy, params, [5], path)["nav_change_usd"].iloc[0]
+    result = OracleModel(plant, path).solve(time_limit_s=10, start_from=policy)
+    assert result.plan is not None
+    assert result.objective_usd >= nav - 1e-6 * abs(nav)
+
+
+def test_constraint_families_are_named() -> None:
+    params = load_scenario("tiny")
+    model = OracleModel(Plant(params), sample_paths(params, [0]))
+    assert {
+        "asic-fleet_balance",
+        "asic-mining_space",
+        "gpu-hpc_space",
+        "finance-cash_balance",
+        "finance-capex_budget",
+        "lease-room",
+    } <= set(model.lp.families)
+    assert model.lp.row_names[model.lp.families["finance-cash_balance"][2]] == "finance-cash_balance[2]"
+
+
+def test_infeasible_world_reports_status_and_gives_no_plan(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # no credit, little cash and an opex no dispatch can cover: bankruptcy cannot be avoided
+    path_file = tmp_path / "broke.yaml"
+    path_file.write_text(
+        yaml.safe_dump(
+            {
+                "extends": "tiny",
+                "finance": {"initial_cash_usd": 1.0e5, "credit_limit_usd": 0.0, "min_liquidity_usd": 0.0},
+                "site": {"opex_mining_usd_per_mw_year": 5.0e7},
+            }
+        )
+    )
+    params = load_scenario(path_file)
+    result = solve_oracle(Plant(params), sample_paths(params, [0]))
+    assert result.status == "infeasible" and result.plan is None
+
+
+def test_time_limit_is_reported_not_hidden() -> None:
+    params = load_scenario("default")
+    result = OracleModel(Plant(params), sample_paths(params, [0])).solve(time_limit_s=0.5)
+    assert result.status != "optimal"
+    if result.plan is not None:
+        assert result.mip_gap > 0
+
+
+# --------------------------------------------------------------------------- solved by hand
+
+
+def _END_FACTOR(n: int) -> np.ndarray:
+    return np.r_[0.3, 0.5, np.ones(n - 2)]
+
+
+def _three_step_world() -> tuple[Plant, ExogenousPath]:
+    """Three daily steps, a decision epoch every step, one-day lead times; no offers, no DR, no
+    outages. Hashprice 60, 5, 60 $/PH/day at a flat 40 $/MWh; ASIC new prices far above resale."""
+    base = load_scenario("tiny")
+    params = dataclasses.replace(
+        base,
+        time=dataclasses.replace(
+            base.time, end=base.time.start + dt.timedelta(days=2), decision_every_days=1.0
+        ),
+        asic_market=dataclasses.replace(base.asic_market, lead_time_days=1.0),
+        gpu_market=dataclasses.replace(base.gpu_market, lead_time_days=1.0),
+        site=dataclasses.replace(base.site, retrofit_lead_time_days=1.0),
+        offers=dataclasses.replace(base.offers, rate_per_year=0.0, window_days=1.0),
+    )
+    plant = Plant(params)
+    path = sample_paths(params, [0])
+    T = path.n_steps
+    assert T == 3
+    G, Gg = plant.n_asic, plant.n_gpu
+    ones = np.ones((1, T + 1))
+    hand = dataclasses.replace(
+        path,
+        hashprice_usd_per_ph_day=np.array([[60.0, 5.0, 60.0, 60.0]]),
+        power_rt_usd_per_mwh=40.0 * ones,
+        dr_call=np.zeros((1, T + 1), dtype=bool),
+        availability=ones.copy(),
+        asic_price_usd_per_th=np.full((1, T + 1, G), 50.0),
+        # resale falls by the end for the two least efficient generations: selling them now pays
+        asic_resale_usd_per_th=np.concatenate(
+            [
+                np.tile(np.linspace(4.0, 12.0, G), (1, T, 1)),
+                (np.linspace(4.0, 12.0, G) * _END_FACTOR(G))[None, None],
+            ],
+            axis=1,
+        ),
+        gpu_spot_usd_per_gpu_hour=np.full((1, T + 1, Gg), 2.0),
+        gpu_utilisation=np.full((1, T + 1, Gg), 0.5),
+        gpu_node_capex_usd=np.full((1, T + 1, Gg), 3.0e5),
+        gpu_node_resale_usd=np.full((1, T + 1, Gg), 1.0e5),
+    )
+    return plant, hand
+
+
+def test_three_step_optimum_by_hand_and_by_scipy() -> None:
+    plant, path = _three_step_world()
+    model = OracleModel(plant, path)
+    result = model.solve(mip_rel_gap=0.0)
+    assert result.status == "optimal"
+
+    # by hand: each generation runs while its margin is positive and is then either sold at an
+    # epoch s (before that step's dispatch) at that day's resale price, or held and valued at the
+    # end. Nothing is bought (new 50 $/TH against resale <= 12; a GPU node loses 200 k$ of value
+    # for 3 days of rent). Fixed flows (PPA, opex, depreciation) are the same whatever is chosen.
+    p = plant
+    th0 = p.initial_state(1).asic_th[0]
+    hp = path.hashprice_usd_per_ph_day[0, :3]
+    margin = hp[:, None] * (1 - p.pool_fee) / 1e3 - p.asic_efficiency_j_per_th * p.params.site.pue_mining * (
+        MWH_PER_TH_DAY_PER_J_PER_TH * 40.0
+    )
+    keep = p.asic_keep_per_step ** np.arange(3)
+    resale = path.asic_resale_usd_per_th[0, 0]
+    resale_end = path.asic_resale_usd_per_th[0, 3]
+    earned = np.vstack([np.zeros(len(resale)), np.cumsum(np.maximum(margin, 0.0) * keep[:, None], axis=0)])
+    hold = earned[3] + resale_end * p.asic_keep_per_step**3
+    sell_at = [earned[s] + resale * p.asic_keep_per_step**s for s in range(3)]
+    sell = np.max(sell_at, axis=0)
+    best_per_th = np.maximum(hold, sell)
+    hours = p.hours_per_step
+    fixed = 3 * (p._ppa_usd_per_step + p.ppa_mw * 40.0 * hours) - 3 * (
+        p.params.site.mining_ready_mw * p.opex_mining_usd_per_mw_step
+        + p.params.site.hpc_ready_mw * p.opex_hpc_usd_per_mw_step
+    )
+    book = p.params.site.infrastructure_book_usd * (p.infrastructure_keep_per_step**3 - 1.0)
+    expected = float(th0 @ best_per_th) + fixed + book - float(th0 @ resale)
+    assert result.objective_usd == pytest.approx(expected, rel=1e-9)
+    assert np.any(hold < sell) and np.any(hold > sell)  # the case exercises both choices
+    assert replay(plant, path, result.plan) == pytest.approx(expected, rel=1e-9)
+
+    independent = model.lp.solve_scipy()
+    assert independent.status == "optimal"
+    assert independent.objective * 1e6 == pytest.approx(expected, rel=1e-9)
+
+
+def test_scipy_agrees_on_a_tiny_path() -> None:
+    params = load_scenario("tiny")
+    model = OracleModel(Plant(params), sample_paths(params, [1]))
+    ours = model.lp.solve_highs(mip_rel_gap=0.0)
+    theirs = model.lp.solve_scipy()
+    assert ours.status == theirs.status == "optimal"
+    assert ours.objective == pytest.approx(theirs.objective, rel=1e-7)
