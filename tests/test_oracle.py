@@ -200,3 +200,12 @@ def test_scipy_agrees_on_a_tiny_path() -> None:
     theirs = model.lp.solve_scipy()
     assert ours.status == theirs.status == "optimal"
     assert ours.objective == pytest.approx(theirs.objective, rel=1e-7)
+
+
+def test_evaluate_oracle_rows_match_the_solver() -> None:
+    from hybridrl.evaluation import evaluate_oracle
+
+    frame = evaluate_oracle("tiny", [0, 1])
+    assert list(frame["oracle_status"]) == ["optimal", "optimal"]
+    np.testing.assert_allclose(frame["nav_change_usd"], frame["oracle_objective_usd"], rtol=1e-6)
+    assert {"cash_profit_usd", "btc_mined", "ai_energy_share", "bankrupt"} <= set(frame.columns)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -11,9 +12,9 @@ from numpy.typing import NDArray
 
 from hybridrl.baselines.rules import Policy
 from hybridrl.sim.exogenous import ExogenousPath, SeedLike, sample_paths
-from hybridrl.sim.information import PathReveal
+from hybridrl.sim.information import PathReveal, PathView
 from hybridrl.sim.params import ScenarioParams, load_scenario
-from hybridrl.sim.plant import CASH_FLOW_TERMS, Plant
+from hybridrl.sim.plant import CASH_FLOW_TERMS, NativeAction, Plant, PlantState
 from hybridrl.sim.protocol import HALVING_INTERVAL_BLOCKS
 
 FloatArray = NDArray[np.float64]
@@ -27,6 +28,8 @@ class RolloutResult:
 
     nav_start_usd: FloatArray
     nav_end_usd: FloatArray
+    cash_start_usd: FloatArray
+    cash_end_usd: FloatArray
     cash_flows_usd: dict[str, FloatArray]
     btc_mined: FloatArray
     asic_energy_mwh: FloatArray
@@ -38,6 +41,11 @@ class RolloutResult:
     @property
     def nav_change_usd(self) -> FloatArray:
         return self.nav_end_usd - self.nav_start_usd
+
+    @property
+    def cash_profit_usd(self) -> FloatArray:
+        """Change in cash over the episode (capex and hardware sales included)."""
+        return self.cash_end_usd - self.cash_start_usd
 
     @property
     def operating_cash_usd(self) -> FloatArray:
@@ -60,6 +68,8 @@ def rollout(plant: Plant, path: ExogenousPath, policy: Policy) -> RolloutResult:
     state = plant.initial_state(B)
     nav_start = plant.nav_usd(state, path)
     nav_end = nav_start.copy()
+    cash_start = state.cash_usd
+    cash_end = cash_start.copy()
     flows = {k: np.zeros(B) for k in CASH_FLOW_TERMS}
     btc = np.zeros(B)
     energy = {"asic": np.zeros(B), "gpu": np.zeros(B), "lease": np.zeros(B)}
@@ -77,11 +87,14 @@ def rollout(plant: Plant, path: ExogenousPath, policy: Policy) -> RolloutResult:
         energy["gpu"] += out.gpu_power_mw * hours * alive
         energy["lease"] += out.lease_power_mw * hours * alive
         nav_end = np.where(alive, plant.nav_usd(state, path), nav_end)
+        cash_end = np.where(alive, state.cash_usd, cash_end)
         steps += alive
         alive &= ~state.bankrupt
     return RolloutResult(
         nav_start_usd=nav_start,
         nav_end_usd=nav_end,
+        cash_start_usd=cash_start,
+        cash_end_usd=cash_end,
         cash_flows_usd=flows,
         btc_mined=btc,
         asic_energy_mwh=energy["asic"],
@@ -123,23 +136,82 @@ def evaluate(
     seeds: Sequence[SeedLike],
     path: ExogenousPath | None = None,
 ) -> pd.DataFrame:
-    """One row per seed: NAV change, operating cash, BTC mined, AI share of energy, bankruptcy.
+    """One row per seed: NAV change, cash profit, operating cash, BTC mined, AI share of energy,
+    bankruptcy, and the halving's date and hashprice around it.
 
     Seed ``s`` always gives the same exogenous path, whatever the policy, so rows of two
     policies with the same seed are paired. ``path`` may be passed to reuse a sampled batch.
     """
-    params = scenario if isinstance(scenario, ScenarioParams) else load_scenario(scenario)
+    params, path = _resolve(scenario, seeds, path)
+    return _frame(policy.name, seeds, rollout(Plant(params), path, policy), path)
+
+
+def evaluate_oracle(
+    scenario: str | ScenarioParams,
+    seeds: Sequence[SeedLike],
+    path: ExogenousPath | None = None,
+    time_limit_s: float = 60.0,
+    mip_rel_gap: float = 1e-4,
+    start_from: Policy | None = None,
+) -> pd.DataFrame:
+    """:func:`evaluate` for the perfect-foresight MILP oracle: one solve per path, its plan
+    stepped through the plant. Adds the solve's status, gap, dual bound and seconds; a path
+    without a plan raises :class:`~hybridrl.baselines.oracle.OracleError`."""
+    from hybridrl.baselines.oracle import OracleError, OracleModel
+
+    params, path = _resolve(scenario, seeds, path)
     plant = Plant(params)
+    results = []
+    for b in range(path.n_paths):
+        result = OracleModel(plant, path, row=b).solve(time_limit_s, mip_rel_gap, start_from=start_from)
+        if result.plan is None:
+            raise OracleError(f"no oracle plan for seed {seeds[b]!r}: solver status {result.status}")
+        results.append(result)
+    frame = _frame("oracle", seeds, rollout(plant, path, PlanPolicy([r.plan for r in results])), path)  # type: ignore[misc]
+    frame["oracle_status"] = [r.status for r in results]
+    frame["oracle_mip_gap"] = [r.mip_gap for r in results]
+    frame["oracle_objective_usd"] = [r.objective_usd for r in results]
+    frame["oracle_dual_bound_usd"] = [r.dual_bound_usd for r in results]
+    frame["oracle_seconds"] = [r.seconds for r in results]
+    return frame
+
+
+class PlanPolicy:
+    """Plays fixed per-path plans (lists of one-row native actions), e.g. the oracle's."""
+
+    name = "plan"
+
+    def __init__(self, plans: Sequence[Sequence[NativeAction]]) -> None:
+        self.plans = plans
+
+    def act(self, plant: Plant, state: PlantState, view: PathView) -> NativeAction:
+        rows = [plan[state.t] for plan in self.plans]
+        return NativeAction(
+            **{
+                f.name: np.concatenate([getattr(r, f.name) for r in rows])
+                for f in dataclasses.fields(NativeAction)
+            }
+        )
+
+
+def _resolve(
+    scenario: str | ScenarioParams, seeds: Sequence[SeedLike], path: ExogenousPath | None
+) -> tuple[ScenarioParams, ExogenousPath]:
+    params = scenario if isinstance(scenario, ScenarioParams) else load_scenario(scenario)
     if path is None:
         path = sample_paths(params, list(seeds))
     if path.n_paths != len(seeds):
         raise ValueError(f"path has {path.n_paths} rows for {len(seeds)} seeds")
-    res = rollout(plant, path, policy)
+    return params, path
+
+
+def _frame(name: str, seeds: Sequence[SeedLike], res: RolloutResult, path: ExogenousPath) -> pd.DataFrame:
     frame = pd.DataFrame(
         {
-            "policy": policy.name,
+            "policy": name,
             "seed": [s if isinstance(s, (int, np.integer)) else str(s) for s in seeds],
             "nav_change_usd": res.nav_change_usd,
+            "cash_profit_usd": res.cash_profit_usd,
             "operating_cash_usd": res.operating_cash_usd,
             "btc_mined": res.btc_mined,
             "ai_energy_share": res.ai_energy_share,

@@ -1,0 +1,96 @@
+"""Baseline benchmark on this machine; prints a JSON object as its last line.
+
+- ``oracle_seconds_default``: the perfect-foresight MILP on ``default`` (1,461 steps), seed 0,
+  warm-started from the greedy rule, under ``--time-limit`` (its status and gap are printed too);
+- ``oracle_seconds_hourly_ops``: the same on ``hourly_ops`` (8,760 steps);
+- ``mpc_seconds_per_episode``: null until the MPC lands;
+- over ``--seeds`` seeds of ``default``: ``mean_nav_change_usd`` and ``gap_closed`` per policy,
+  gap closed = sum(policy - always_mine) / sum(oracle - always_mine) over the same paths.
+
+Usage: python experiments/bench_baselines.py [--seeds 8] [--time-limit 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+
+from hybridrl.baselines import RULE_POLICIES
+from hybridrl.baselines.oracle import OracleModel
+from hybridrl.evaluation import evaluate, evaluate_oracle
+from hybridrl.sim import Plant, load_scenario, sample_paths
+
+
+def time_oracle(scenario: str, time_limit: float) -> dict[str, float | str]:
+    params = load_scenario(scenario)
+    start = time.perf_counter()
+    model = OracleModel(Plant(params), sample_paths(params, [0]))
+    result = model.solve(time_limit_s=time_limit, start_from=RULE_POLICIES["greedy"])
+    seconds = time.perf_counter() - start
+    print(
+        f"oracle on {scenario}: {seconds:.1f} s (build + solve), status {result.status}, "
+        f"gap {result.mip_gap:.2%}, objective {result.objective_usd / 1e6:,.1f} M$, "
+        f"bound {result.dual_bound_usd / 1e6:,.1f} M$, {result.n_variables:,} variables, "
+        f"{result.n_constraints:,} constraints"
+    )
+    return {"seconds": round(seconds, 2), "status": result.status, "mip_gap": round(result.mip_gap, 4)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seeds", type=int, default=8)
+    parser.add_argument("--time-limit", type=float, default=30.0, help="oracle time limit per path (s)")
+    args = parser.parse_args()
+    default = time_oracle("default", args.time_limit)
+    hourly = time_oracle("hourly_ops", max(args.time_limit, 120.0))
+
+    params = load_scenario("default")
+    seeds = list(range(args.seeds))
+    path = sample_paths(params, seeds)
+    frames = {name: evaluate(policy, params, seeds, path) for name, policy in RULE_POLICIES.items()}
+    oracle = evaluate_oracle(
+        params, seeds, path, time_limit_s=args.time_limit, start_from=RULE_POLICIES["greedy"]
+    )
+    frames["oracle"] = oracle
+    base = frames["always_mine"]["nav_change_usd"].to_numpy()
+    room = float(np.sum(oracle["nav_change_usd"].to_numpy() - base))
+    mean_nav = {name: round(float(f["nav_change_usd"].mean()), 0) for name, f in frames.items()}
+    gap_closed = {
+        name: round(float(np.sum(f["nav_change_usd"].to_numpy() - base)) / room, 4) if room > 0 else None
+        for name, f in frames.items()
+    }
+    print(f"\nover {args.seeds} seeds of default (M$):")
+    for name in frames:
+        closed = gap_closed[name]
+        print(f"  {name:22s} mean NAV change {mean_nav[name] / 1e6:9.1f}   gap closed {closed}")
+    statuses = oracle["oracle_status"].value_counts().to_dict()
+    print(
+        f"  oracle statuses {statuses}, mean MIP gap {oracle['oracle_mip_gap'].mean():.2%}, "
+        f"mean solve {oracle['oracle_seconds'].mean():.1f} s per path"
+    )
+    print("  MPC: not implemented yet")
+    print(
+        json.dumps(
+            {
+                "oracle_seconds_default": default["seconds"],
+                "oracle_status_default": default["status"],
+                "oracle_mip_gap_default": default["mip_gap"],
+                "oracle_seconds_hourly_ops": hourly["seconds"],
+                "oracle_status_hourly_ops": hourly["status"],
+                "mpc_seconds_per_episode": None,
+                "mean_nav_change_usd": mean_nav,
+                "gap_closed": gap_closed,
+                "oracle_statuses": statuses,
+                "seeds": args.seeds,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
