@@ -209,3 +209,33 @@ def test_evaluate_oracle_rows_match_the_solver() -> None:
     assert list(frame["oracle_status"]) == ["optimal", "optimal"]
     np.testing.assert_allclose(frame["nav_change_usd"], frame["oracle_objective_usd"], rtol=1e-6)
     assert {"cash_profit_usd", "btc_mined", "ai_energy_share", "bankrupt"} <= set(frame.columns)
+
+
+@pytest.mark.parametrize("scenario", ["tiny", "default"])
+def test_model_from_a_mid_episode_state_replays_exactly(scenario: str) -> None:
+    # what the MPC needs: plan from today's state (orders in the pipelines, leases accepted)
+    params = load_scenario(scenario)
+    plant = Plant(params)
+    path = sample_paths(params, [4])
+    policy = RULE_POLICIES["hashprice_threshold"]
+    from hybridrl.sim.information import PathReveal
+
+    reveal = PathReveal(path)
+    state = plant.initial_state(1)
+    t0 = plant.epoch_steps * (1 if scenario == "tiny" else 20)
+    for _ in range(t0):
+        state = plant.step(state, policy.act(plant, state, reveal.view(state.t)), path).state
+    assert state.gpu_on_order_nodes.sum() > 0  # the start carries orders in flight
+    if scenario == "default":
+        assert state.retrofit_on_order_mw.sum() > 0 and state.lease_accepted.any()
+    end = min(path.n_steps, t0 + 90)
+    model = OracleModel(plant, path.window(t0, end), start=state)
+    result = model.solve(time_limit_s=20)
+    assert result.plan is not None, result.status
+    one = state
+    for action in result.plan:
+        one = plant.step(one, action, path).state
+    window_end = path.window(t0, end)
+    nav_start = plant.nav_usd(dataclasses.replace(state, t=0), window_end)[0]
+    nav_end = plant.nav_usd(one, path)[0]
+    assert nav_end - nav_start == pytest.approx(result.objective_usd, rel=1e-6)

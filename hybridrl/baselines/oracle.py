@@ -24,6 +24,7 @@ rewards. Replaying :attr:`OracleResult.plan` through the plant reproduces it (te
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,7 +34,7 @@ from hybridrl.baselines.milp import Expr, LinearModel, SolveResult
 from hybridrl.baselines.rules import Policy
 from hybridrl.sim.exogenous import ExogenousPath
 from hybridrl.sim.information import PathReveal
-from hybridrl.sim.plant import NativeAction, Plant
+from hybridrl.sim.plant import NativeAction, Plant, PlantState
 
 FloatArray = NDArray[np.float64]
 TH_PER_UNIT = 1e3
@@ -71,9 +72,22 @@ class OracleResult:
 class OracleModel:
     """The MILP of one path; build once, then :meth:`solve`."""
 
-    def __init__(self, plant: Plant, path: ExogenousPath, row: int = 0) -> None:
+    def __init__(
+        self, plant: Plant, path: ExogenousPath, row: int = 0, start: PlantState | None = None
+    ) -> None:
+        """:param path: the path to plan on; index 0 is the start's time (a whole episode's path
+            for the oracle, a forecast window for the MPC).
+        :param start: the plant state to plan from (one row; its ``t`` must be a decision epoch
+            when investments are on); the scenario's initial state by default."""
         self.plant = plant
         self.path = path.rows(row) if path.n_paths > 1 else path
+        start = plant.initial_state(1) if start is None else start
+        if start.n_paths != 1:
+            raise ValueError("start must hold a single path")
+        if plant.investments_enabled and start.t % plant.epoch_steps:
+            raise ValueError(f"start.t={start.t} is not a decision epoch (every {plant.epoch_steps} steps)")
+        self.start = start
+        self.e0 = start.t // plant.epoch_steps
         self.lp = LinearModel(maximize=True)
         self._build()
 
@@ -93,11 +107,16 @@ class OracleModel:
         self.e_of_t = np.minimum(steps // E, n_e - 1) if self.invest else np.zeros(T, dtype=np.int64)
         # steps since the governing epoch: the fleet decays by keep each step after the epoch
         self.age = steps - self.t_e[self.e_of_t] if self.invest else steps
-        init = p.initial_state(1)
+        init = self.start
         self.A0 = init.asic_th[0] / TH_PER_UNIT
         self.mw_per_unit = self.plant.asic_mw_per_th * TH_PER_UNIT
         self.N0 = init.gpu_nodes[0]
         self.avail = path.availability[0, :T]
+        # orders placed before the start, by the relative epoch they arrive at (ring-buffer slots)
+        self.pre_asic = self._pre_orders(init.asic_pipeline_th[:, 0] / TH_PER_UNIT)
+        self.pre_gpu = self._pre_orders(init.gpu_pipeline_nodes[:, 0])
+        self.pre_retrofit = self._pre_orders(init.retrofit_pipeline_mw[:, 0][:, None] / p.retrofit_block_mw)
+        self.accepted0 = init.lease_accepted[0]
 
         self.asic_value, self.asic_runs, self.gpu_value = self.dispatch_values()
         cash0 = init.cash_usd[0] / USD_PER_UNIT
@@ -124,14 +143,19 @@ class OracleModel:
             self.H = lp.add_vars(n_e)
             # acceptance candidates: (offer, epoch) pairs inside the offer's window
             arrival, expiry = path.offer_arrival_step[0], path.offer_expiry_step[0]
-            pairs = [(k, e) for k in range(K) for e in range(n_e) if arrival[k] <= self.t_e[e] < expiry[k]]
+            pairs = [
+                (k, e)
+                for k in range(K)
+                for e in range(n_e)
+                if arrival[k] <= self.t_e[e] < expiry[k] and not self.accepted0[k]
+            ]
         else:
             pairs = []
         self.pairs = np.array(pairs, dtype=np.int64).reshape(-1, 2)
         self.x = lp.add_vars(len(pairs), upper=1.0, integer=True)
 
         # leases: served MW for every (step, offer) where the offer could be active and accepted
-        first_accept = np.full(K, T + 1)
+        first_accept = np.where(self.accepted0, 0, T + 1)
         for k, e in pairs:
             first_accept[k] = min(first_accept[k], self.t_e[e])
         ready = path.offer_ready_step[0]
@@ -198,16 +222,35 @@ class OracleModel:
             return Expr.const_(np.tile(self.N0, (len(t), 1)))
         return Expr.var(self.N[self.e_of_t[t]])
 
+    def _pre_orders(self, slots: FloatArray) -> FloatArray:
+        """Ring-buffer slots (L, width) of orders placed before the start -> (L, width) by the
+        relative epoch they arrive at: slot (e0 + i) mod L arrives at relative epoch i."""
+        L = slots.shape[0]
+        return slots.reshape(L, -1)[(self.e0 + np.arange(L)) % L]
+
+    def _pre_at(self, pre: FloatArray) -> FloatArray:
+        """(n_e * width,) pre-existing deliveries at each relative epoch."""
+        out = np.zeros((self.n_e, pre.shape[1]))
+        n = min(pre.shape[0], self.n_e)
+        out[:n] = pre[:n]
+        return out.ravel()
+
+    def _pre_after(self, pre: FloatArray, epochs: NDArray[np.int64]) -> FloatArray:
+        """(len(epochs) * width,) pre-existing orders still on order after each epoch."""
+        later = np.vstack([np.cumsum(pre[::-1], axis=0)[::-1], np.zeros((1, pre.shape[1]))])
+        return later[np.minimum(epochs + 1, pre.shape[0])].ravel()
+
     def _ready(self, t: NDArray[np.int64], which: str) -> Expr:
         """Mining-ready (``M``) or HPC-ready (``H``) MW at steps t."""
         if not self.invest:
-            init = self.plant.initial_state(1)
+            init = self.start
             value = init.mining_ready_mw[0] if which == "M" else init.hpc_ready_mw[0]
             return Expr.const_(np.full(len(t), value))
         return Expr.var(getattr(self, which)[self.e_of_t[t]])
 
     def _accepted_by(self, k: NDArray[np.int64], t: NDArray[np.int64]) -> Expr:
-        """X_k(t): 1 if offer k has been accepted at an epoch t_e <= t (one row per (k, t) pair)."""
+        """X_k(t): 1 if offer k was accepted before the start or at an epoch t_e <= t (one row per
+        (k, t) pair)."""
         rows, cols = [], []
         for i, (kk, tt) in enumerate(zip(k, t, strict=True)):
             sel = np.flatnonzero((self.pairs[:, 0] == kk) & (self.t_e[self.pairs[:, 1]] <= tt))
@@ -215,10 +258,15 @@ class OracleModel:
             cols.append(self.x[sel])
         r = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
         c = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
-        return Expr(len(k), r, c, np.ones(r.size), np.zeros(len(k)))
+        return Expr(
+            len(k), r, c, np.ones(r.size), self.accepted0[np.asarray(k, dtype=np.int64)].astype(np.float64)
+        )
 
-    def _window_sum(self, var: NDArray[np.int64], lead: int, upto: NDArray[np.int64]) -> Expr:
-        """Orders placed at epochs e' in (e - lead, e] for each e in ``upto`` (still on order after e)."""
+    def _window_sum(
+        self, var: NDArray[np.int64], lead: int, upto: NDArray[np.int64], pre: FloatArray | None = None
+    ) -> Expr:
+        """Orders placed at epochs e' in (e - lead, e] for each e in ``upto`` (still on order after
+        e), plus orders placed before the start that are still on order (``pre``)."""
         rows, cols = [], []
         width = var.shape[1] if var.ndim == 2 else 1
         v = var.reshape(self.n_e, width)
@@ -229,18 +277,17 @@ class OracleModel:
             cols.append(block.ravel())
         r = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
         c = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
-        return Expr(len(upto) * width, r, c, np.ones(r.size), np.zeros(len(upto) * width))
+        const = np.zeros(len(upto) * width) if pre is None else self._pre_after(pre, np.asarray(upto))
+        return Expr(len(upto) * width, r, c, np.ones(r.size), const)
 
-    def _delivered(self, var: NDArray[np.int64], lead: int) -> Expr:
-        """Per epoch e: what was ordered at e - lead (zero for e < lead)."""
+    def _delivered(self, var: NDArray[np.int64], lead: int, pre: FloatArray) -> Expr:
+        """Per epoch e: what was ordered at e - lead, or before the start (``pre``) for e < lead."""
         width = var.shape[1] if var.ndim == 2 else 1
         v = var.reshape(self.n_e, width)
         src = np.arange(self.n_e) - lead
         ok = np.repeat(src >= 0, width)
         idx = v[np.maximum(src, 0)].ravel()
-        return Expr(
-            self.n_e * width, np.flatnonzero(ok), idx[ok], np.ones(int(ok.sum())), np.zeros(self.n_e * width)
-        )
+        return Expr(self.n_e * width, np.flatnonzero(ok), idx[ok], np.ones(int(ok.sum())), self._pre_at(pre))
 
     # ------------------------------------------------------------------ constraint families
 
@@ -253,7 +300,7 @@ class OracleModel:
             return
         p, lp, n_e = self.plant, self.lp, self.n_e
         G, Gg = p.n_asic, p.n_gpu
-        init = p.initial_state(1)
+        init = self.start
         prev_F = Expr.var(np.vstack([np.full((1, G), -1), self.F[:-1]]).ravel())
         keep_E = p.asic_keep_per_step ** np.diff(np.r_[0, self.t_e])  # decay since the previous epoch
         first = np.repeat(np.arange(n_e) == 0, G)
@@ -265,7 +312,7 @@ class OracleModel:
             np.where(first, np.tile(self.A0, n_e), 0.0),
         )
         prev = prev * np.repeat(keep_E, G)
-        rhs = prev + self._delivered(self.buy, p.asic_lead_epochs) - Expr.var(self.sell)
+        rhs = prev + self._delivered(self.buy, p.asic_lead_epochs, self.pre_asic) - Expr.var(self.sell)
         lp.add_constraints("asic-fleet_balance", Expr.var(self.F) - rhs, 0.0, 0.0)
         prev_N = Expr(
             n_e * Gg,
@@ -276,7 +323,7 @@ class OracleModel:
         )
         lp.add_constraints(
             "gpu-fleet_balance",
-            Expr.var(self.N) - prev_N - self._delivered(self.gbuy, p.gpu_lead_epochs),
+            Expr.var(self.N) - prev_N - self._delivered(self.gbuy, p.gpu_lead_epochs, self.pre_gpu),
             0.0,
             0.0,
         )
@@ -300,7 +347,9 @@ class OracleModel:
         )
         lp.add_constraints(
             "site-hpc_ready",
-            Expr.var(self.H) - prev_H - self._delivered(self.rb, p.retrofit_lead_epochs) * block,
+            Expr.var(self.H)
+            - prev_H
+            - self._delivered(self.rb, p.retrofit_lead_epochs, self.pre_retrofit) * block,
             0.0,
             0.0,
         )
@@ -338,7 +387,7 @@ class OracleModel:
         p = self.plant
         G, n_e = p.n_asic, self.n_e
         epochs = np.arange(n_e)
-        held = Expr.var(self.F) + self._window_sum(self.buy, p.asic_lead_epochs, epochs)
+        held = Expr.var(self.F) + self._window_sum(self.buy, p.asic_lead_epochs, epochs, self.pre_asic)
         used = (held * np.tile(self.mw_per_unit, n_e)).group_sum(np.repeat(epochs, G), n_e)
         self.lp.add_constraints("asic-mining_space", used - Expr.var(self.M), upper=-CAPACITY_MARGIN_MW)
 
@@ -359,7 +408,9 @@ class OracleModel:
 
     def _gpu_on_order_mw(self, epochs: NDArray[np.int64]) -> Expr:
         p = self.plant
-        nodes = Expr.var(self.N[epochs]) + self._window_sum(self.gbuy, p.gpu_lead_epochs, epochs)
+        nodes = Expr.var(self.N[epochs]) + self._window_sum(
+            self.gbuy, p.gpu_lead_epochs, epochs, self.pre_gpu
+        )
         return (nodes * np.tile(p.gpu_node_mw, epochs.size)).group_sum(
             np.repeat(np.arange(epochs.size), p.n_gpu), epochs.size
         )
@@ -391,7 +442,8 @@ class OracleModel:
             reserved = (self._accepted_by(live, np.full(live.size, te)) * facility[live]).sum()
             cap = (
                 Expr.var(self.H[e : e + 1])
-                + self._window_sum(self.rb, p.retrofit_lead_epochs, np.array([e])) * p.retrofit_block_mw
+                + self._window_sum(self.rb, p.retrofit_lead_epochs, np.array([e]), self.pre_retrofit)
+                * p.retrofit_block_mw
                 - self._gpu_on_order_mw(np.array([e]))
             )
             rows.append(reserved - cap + Expr.var(self.x[i : i + 1], big_m) - big_m)
@@ -408,7 +460,7 @@ class OracleModel:
             live = np.flatnonzero((te < end) & (path.offer_arrival_step[0] <= te))
             reserved = (self._accepted_by(live, np.full(live.size, te)) * facility[live]).sum()
             cap = Expr.var(self.H[e : e + 1]) + self._window_sum(
-                self.rb, p.retrofit_lead_epochs, np.array([e])
+                self.rb, p.retrofit_lead_epochs, np.array([e]), self.pre_retrofit
             ) * (p.retrofit_block_mw)
             totals.append(reserved - cap)
         self.lp.add_constraints("lease-capacity_total", _stack(totals), upper=0.0)
@@ -496,7 +548,7 @@ class OracleModel:
         nav = Expr.var(self.cash[T : T + 1], USD_PER_UNIT)
         resale = path.asic_resale_usd_per_th[0, T]
         gresale = path.gpu_node_resale_usd[0, T]
-        init = p.initial_state(1)
+        init = self.start
         book0 = init.infrastructure_book_usd[0] * p.infrastructure_keep_per_step**T
         if self.invest:
             last = self.n_e - 1
@@ -507,17 +559,16 @@ class OracleModel:
             nav = nav + Expr.var(self.buy[undelivered], resale * TH_PER_UNIT).sum()
             undelivered = np.flatnonzero(np.arange(self.n_e) + p.gpu_lead_epochs >= self.n_e)
             nav = nav + Expr.var(self.gbuy[undelivered], gresale).sum()
+            # orders placed before the start and still not delivered at the end
+            nav = nav + float(self.pre_asic[self.n_e :].sum(axis=0) @ resale) * TH_PER_UNIT
+            nav = nav + float(self.pre_gpu[self.n_e :].sum(axis=0) @ gresale)
             book_keep = p.infrastructure_keep_per_step ** (T - self.t_e)
             nav = nav + Expr.var(self.rb, p.retrofit_capex_usd_per_block * book_keep).sum()
         else:
             nav = nav + float(self.A0 @ resale * TH_PER_UNIT * p.asic_keep_per_step**T + self.N0 @ gresale)
         nav = nav + book0
-        if self.x.size:
-            final = p.initial_state(1)
-            accepted = np.ones((1, p.n_offers), dtype=bool)
-            import dataclasses
-
-            final = dataclasses.replace(final, t=T, lease_accepted=accepted)
+        if self.x.size or self.accepted0.any():
+            final = dataclasses.replace(init, t=T)
             pv_each = np.zeros(p.n_offers)
             for k in range(p.n_offers):
                 only = np.zeros((1, p.n_offers), dtype=bool)
@@ -525,7 +576,7 @@ class OracleModel:
                 pv_each[k] = p.lease_backlog_usd(dataclasses.replace(final, lease_accepted=only), path)[0]
             ks = np.arange(p.n_offers)
             nav = nav + (self._accepted_by(ks, np.full(p.n_offers, T)) * pv_each).sum()
-        nav0 = p.nav_usd(init, path)[0]
+        nav0 = p.nav_usd(dataclasses.replace(init, t=0), path)[0]
         self.lp.add_objective((nav - nav0) * (1 / USD_PER_UNIT))
 
     # ------------------------------------------------------------------ solve and plan
@@ -535,7 +586,9 @@ class OracleModel:
         acceptances), as a partial MILP solution: HiGHS completes it into an incumbent at least as
         good as the policy (same integers, best continuous decisions)."""
         p, path = self.plant, self.path
-        state = p.initial_state(1)
+        if self.start.t != 0:
+            raise ValueError("integer_start needs a model that starts at the episode's start")
+        state = self.start
         reveal = PathReveal(path)
         gbuy = np.zeros((self.n_e, p.n_gpu))
         rb = np.zeros(self.n_e)
@@ -638,10 +691,13 @@ def solve_oracle(
     return OracleModel(plant, path, row).solve(time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap)
 
 
-def replay(plant: Plant, path: ExogenousPath, plan: list[NativeAction], row: int = 0) -> float:
-    """NAV change (USD) of ``plan`` stepped through the plant on ``path`` row ``row``."""
+def replay(
+    plant: Plant, path: ExogenousPath, plan: list[NativeAction], row: int = 0, start: PlantState | None = None
+) -> float:
+    """NAV change (USD) of ``plan`` stepped through the plant on ``path`` row ``row``, from
+    ``start`` (the initial state by default; plan[i] is played at step start.t + i)."""
     one = path.rows(row) if path.n_paths > 1 else path
-    state = plant.initial_state(1)
+    state = plant.initial_state(1) if start is None else start
     nav0 = plant.nav_usd(state, one)[0]
     for action in plan:
         state = plant.step(state, action, one).state

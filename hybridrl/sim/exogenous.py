@@ -94,6 +94,27 @@ class ExogenousPath:
         minutes = np.round(np.arange(self.n_steps + 1) * self.dt_days * 1440.0).astype("timedelta64[m]")
         return self.start_date.astype("datetime64[m]") + minutes
 
+    def window(self, start: int, end: int | None = None) -> ExogenousPath:
+        """Time points start..end (default: the last) as a path of its own: index 0 is ``start``;
+        offer steps are shifted to match (an offer that arrived earlier has a negative arrival)."""
+        end = self.n_steps if end is None else end
+        if not 0 <= start < end <= self.n_steps:
+            raise ValueError(f"need 0 <= start < end <= {self.n_steps}, got {start}, {end}")
+        changes: dict[str, object] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if not isinstance(value, np.ndarray) or f.name == "start_date":
+                continue
+            changes[f.name] = (
+                value - start
+                if f.name.startswith("offer_") and f.name.endswith("_step")
+                else (value if f.name.startswith("offer_") else value[:, start : end + 1])
+            )
+        minutes = np.round(start * self.dt_days * 1440.0).astype("timedelta64[m]")
+        return dataclasses.replace(
+            self, start_date=self.start_date.astype("datetime64[m]") + minutes, **changes
+        )
+
     def rows(self, index: int | slice | Sequence[int] | IntArray) -> ExogenousPath:
         """The paths of the given rows (a batch of one for an int)."""
         sel = [index] if isinstance(index, (int, np.integer)) else index
