@@ -44,6 +44,8 @@ USD_PER_UNIT = 1e6
 CAPACITY_MARGIN_MW = 1e-6
 """Capacity rows keep this slack so that a solution at tolerance never loses a whole node on replay."""
 BUDGET_MARGIN_USD = 1.0
+CAPEX_CAP_MUSD = 1e4
+"""An upper bound on one epoch's capex (M$), for the switch that lets nothing be bought."""
 
 
 class OracleError(RuntimeError):
@@ -475,7 +477,7 @@ class OracleModel:
             "lease-accept_once", Expr.var(self.x).group_sum(grp, ks.size), upper=1.0, labels=ks
         )
 
-    def _epoch_cash_flows(self) -> Expr:
+    def _epoch_cash_flows(self, include_sales: bool = True) -> Expr:
         """Per epoch: asic sales - asic capex - gpu capex - retrofit capex  [USD]."""
         p, path, n_e = self.plant, self.path, self.n_e
         te = self.t_e
@@ -484,23 +486,39 @@ class OracleModel:
         capex = path.gpu_node_capex_usd[0, te]
         grp_a = np.repeat(np.arange(n_e), p.n_asic)
         grp_g = np.repeat(np.arange(n_e), p.n_gpu)
+        sales = Expr.var(self.sell, resale * TH_PER_UNIT).group_sum(grp_a, n_e) * float(include_sales)
         return (
-            Expr.var(self.sell, resale * TH_PER_UNIT).group_sum(grp_a, n_e)
+            sales
             - Expr.var(self.buy, price * TH_PER_UNIT).group_sum(grp_a, n_e)
             - Expr.var(self.gbuy, capex).group_sum(grp_g, n_e)
             - Expr.var(self.rb, p.retrofit_capex_usd_per_block)
         )
 
     def _capex_budget(self) -> None:
-        """finance-capex_budget: cash[t_e] + credit - covenant + sales - capex >= 0  [M$]."""
-        expr = (
-            Expr.var(self.cash[self.t_e], USD_PER_UNIT)
-            + self._epoch_cash_flows()
-            + self.plant.capex_budget_offset_usd
-        )
+        """finance-capex_budget: if anything is bought at epoch e (z[e] = 1),
+        cash[t_e] + credit - covenant + sales - capex >= 0  [M$];
+        finance-capex_switch: capex[e] <= CAPEX_CAP z[e]  [M$].
+        The plant lets cash sit between the covenant and the credit limit as long as nothing is
+        bought, so with a covenant the budget row is switched off by z[e] = 0; its big-M is the
+        covenant itself (cash >= -credit always holds), which keeps the relaxation tight."""
+        p = self.plant
+        flows = self._epoch_cash_flows()
+        expr = Expr.var(self.cash[self.t_e], USD_PER_UNIT) + flows + p.capex_budget_offset_usd
+        covenant = p.credit_limit_usd - p.capex_budget_offset_usd
+        if covenant <= 0:
+            self.lp.add_constraints(
+                "finance-capex_budget", expr * (1 / USD_PER_UNIT), lower=BUDGET_MARGIN_USD / USD_PER_UNIT
+            )
+            return
+        z = self.lp.add_vars(self.n_e, upper=1.0, integer=True)
+        self.invest_flag = z
+        relaxed = expr * (1 / USD_PER_UNIT) - Expr.var(z, covenant / USD_PER_UNIT)
         self.lp.add_constraints(
-            "finance-capex_budget", expr * (1 / USD_PER_UNIT), lower=BUDGET_MARGIN_USD / USD_PER_UNIT
+            "finance-capex_budget", relaxed, lower=(BUDGET_MARGIN_USD - covenant) / USD_PER_UNIT
         )
+        # capex = purchases (the negative part of the epoch flows without sales)
+        purchases = self._epoch_cash_flows(include_sales=False) * (-1 / USD_PER_UNIT)
+        self.lp.add_constraints("finance-capex_switch", purchases - Expr.var(z, CAPEX_CAP_MUSD), upper=0.0)
 
     def _step_cash_flows(self) -> Expr:
         """Every cash flow of each step t, as in Plant.step  [USD]."""

@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from scipy.signal import lfilter
 
 from hybridrl.sim import protocol
-from hybridrl.sim.params import DAYS_PER_MONTH, DAYS_PER_YEAR, ScenarioParams
+from hybridrl.sim.params import DAYS_PER_MONTH, DAYS_PER_YEAR, NetworkParams, ScenarioParams
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -342,6 +342,43 @@ def _chain(
     return difficulty, height, blocks, inv_d
 
 
+def break_even_hashrate_th_s(
+    n: NetworkParams,
+    price_usd: np.ndarray | float,
+    fees_btc_per_block: np.ndarray | float,
+    subsidy_btc: np.ndarray | float,
+    fleet_efficiency_j_per_th: np.ndarray | float,
+) -> np.ndarray:
+    """Network hashrate (TH/s) at which the marginal fleet's revenue equals its power cost:
+    144 (subsidy + fees) price / (ratio x fleet J/TH x 24e-6 MWh x marginal $/MWh). The network
+    reverts toward this level divided by a cost markup fixed at the scenario's start."""
+    cost_usd_per_th_day = (
+        n.marginal_efficiency_ratio
+        * np.asarray(fleet_efficiency_j_per_th)
+        * MWH_PER_TH_DAY_PER_J_PER_TH
+        * n.marginal_power_usd_per_mwh
+    )
+    return np.asarray(
+        protocol.TARGET_BLOCKS_PER_DAY
+        * (np.asarray(subsidy_btc) + np.asarray(fees_btc_per_block))
+        * np.asarray(price_usd)
+        / cost_usd_per_th_day
+    )
+
+
+def network_markup(p: ScenarioParams) -> float:
+    """The cost markup of the network's equilibrium, fixed by the scenario's start."""
+    n = p.network
+    released = [g.efficiency_j_per_th for g in p.asic_market.generations if g.release <= p.time.start]
+    if not released:
+        raise ValueError(f"{p.name}: no ASIC generation is released at the start of the episode")
+    sub0 = protocol.block_subsidy_btc(float(n.initial_height))
+    level = break_even_hashrate_th_s(
+        n, p.btc_price.initial_usd, p.fees.initial_btc_per_block, sub0, min(released)
+    )
+    return float(level) / (n.equilibrium_gap_at_start * n.initial_hashrate_eh_s * 1e6)
+
+
 def _simulate(p: ScenarioParams, d: dict[str, np.ndarray]) -> ExogenousPath:
     B = d["btc_z"].shape[0]
     T = p.time.n_steps
@@ -393,15 +430,9 @@ def _simulate(p: ScenarioParams, d: dict[str, np.ndarray]) -> ExogenousPath:
     n = p.network
     h0 = n.initial_hashrate_eh_s * 1e6
     turnover = 1.0 - float(np.exp(-dt_y / n.fleet_turnover_years))
-    log_fleet_eff = _ar1(np.log(frontier_eff[:, 0]), 1.0 - turnover, turnover * np.log(frontier_eff))
-    marginal_cost_usd_per_th_day = (
-        n.marginal_efficiency_ratio
-        * np.exp(log_fleet_eff)
-        * MWH_PER_TH_DAY_PER_J_PER_TH
-        * n.marginal_power_usd_per_mwh
-    )
-    revenue_per_subsidy = protocol.TARGET_BLOCKS_PER_DAY * price / marginal_cost_usd_per_th_day
-    revenue_per_fees = protocol.TARGET_BLOCKS_PER_DAY * fees * price / marginal_cost_usd_per_th_day
+    fleet_eff = np.exp(_ar1(np.log(frontier_eff[:, 0]), 1.0 - turnover, turnover * np.log(frontier_eff)))
+    revenue_per_subsidy = break_even_hashrate_th_s(n, price, 0.0, 1.0, fleet_eff)
+    revenue_per_fees = break_even_hashrate_th_s(n, price, fees, 0.0, fleet_eff)
     sub0 = protocol.block_subsidy_btc(float(n.initial_height))
     # cost markup fixed so that, at t=0, equilibrium = equilibrium_gap_at_start x initial hashrate
     markup = (sub0 * revenue_per_subsidy[:, 0] + revenue_per_fees[:, 0]) / (n.equilibrium_gap_at_start * h0)

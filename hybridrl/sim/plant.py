@@ -122,6 +122,18 @@ class PlantState:
     def n_paths(self) -> int:
         return int(self.cash_usd.shape[0])
 
+    def row(self, b: int) -> PlantState:
+        """The state of path b alone (a batch of one)."""
+        sel = slice(b, b + 1)
+        changes = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name in ("asic_pipeline_th", "gpu_pipeline_nodes", "retrofit_pipeline_mw"):
+                changes[f.name] = value[:, sel]  # slot-major
+            elif isinstance(value, np.ndarray):
+                changes[f.name] = value[sel]
+        return dataclasses.replace(self, **changes)
+
 
 @dataclass(frozen=True)
 class StepOutcome:

@@ -1,0 +1,106 @@
+"""Rolling-horizon MPC: at each re-planning epoch, forecast the next ``horizon_days`` from what is
+known today, solve the oracle's MILP on that forecast from today's plant state (terminal value:
+NAV at the horizon's end), and carry out the investment decisions of the plan until the next
+re-plan. Dispatch is decided each step from today's observed prices, with the same closed-form
+rule the MILP uses (run, curtail for DR or idle, whichever earns most; rent GPUs with a
+positive margin).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hybridrl.baselines.forecast import Forecaster
+from hybridrl.baselines.oracle import OracleModel
+from hybridrl.baselines.rules import gpu_margin_usd_per_node_day
+from hybridrl.sim.information import PathView
+from hybridrl.sim.plant import NativeAction, Plant, PlantState
+
+INVESTMENT_FIELDS = ("asic_order_th", "gpu_order_nodes", "retrofit_blocks", "asic_sale_th", "accept_offer")
+
+
+@dataclass
+class MPC:
+    """:param forecaster: where the MPC's view of the future comes from.
+    :param horizon_days: planning horizon (default 90 days).
+    :param replan_every_days: re-planning interval, a multiple of the decision epoch (default 7).
+    :param time_limit_s: time limit of each MILP solve.
+    :param mip_rel_gap: relative MIP gap of each solve.
+    """
+
+    forecaster: Forecaster
+    horizon_days: float = 90.0
+    replan_every_days: float = 7.0
+    time_limit_s: float = 10.0
+    mip_rel_gap: float = 1e-3
+    solve_seconds: list[float] = field(default_factory=list)
+    statuses: list[str] = field(default_factory=list)
+    _plans: dict[int, tuple[int, list[NativeAction]]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.horizon_days <= 0 or self.replan_every_days <= 0:
+            raise ValueError("horizon_days and replan_every_days must be positive")
+
+    @property
+    def name(self) -> str:
+        return f"mpc_{self.forecaster.name}"
+
+    def act(self, plant: Plant, state: PlantState, view: PathView) -> NativeAction:
+        t = state.t
+        B = state.n_paths
+        action = self._dispatch(plant, state, view)
+        if not plant.is_decision_epoch(t):
+            return action
+        replan_steps = max(plant.epoch_steps, round(self.replan_every_days / plant.dt_days))
+        replan_steps -= replan_steps % plant.epoch_steps
+        horizon = max(1, round(self.horizon_days / plant.dt_days))
+        investments = {name: np.array(getattr(action, name), copy=True) for name in INVESTMENT_FIELDS}
+        for b in range(B):
+            if t % replan_steps == 0 or b not in self._plans:
+                self._replan(plant, state.row(b), view, b, horizon)
+            t_plan, plan = self._plans[b]
+            k = t - t_plan
+            if k < len(plan):
+                for name in INVESTMENT_FIELDS:
+                    investments[name][b] = getattr(plan[k], name)[0]
+        return dataclasses.replace(action, **investments)
+
+    def _replan(self, plant: Plant, state: PlantState, view: PathView, b: int, horizon: int) -> None:
+        one = _row_view(view, b)
+        steps = min(horizon, view.n_steps - view.t)
+        forecast = self.forecaster.forecast(plant.params, one, steps)
+        start = time.perf_counter()
+        result = OracleModel(plant, forecast, start=state).solve(self.time_limit_s, self.mip_rel_gap)
+        self.solve_seconds.append(time.perf_counter() - start)
+        self.statuses.append(result.status)
+        # without a plan (no solution in time) the MPC invests in nothing until the next re-plan
+        self._plans[b] = (view.t, result.plan or [])
+
+    @staticmethod
+    def _dispatch(plant: Plant, state: PlantState, view: PathView) -> NativeAction:
+        hours = plant.hours_per_step
+        margin = view.now("hashprice_usd_per_ph_day")[:, None] * plant._mining_usd_per_th_hashprice - (
+            plant.asic_mw_per_th * view.now("power_rt_usd_per_mwh")[:, None] * hours
+        )
+        curtail_value = (
+            view.now("dr_call")[:, None] * plant.asic_mw_per_th * hours * plant.dr_credit_usd_per_mwh
+        )
+        run = ((margin > 0) & (margin >= curtail_value)).astype(np.float64)
+        idle_mw = ((1.0 - run) * state.asic_th) @ plant.asic_mw_per_th * view.now("availability")
+        curtail = np.where(view.now("dr_call") & (plant.dr_credit_usd_per_mwh > 0), idle_mw, 0.0)
+        offer = (gpu_margin_usd_per_node_day(plant, view) > 0).astype(np.float64)
+        return dataclasses.replace(
+            plant.idle_action(state.n_paths),
+            asic_run_fraction=run,
+            gpu_offer_fraction=offer,
+            curtail_mw=curtail,
+        )
+
+
+def _row_view(view: PathView, b: int) -> PathView:
+    arrays = {name: value[b : b + 1] for name, value in view.__dict__["_arrays"].items()}
+    return PathView(view.t, view.n_steps, view.dt_days, arrays)
