@@ -8,7 +8,11 @@ import dataclasses
 import numpy as np
 import pytest
 
-from hybridrl.baselines.forecast import ConditionalExpectationForecaster, PerfectForecaster, PersistenceForecaster
+from hybridrl.baselines.forecast import (
+    ConditionalExpectationForecaster,
+    PerfectForecaster,
+    PersistenceForecaster,
+)
 from hybridrl.baselines.mpc import MPC
 from hybridrl.evaluation import evaluate, evaluate_oracle
 from hybridrl.sim import ExogenousPath, load_scenario, sample_paths
@@ -20,7 +24,9 @@ def test_mpc_with_perfect_forecasts_and_full_horizon_equals_the_oracle(seed: int
     params = load_scenario("tiny")
     path = sample_paths(params, [seed])
     oracle = evaluate_oracle(params, [seed], path, mip_rel_gap=0.0)["nav_change_usd"].iloc[0]
-    mpc = MPC(PerfectForecaster(path), horizon_days=params.time.n_steps * params.time.dt_days, mip_rel_gap=0.0)
+    mpc = MPC(
+        PerfectForecaster(path), horizon_days=params.time.n_steps * params.time.dt_days, mip_rel_gap=0.0
+    )
     nav = evaluate(mpc, params, [seed], path)["nav_change_usd"].iloc[0]
     assert nav == pytest.approx(oracle, rel=1e-6)
     assert set(mpc.statuses) == {"optimal"}
@@ -43,7 +49,9 @@ def _with_future_changed(path: ExogenousPath, t: int) -> ExogenousPath:
     return dataclasses.replace(path, **changes)
 
 
-@pytest.mark.parametrize("forecaster", [PersistenceForecaster(), ConditionalExpectationForecaster(n_samples=8)])
+@pytest.mark.parametrize(
+    "forecaster", [PersistenceForecaster(), ConditionalExpectationForecaster(n_samples=8)]
+)
 def test_forecasts_depend_only_on_the_past(forecaster) -> None:  # type: ignore[no-untyped-def]
     params = load_scenario("default")
     path = sample_paths(params, [1])
@@ -71,7 +79,9 @@ def test_a_view_cannot_reach_the_future() -> None:
         view.btc_price_usd[:, 0] = 1.0
     future = path.offer_arrival_step[0] > 100
     assert future.any()
-    assert (view.offer_it_mw[0, future] == 0).all() and (view.offer_arrival_step[0, future] > path.n_steps).all()
+    assert (view.offer_it_mw[0, future] == 0).all() and (
+        view.offer_arrival_step[0, future] > path.n_steps
+    ).all()
     with pytest.raises(AttributeError):
         _ = view.path  # there is no way back to the full path
 
@@ -91,7 +101,9 @@ def test_a_peeking_forecaster_fails_inside_the_mpc() -> None:
         evaluate(MPC(Peeking()), params, [0])
 
 
-@pytest.mark.parametrize("forecaster", [PersistenceForecaster(), ConditionalExpectationForecaster(n_samples=8)])
+@pytest.mark.parametrize(
+    "forecaster", [PersistenceForecaster(), ConditionalExpectationForecaster(n_samples=8)]
+)
 def test_mpc_runs_and_stays_below_the_oracle(forecaster) -> None:  # type: ignore[no-untyped-def]
     params = load_scenario("tiny")
     path = sample_paths(params, [1])

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
-from numpy.typing import NDArray
 
 from hybridrl.sim import protocol
 from hybridrl.sim.exogenous import ExogenousPath, break_even_hashrate_th_s, network_markup, sample_paths
@@ -33,10 +32,10 @@ class Forecaster(Protocol):
     def forecast(self, params: ScenarioParams, view: PathView, horizon_steps: int) -> ExogenousPath: ...
 
 
-def _known_offers(view: PathView) -> dict[str, NDArray[np.generic]]:
+def _known_offers(view: PathView) -> dict[str, Any]:
     """The offers that have arrived, with their steps relative to today."""
     t = view.t
-    out: dict[str, NDArray[np.generic]] = {}
+    out: dict[str, Any] = {}
     for f in dataclasses.fields(ExogenousPath):
         if f.name.startswith("offer_"):
             value = getattr(view, f.name)
@@ -44,7 +43,7 @@ def _known_offers(view: PathView) -> dict[str, NDArray[np.generic]]:
     return out
 
 
-def _today(view: PathView) -> dict[str, NDArray[np.generic]]:
+def _today(view: PathView) -> dict[str, Any]:
     return {name: getattr(view, name)[:, -1] for name in SERIES}
 
 
@@ -62,7 +61,7 @@ class PersistenceForecaster:
     def forecast(self, params: ScenarioParams, view: PathView, horizon_steps: int) -> ExogenousPath:
         today = _today(view)
         H = horizon_steps
-        arrays: dict[str, NDArray[np.generic]] = {}
+        arrays: dict[str, Any] = {}
         for name, value in today.items():
             arrays[name] = np.repeat(value[:, None], H + 1, axis=1)
         arrays["blocks"] = np.full((1, H + 1), protocol.TARGET_BLOCKS_PER_DAY * params.time.dt_days)
@@ -149,7 +148,7 @@ class ConditionalExpectationForecaster:
         seeds = np.random.SeedSequence([self.seed, view.t]).spawn(self.n_samples)
         paths = sample_paths(conditional, seeds)
         steps = min(paths.n_steps, H)
-        arrays: dict[str, NDArray[np.generic]] = {}
+        arrays: dict[str, Any] = {}
         for name in SERIES:
             mean = getattr(paths, name)[:, : steps + 1].mean(axis=0, keepdims=True)
             if getattr(paths, name).dtype == bool:

@@ -19,6 +19,7 @@ import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -100,7 +101,7 @@ class ExogenousPath:
         end = self.n_steps if end is None else end
         if not 0 <= start < end <= self.n_steps:
             raise ValueError(f"need 0 <= start < end <= {self.n_steps}, got {start}, {end}")
-        changes: dict[str, object] = {}
+        changes: dict[str, Any] = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             if not isinstance(value, np.ndarray) or f.name == "start_date":
