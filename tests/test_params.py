@@ -157,3 +157,9 @@ def test_scientific_notation_is_a_number(tmp_path: Path) -> None:
     path = tmp_path / "sci.yaml"
     path.write_text("extends: default\nfinance:\n  credit_limit_usd: 2e8\n")
     assert load_scenario(path).finance.credit_limit_usd == 2e8
+
+
+def test_a_site_that_would_move_the_network_is_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path, {"network": {"initial_hashrate_eh_s": 300.0}})
+    with pytest.raises(ScenarioError, match=r"site: .* not under 1% of network.initial_hashrate_eh_s"):
+        load_scenario(path)

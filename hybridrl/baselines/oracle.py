@@ -25,6 +25,7 @@ rewards. Replaying :attr:`OracleResult.plan` through the plant reproduces it (te
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,8 +45,6 @@ USD_PER_UNIT = 1e6
 CAPACITY_MARGIN_MW = 1e-6
 """Capacity rows keep this slack so that a solution at tolerance never loses a whole node on replay."""
 BUDGET_MARGIN_USD = 1.0
-CAPEX_CAP_MUSD = 1e4
-"""An upper bound on one epoch's capex (M$), for the switch that lets nothing be bought."""
 
 
 class OracleError(RuntimeError):
@@ -518,7 +517,23 @@ class OracleModel:
         )
         # capex = purchases (the negative part of the epoch flows without sales)
         purchases = self._epoch_cash_flows(include_sales=False) * (-1 / USD_PER_UNIT)
-        self.lp.add_constraints("finance-capex_switch", purchases - Expr.var(z, CAPEX_CAP_MUSD), upper=0.0)
+        self.lp.add_constraints(
+            "finance-capex_switch", purchases - Expr.var(z, self._max_capex_usd() / USD_PER_UNIT), upper=0.0
+        )
+
+    def _max_capex_usd(self) -> FloatArray:
+        """(n_e,) the most an epoch can spend: the order caps at that epoch's prices (a tight big-M)."""
+        p, path, te = self.plant, self.path, self.t_e
+        asic_usd_per_mw = np.where(path.asic_available[0, te], path.asic_price_usd_per_th[0, te], 0.0) / (
+            p.asic_mw_per_th
+        )
+        gpu = np.where(path.gpu_available[0, te], path.gpu_node_capex_usd[0, te], 0.0)
+        return (
+            asic_usd_per_mw.max(axis=1) * p.max_asic_order_mw
+            + gpu.max(axis=1) * p.max_gpu_order_nodes
+            + p.retrofit_capex_usd_per_block * p.max_retrofit_blocks
+            + 1.0
+        )
 
     def _step_cash_flows(self) -> Expr:
         """Every cash flow of each step t, as in Plant.step  [USD]."""
@@ -599,6 +614,15 @@ class OracleModel:
 
     # ------------------------------------------------------------------ solve and plan
 
+    def _best(self, policies: list[Policy]) -> Policy:
+        """The policy with the highest NAV change on this path (from the model's start)."""
+        if len(policies) == 1:
+            return policies[0]
+        from hybridrl.evaluation.rollout import rollout
+
+        navs = [float(rollout(self.plant, self.path, policy).nav_change_usd[0]) for policy in policies]
+        return policies[int(np.argmax(navs))]
+
     def integer_start(self, policy: Policy) -> tuple[NDArray[np.int64], FloatArray]:
         """The integer decisions ``policy`` takes on this path (GPU orders, retrofit blocks, offer
         acceptances), as a partial MILP solution: HiGHS completes it into an incumbent at least as
@@ -632,10 +656,17 @@ class OracleModel:
         return np.concatenate(cols), np.concatenate(vals)
 
     def solve(
-        self, time_limit_s: float = 60.0, mip_rel_gap: float = 1e-4, start_from: Policy | None = None
+        self,
+        time_limit_s: float = 60.0,
+        mip_rel_gap: float = 1e-4,
+        start_from: Policy | Sequence[Policy] | None = None,
     ) -> OracleResult:
-        """Solve; ``start_from`` seeds the search with a policy's integer decisions."""
-        start = self.integer_start(start_from) if start_from is not None else None
+        """Solve; ``start_from`` seeds the search with a policy's integer decisions (or with the
+        best, on this path, of several policies)."""
+        start = None
+        if start_from is not None:
+            candidates = list(start_from) if isinstance(start_from, Sequence) else [start_from]
+            start = self.integer_start(self._best(candidates))
         res: SolveResult = self.lp.solve_highs(
             time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, start=start
         )

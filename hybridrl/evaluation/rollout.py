@@ -152,7 +152,7 @@ def evaluate_oracle(
     path: ExogenousPath | None = None,
     time_limit_s: float = 60.0,
     mip_rel_gap: float = 1e-4,
-    start_from: Policy | None = None,
+    start_from: Policy | Sequence[Policy] | None = None,
 ) -> pd.DataFrame:
     """:func:`evaluate` for the perfect-foresight MILP oracle: one solve per path, its plan
     stepped through the plant. Adds the solve's status, gap, dual bound and seconds; a path

@@ -380,16 +380,6 @@ class ScenarioParams:
                 f"site.initial_asic_th draws {asic_mw:.2f} MW, more than mining_ready_mw "
                 f"{self.site.mining_ready_mw}"
             )
-        released = [g for g in self.asic_market.generations if g.release <= self.time.start]
-        if released:
-            best = min(g.efficiency_j_per_th for g in released)
-            max_eh_s = self.site.mining_ready_mw * 1e6 / (best * self.site.pue_mining) / 1e6
-            if max_eh_s >= SITE_SHARE_LIMIT * self.network.initial_hashrate_eh_s:
-                raise ValueError(
-                    f"site.mining_ready_mw filled with {best} J/TH machines gives {max_eh_s:.2f} EH/s, "
-                    f"not under {SITE_SHARE_LIMIT:.0%} of network.initial_hashrate_eh_s: "
-                    "the site would not be a price-taker"
-                )
         gpu_mw = sum(
             n * g.node_kw * self.site.pue_hpc / 1e3
             for g in self.gpu_market.generations
@@ -449,7 +439,28 @@ def scenario_from_mapping(data: Mapping[str, Any], source: str = "<mapping>") ->
     """Build validated parameters from a nested mapping; errors name ``source`` and the key."""
     if not isinstance(data, Mapping):
         raise ScenarioError(f"{source}: a scenario must be a mapping, got {type(data).__name__}")
-    return typing.cast(ScenarioParams, _build(ScenarioParams, data, "", source))
+    params = typing.cast(ScenarioParams, _build(ScenarioParams, data, "", source))
+    try:
+        check_price_taker(params)
+    except ValueError as exc:
+        raise _fail(source, "site", str(exc)) from None
+    return params
+
+
+def check_price_taker(params: ScenarioParams) -> None:
+    """A scenario's site, filled with the best machines on sale at the start, must stay under
+    SITE_SHARE_LIMIT of the network's initial hashrate (checked on load; a forecaster's
+    conditional scenario, started later from a lower hashrate, is not a scenario file)."""
+    released = [g for g in params.asic_market.generations if g.release <= params.time.start]
+    if released:
+        best = min(g.efficiency_j_per_th for g in released)
+        max_eh_s = params.site.mining_ready_mw * 1e6 / (best * params.site.pue_mining) / 1e6
+        if max_eh_s >= SITE_SHARE_LIMIT * params.network.initial_hashrate_eh_s:
+            raise ValueError(
+                f"site.mining_ready_mw filled with {best} J/TH machines gives {max_eh_s:.2f} EH/s, "
+                f"not under {SITE_SHARE_LIMIT:.0%} of network.initial_hashrate_eh_s: "
+                "the site would not be a price-taker"
+            )
 
 
 def _read_with_extends(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
