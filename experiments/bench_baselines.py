@@ -1,7 +1,8 @@
 """Baseline benchmark on this machine; prints a JSON object as its last line.
 
 - ``oracle_seconds_default``: the perfect-foresight MILP on ``default`` (1,461 steps), seed 0,
-  warm-started from the best rule-based policy on that path, under ``--time-limit`` (its status and gap are printed too);
+  warm-started from the best rule-based policy on that path, under ``--time-limit`` (its
+  status and gap are printed too);
 - ``oracle_seconds_hourly_ops``: the same on ``hourly_ops`` (8,760 steps);
 - ``mpc_seconds_per_episode``: the rolling-horizon MPC (90-day horizon, weekly re-plans,
   conditional-expectation forecaster) over one ``default`` episode, mean over the seeds;
