@@ -292,6 +292,14 @@ class OracleModel:
 
     # ------------------------------------------------------------------ constraint families
 
+    def _lagged(self, var: NDArray[np.int64], initial: FloatArray | float) -> Expr:
+        """Per epoch e (and column): var[e-1], or the start's value ``initial`` at e = 0."""
+        width = var.shape[1] if var.ndim == 2 else 1
+        m = self.n_e * width
+        start = np.zeros(m)
+        start[:width] = initial
+        return Expr(m, np.arange(width, m), var[:-1].ravel(), np.ones(m - width), start)
+
     def _fleet_balance(self) -> None:
         """asic-fleet_balance: F[e,g] = keep^E F[e-1,g] + buy[e-La,g] - sell[e,g]  [TH/s];
         gpu-fleet_balance: N[e,j] = N[e-1,j] + gbuy[e-Lg,j]  [nodes];
@@ -299,61 +307,25 @@ class OracleModel:
         site-hpc_ready: H[e] = H[e-1] + block rb[e-Lr]  [MW]."""
         if not self.invest:
             return
-        p, lp, n_e = self.plant, self.lp, self.n_e
-        G, Gg = p.n_asic, p.n_gpu
-        init = self.start
-        prev_F = Expr.var(np.vstack([np.full((1, G), -1), self.F[:-1]]).ravel())
+        p, lp, init = self.plant, self.lp, self.start
         keep_E = p.asic_keep_per_step ** np.diff(np.r_[0, self.t_e])  # decay since the previous epoch
-        first = np.repeat(np.arange(n_e) == 0, G)
-        prev = Expr(
-            prev_F.m,
-            prev_F.rows[~first[prev_F.rows]],
-            prev_F.cols[~first[prev_F.rows]],
-            prev_F.vals[~first[prev_F.rows]],
-            np.where(first, np.tile(self.A0, n_e), 0.0),
-        )
-        prev = prev * np.repeat(keep_E, G)
-        rhs = prev + self._delivered(self.buy, p.asic_lead_epochs, self.pre_asic) - Expr.var(self.sell)
-        lp.add_constraints("asic-fleet_balance", Expr.var(self.F) - rhs, 0.0, 0.0)
-        prev_N = Expr(
-            n_e * Gg,
-            np.arange(Gg, n_e * Gg),
-            self.N[:-1].ravel(),
-            np.ones((n_e - 1) * Gg),
-            np.where(np.repeat(np.arange(n_e) == 0, Gg), np.tile(self.N0, n_e), 0.0),
-        )
+        kept = self._lagged(self.F, self.A0) * np.repeat(keep_E, p.n_asic)
+        arrived = self._delivered(self.buy, p.asic_lead_epochs, self.pre_asic)
         lp.add_constraints(
-            "gpu-fleet_balance",
-            Expr.var(self.N) - prev_N - self._delivered(self.gbuy, p.gpu_lead_epochs, self.pre_gpu),
-            0.0,
-            0.0,
+            "asic-fleet_balance", Expr.var(self.F) - kept - arrived + Expr.var(self.sell), 0.0, 0.0
+        )
+        arrived = self._delivered(self.gbuy, p.gpu_lead_epochs, self.pre_gpu)
+        lp.add_constraints(
+            "gpu-fleet_balance", Expr.var(self.N) - self._lagged(self.N, self.N0) - arrived, 0.0, 0.0
         )
         block = p.retrofit_block_mw
-        prev_M = Expr(
-            n_e,
-            np.arange(1, n_e),
-            self.M[:-1],
-            np.ones(n_e - 1),
-            np.where(np.arange(n_e) == 0, init.mining_ready_mw[0], 0.0),
-        )
+        lagged_M = self._lagged(self.M, init.mining_ready_mw[0])
         lp.add_constraints(
-            "site-mining_ready", Expr.var(self.M) - prev_M + Expr.var(self.rb, block), 0.0, 0.0
+            "site-mining_ready", Expr.var(self.M) - lagged_M + Expr.var(self.rb, block), 0.0, 0.0
         )
-        prev_H = Expr(
-            n_e,
-            np.arange(1, n_e),
-            self.H[:-1],
-            np.ones(n_e - 1),
-            np.where(np.arange(n_e) == 0, init.hpc_ready_mw[0], 0.0),
-        )
-        lp.add_constraints(
-            "site-hpc_ready",
-            Expr.var(self.H)
-            - prev_H
-            - self._delivered(self.rb, p.retrofit_lead_epochs, self.pre_retrofit) * block,
-            0.0,
-            0.0,
-        )
+        arrived = self._delivered(self.rb, p.retrofit_lead_epochs, self.pre_retrofit) * block
+        lagged_H = self._lagged(self.H, init.hpc_ready_mw[0])
+        lp.add_constraints("site-hpc_ready", Expr.var(self.H) - lagged_H - arrived, 0.0, 0.0)
 
     def _lease_served_cap(self) -> None:
         """lease-served_cap: s[t,k] <= facility_mw_k X_k(t)  [MW]."""
