@@ -1,4 +1,5 @@
-"""Policies to compare learned agents against: rule-based now; MILP oracle and MPC to follow."""
+"""Policies to compare learned agents against: rule-based policies (``rules``), the
+perfect-foresight MILP oracle (``oracle``) and the rolling-horizon MPC (``mpc``, ``forecast``)."""
 
 from hybridrl.baselines.rules import (
     RULE_POLICIES,
