@@ -586,23 +586,26 @@ class OracleModel:
 
     # ------------------------------------------------------------------ solve and plan
 
-    def _best(self, policies: list[Policy]) -> Policy:
-        """The policy with the highest NAV change on this path (from the model's start)."""
-        if len(policies) == 1:
-            return policies[0]
-        from hybridrl.evaluation.rollout import rollout
-
-        navs = [float(rollout(self.plant, self.path, policy).nav_change_usd[0]) for policy in policies]
-        return policies[int(np.argmax(navs))]
-
     def integer_start(self, policy: Policy) -> tuple[NDArray[np.int64], FloatArray]:
         """The integer decisions ``policy`` takes on this path (GPU orders, retrofit blocks, offer
         acceptances), as a partial MILP solution: HiGHS completes it into an incumbent at least as
         good as the policy (same integers, best continuous decisions)."""
+        return self._policy_run(policy)[1]
+
+    def _best_start(self, policies: Sequence[Policy]) -> tuple[NDArray[np.int64], FloatArray]:
+        """The integer decisions of whichever policy ends with the highest NAV on this path
+        (bankrupt runs are skipped: their decisions cannot be completed into a plan)."""
+        runs = [self._policy_run(policy) for policy in policies]
+        solvent = [run for run in runs if not run[2]] or runs
+        return max(solvent, key=lambda run: run[0])[1]
+
+    def _policy_run(self, policy: Policy) -> tuple[float, tuple[NDArray[np.int64], FloatArray], bool]:
+        """(NAV change, integer decisions, went bankrupt) of ``policy`` on this path."""
         p, path = self.plant, self.path
         if self.start.t != 0:
-            raise ValueError("integer_start needs a model that starts at the episode's start")
+            raise ValueError("a policy warm start needs a model that starts at the episode's start")
         state = self.start
+        nav0 = p.nav_usd(state, path)[0]
         reveal = PathReveal(path)
         gbuy = np.zeros((self.n_e, p.n_gpu))
         rb = np.zeros(self.n_e)
@@ -618,14 +621,15 @@ class OracleModel:
             state = nxt
             if state.bankrupt[0]:
                 break
+        nav = float(p.nav_usd(state, path)[0] - nav0)
         cols = [self.gbuy.ravel(), self.rb] if self.invest else []
         vals = [np.round(gbuy).ravel(), np.round(rb)] if self.invest else []
         if self.x.size:
             cols.append(self.x)
             vals.append(np.array([float(accepted_at[k] == e) for k, e in self.pairs]))
         if not cols:
-            return np.zeros(0, dtype=np.int64), np.zeros(0)
-        return np.concatenate(cols), np.concatenate(vals)
+            return nav, (np.zeros(0, dtype=np.int64), np.zeros(0)), bool(state.bankrupt[0])
+        return nav, (np.concatenate(cols), np.concatenate(vals)), bool(state.bankrupt[0])
 
     def solve(
         self,
@@ -637,8 +641,7 @@ class OracleModel:
         best, on this path, of several policies)."""
         start = None
         if start_from is not None:
-            candidates = list(start_from) if isinstance(start_from, Sequence) else [start_from]
-            start = self.integer_start(self._best(candidates))
+            start = self._best_start(list(start_from) if isinstance(start_from, Sequence) else [start_from])
         res: SolveResult = self.lp.solve_highs(
             time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, start=start
         )
