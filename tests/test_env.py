@@ -154,3 +154,16 @@ def test_episode_ends_at_the_horizon() -> None:
     assert steps == load_scenario("tiny").time.n_steps
     with pytest.raises(RuntimeError, match="ended"):
         env.step(np.zeros(env.action_space.shape, dtype=np.float32))
+
+
+def test_cached_observation_parts_match_a_fresh_encoder() -> None:
+    from hybridrl.env.encoding import ObservationEncoder
+
+    env = HybridMineEnv("default")
+    env.action_space.seed(5)
+    obs, _ = env.reset(seed=5)
+    for _ in range(400):  # random actions accept leases and cross epochs
+        obs, *_ = env.step(env.action_space.sample())
+        fresh = ObservationEncoder(env.plant)(env.state, env.path, env._nav, env._nav0)[0]
+        np.testing.assert_array_equal(obs, fresh)
+    assert env.state is not None and env.state.lease_accepted.any()

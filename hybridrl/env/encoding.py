@@ -92,7 +92,7 @@ def decode_action(
     gpu_offer = (a[:, 2 * G] + 1.0) * 0.5
     return NativeAction(
         asic_run_fraction=run,
-        gpu_offer_fraction=gpu_offer[:, None] * np.ones(plant.n_gpu),
+        gpu_offer_fraction=gpu_offer[:, None].repeat(plant.n_gpu, axis=1),
         asic_order_th=asic_order,
         gpu_order_nodes=gpu_order,
         retrofit_blocks=retrofit,
@@ -182,6 +182,32 @@ class ObservationEncoder:
         self.steps_per_month = DAYS_PER_MONTH / p.time.dt_days
         self.n_exogenous = 10 + 3 * plant.n_asic + 4 * plant.n_gpu
         self.n_features = len(self.names)
+        self._window_path: ExogenousPath | PathView | None = None
+        self._window: NDArray[np.bool_] = np.zeros(0, dtype=bool)
+        self._reserved_key: tuple[object, object, int] | None = None
+        self._reserved: FloatArray = np.zeros(0)
+
+    def _offer_window(self, path: ExogenousPath | PathView) -> NDArray[np.bool_]:
+        """(T+1,) whether any row has an offer inside its window at step t (cached per path)."""
+        if self._window_path is not path:
+            steps = np.arange(path.n_steps + 1)[:, None, None]
+            inside = (path.offer_arrival_step <= steps) & (steps < path.offer_expiry_step)
+            self._window = np.asarray(inside.any(axis=(1, 2)), dtype=bool)
+            self._window_path = path
+        return self._window
+
+    def _reserved_mw(self, state: PlantState, path: ExogenousPath | PathView) -> FloatArray:
+        """Lease-reserved MW, recomputed only when acceptances change or a lease ends."""
+        accepted = state.lease_accepted
+        key = self._reserved_key
+        if key is None or key[0] is not accepted or key[1] is not path or state.t >= key[2]:
+            ends = path.offer_end_step[accepted & (path.offer_end_step > state.t)]
+            until = int(min(np.ceil(ends.min()), path.n_steps + 1)) if ends.size else path.n_steps + 1
+            self._reserved = (
+                self.plant.lease_reserved_mw(state, path) if accepted.any() else np.zeros(state.n_paths)
+            )
+            self._reserved_key = (accepted, path, until)
+        return self._reserved
 
     def exogenous(self, path: ExogenousPath, t: int | slice) -> NDArray[np.float32]:
         """(B, n_exo) at step ``t``, or (B, T+1, n_exo) for ``t = slice(None)``."""
@@ -245,8 +271,8 @@ class ObservationEncoder:
         out = np.empty((B, self.n_features))
         n = self.n_exogenous
         out[:, :n] = self.exogenous(path, t) if exogenous is None else exogenous
-        open_offers = plant.open_offers(state, path)
-        if open_offers.any():
+        open_offers = plant.open_offers(state, path) if self._offer_window(path)[t] else None
+        if open_offers is not None and open_offers.any():
             score = np.where(open_offers, path.offer_price_usd_per_kw_month, -1.0)
             k = score.argmax(axis=1)
             rows = np.arange(B)
@@ -274,7 +300,7 @@ class ObservationEncoder:
         out[:, n : n + Gg] = state.gpu_nodes * (plant.gpu_node_mw * inv_ic)
         n += Gg
         out[:, n] = state.gpu_on_order_nodes @ plant.gpu_node_mw * inv_ic
-        out[:, n + 1] = plant.lease_reserved_mw(state, path) * inv_ic if state.lease_accepted.any() else 0.0
+        out[:, n + 1] = self._reserved_mw(state, path) * inv_ic
         out[:, n + 2] = state.cash_usd / nav0_usd
         out[:, n + 3] = (state.cash_usd + plant.credit_limit_usd) / nav0_usd
         out[:, n + 4] = nav_usd / nav0_usd

@@ -171,6 +171,8 @@ class _LeaseTerms:
     """(B, K) C"""
     priority: NDArray[np.int64]
     """(B, K) slots by value per MW (price + penalty), highest first: the order leases are served"""
+    priority_rows: NDArray[np.int64]
+    """(B, 1) row index, so that ``x[priority_rows, priority]`` reorders (B, K) arrays"""
     facility_mw_by_priority: FloatArray
     revenue_by_priority: FloatArray
     penalty_by_priority: FloatArray
@@ -300,6 +302,7 @@ class Plant:
                 revenue_per_mw_step=revenue,
                 penalty_per_mw_step=penalty,
                 priority=priority,
+                priority_rows=np.arange(priority.shape[0])[:, None],
                 facility_mw_by_priority=np.take_along_axis(facility_mw, priority, axis=1),
                 revenue_by_priority=np.take_along_axis(revenue, priority, axis=1),
                 penalty_by_priority=np.take_along_axis(penalty, priority, axis=1),
@@ -536,7 +539,7 @@ class Plant:
         if accepted.any():
             lt = self.lease_terms(path)
             active = accepted & (path.offer_ready_step <= t) & (t < path.offer_end_step)
-            demand = np.take_along_axis(active, lt.priority, axis=1) * lt.facility_mw_by_priority
+            demand = active[lt.priority_rows, lt.priority] * lt.facility_mw_by_priority
             room_hpc = np.maximum(hpc_ready - gpu_nodes @ self.gpu_node_mw, 0.0)
             # serve the leases worth most per MW first; the rest are late
             served = np.minimum(
