@@ -86,3 +86,21 @@ def test_bankruptcy_forfeits_the_lease_backlog(default_params: ScenarioParams) -
     backlog = plant.lease_backlog_usd(alive, path)
     assert backlog[0] > 0
     np.testing.assert_allclose(plant.nav_usd(alive, path) - plant.nav_usd(dead, path), backlog)
+
+
+def test_backlog_table_equals_the_step_by_step_value(default_params: ScenarioParams, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import hybridrl.sim.plant as plant_module
+
+    path = sample_paths(default_params, [0, 1])
+    state = Plant(default_params).initial_state(2)
+    state = type(state)(**{**vars(state), "lease_accepted": np.ones_like(state.lease_accepted)})
+    tabled = Plant(default_params)
+    assert tabled.lease_terms(path).backlog_table is not None  # built on first use
+    monkeypatch.setattr(plant_module, "BACKLOG_TABLE_MAX", 0)
+    computed = Plant(default_params)
+    assert computed.lease_terms(path).backlog_table is None
+    for t in (0, 100, 700, path.n_steps):
+        at_t = type(state)(**{**vars(state), "t": t})
+        np.testing.assert_allclose(
+            tabled.lease_backlog_usd(at_t, path), computed.lease_backlog_usd(at_t, path), rtol=1e-12
+        )

@@ -36,6 +36,9 @@ from hybridrl.sim.params import DAYS_PER_MONTH, DAYS_PER_YEAR, ScenarioParams
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
 
+BACKLOG_TABLE_MAX = 1_000_000
+"""Keep a per-step table of lease backlog values when it has at most this many entries."""
+
 CASH_FLOW_TERMS = (
     "mining_revenue_usd",
     "gpu_revenue_usd",
@@ -169,6 +172,9 @@ class _LeaseTerms:
     """(B, K) A: backlog = exp(rho t) A before the ready-by step"""
     backlog_end_term: FloatArray
     """(B, K) C"""
+    backlog_table: FloatArray | None
+    """(T+1, B, K) backlog value of each offer at every step, kept when small enough (a few
+    paths); None for large batches, which compute it step by step with the same function"""
     priority: NDArray[np.int64]
     """(B, K) slots by value per MW (price + penalty), highest first: the order leases are served"""
     priority_rows: NDArray[np.int64]
@@ -301,6 +307,7 @@ class Plant:
                 facility_mw=facility_mw,
                 revenue_per_mw_step=revenue,
                 penalty_per_mw_step=penalty,
+                backlog_table=None,
                 priority=priority,
                 priority_rows=np.arange(priority.shape[0])[:, None],
                 facility_mw_by_priority=np.take_along_axis(facility_mw, priority, axis=1),
@@ -311,6 +318,9 @@ class Plant:
                 * (np.exp(-rho * path.offer_ready_step) - np.exp(-rho * path.offer_end_step)),
                 backlog_end_term=v_over_rho * np.exp(-rho * path.offer_end_step),
             )
+            if path.n_paths * path.offer_it_mw.shape[1] * (path.n_steps + 1) <= BACKLOG_TABLE_MAX:
+                table = self._offer_pv(self._lease_terms, path, np.arange(path.n_steps + 1))
+                self._lease_terms = dataclasses.replace(self._lease_terms, backlog_table=table)
             self._lease_path = path
         return self._lease_terms
 
@@ -332,15 +342,20 @@ class Plant:
         """
         if not state.lease_accepted.any():
             return np.zeros(state.n_paths)
-        t = state.t
         lt = self.lease_terms(path)
-        grow = np.exp(self.discount_rate_per_step * t)
-        pv = np.where(
-            t <= path.offer_ready_step,
+        if lt.backlog_table is not None:
+            return np.vecdot(lt.backlog_table[state.t], state.lease_accepted)
+        return np.vecdot(self._offer_pv(lt, path, state.t), state.lease_accepted)
+
+    def _offer_pv(self, lt: _LeaseTerms, path: ExogenousPath, t: int | NDArray[np.int64]) -> FloatArray:
+        """(B, K) backlog value of each offer if accepted, at step t (or (len(t), B, K) for steps t)."""
+        grow = np.exp(self.discount_rate_per_step * np.asarray(t, dtype=np.float64))[..., None, None]
+        tt = np.asarray(t)[..., None, None]
+        return np.where(
+            tt <= path.offer_ready_step,
             grow * lt.backlog_before_start,
-            np.where(t < path.offer_end_step, lt.backlog_after_start - grow * lt.backlog_end_term, 0.0),
-        )
-        return np.vecdot(pv, state.lease_accepted)
+            np.where(tt < path.offer_end_step, lt.backlog_after_start - grow * lt.backlog_end_term, 0.0),
+        ).reshape(np.shape(t) + path.offer_it_mw.shape)
 
     def nav_usd(self, state: PlantState, path: ExogenousPath) -> FloatArray:
         """Mark-to-market net asset value: cash (negative when drawing credit) + hardware at resale
