@@ -235,6 +235,7 @@ class Plant:
         self._ones_asic = np.ones(self.n_asic)
         self._mining_usd_per_th_hashprice = self.dt_days * (1.0 - self.pool_fee) / 1e3
         self._ppa_usd_per_step = -self.ppa_mw * self.ppa_usd_per_mwh * self.hours_per_step
+        self._constant_cache: dict[int, tuple[FloatArray, FloatArray]] = {}
         self._lease_path: ExogenousPath | None = None
         self._lease_terms: _LeaseTerms | None = None
 
@@ -278,6 +279,16 @@ class Plant:
         )
 
     # ------------------------------------------------------------------ helpers
+
+    def _constant_rows(self, n_paths: int) -> tuple[FloatArray, FloatArray]:
+        """Read-only (B,) zeros and PPA cash flow, shared between steps (they never change)."""
+        rows = self._constant_cache.get(n_paths)
+        if rows is None:
+            zeros, ppa = np.zeros(n_paths), np.full(n_paths, self._ppa_usd_per_step)
+            zeros.flags.writeable = False
+            ppa.flags.writeable = False
+            rows = self._constant_cache[n_paths] = (zeros, ppa)
+        return rows
 
     def is_decision_epoch(self, t: int) -> bool:
         return self.investments_enabled and t % self.epoch_steps == 0
@@ -381,7 +392,7 @@ class Plant:
         if t >= path.n_steps:
             raise ValueError(f"the episode has ended (t={t}, n_steps={path.n_steps})")
         B = state.n_paths
-        zeros = np.zeros(B)
+        zeros, ppa_flow = self._constant_rows(B)
         clipped: dict[str, FloatArray] = {}
         cash = state.cash_usd
         asic_th = state.asic_th
@@ -577,7 +588,7 @@ class Plant:
             "lease_revenue_usd": lease_revenue,
             "lease_penalty_usd": lease_penalty,
             "dr_credit_usd": curtail * (hours * self.dr_credit_usd_per_mwh),
-            "power_ppa_usd": np.full(B, self._ppa_usd_per_step),
+            "power_ppa_usd": ppa_flow,
             "power_rt_usd": (self.ppa_mw - asic_power - gpu_power) * path.power_rt_usd_per_mwh[:, t] * hours,
             "opex_usd": -(
                 mining_ready * self.opex_mining_usd_per_mw_step + hpc_ready * self.opex_hpc_usd_per_mw_step
