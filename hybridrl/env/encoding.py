@@ -64,9 +64,9 @@ def decode_action(
         curtail_mw = curtail_frac * (plant.asic_installed_mw(state) * path.availability[:, t])
     else:
         curtail_mw = np.zeros(B)
-    zeros_g = np.zeros((B, G))
-    zeros_gg = np.zeros((B, plant.n_gpu))
     if plant.is_decision_epoch(t):
+        zeros_g = np.zeros((B, G))
+        zeros_gg = np.zeros((B, plant.n_gpu))
         rows = np.arange(B)
         sell = np.maximum(a[:, G : 2 * G], 0.0) * state.asic_th
         # most efficient ASIC generation on sale, newest GPU generation on sale
@@ -83,7 +83,7 @@ def decode_action(
         gpu_order *= on_sale
         retrofit = np.round(np.maximum(a[:, 2 * G + 3], 0.0) * plant.max_retrofit_blocks)
     else:
-        sell, asic_order, gpu_order, retrofit = zeros_g, zeros_g, zeros_gg, np.zeros(B)
+        sell, asic_order, gpu_order, retrofit = plant.no_orders(B)
     wants = a[:, 2 * G + 4] > 0.0
     if wants.any() and plant.is_decision_epoch(t):
         accept = wants[:, None] & plant.open_offers(state, path)

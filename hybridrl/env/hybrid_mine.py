@@ -233,11 +233,18 @@ class HybridMineEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
         self._nav = nav
         bankrupt = bool(out.state.bankrupt[0])
         terminated = bankrupt or out.state.t >= path.n_steps
-        clipped = {k: float(v[0]) for k, v in out.clipped.items() if v[0] > 1e-9}
+        amounts = np.concatenate(list(out.clipped.values())).tolist()
+        clipped = {k: v for k, v in zip(out.clipped, amounts, strict=True) if v > 1e-9}
         if action_clip > 0:
             clipped["action"] = action_clip
         info = {
-            "reward_terms": {k: float(out.cash_flows_usd[k][0]) for k in CASH_FLOW_TERMS},
+            "reward_terms": dict(
+                zip(
+                    CASH_FLOW_TERMS,
+                    np.concatenate([out.cash_flows_usd[k] for k in CASH_FLOW_TERMS]).tolist(),
+                    strict=True,
+                )
+            ),
             "nav_usd": float(nav[0]),
             "cash_usd": float(out.state.cash_usd[0]),
             "btc_mined": float(out.btc_mined[0]),

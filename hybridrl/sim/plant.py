@@ -236,6 +236,7 @@ class Plant:
         self._mining_usd_per_th_hashprice = self.dt_days * (1.0 - self.pool_fee) / 1e3
         self._ppa_usd_per_step = -self.ppa_mw * self.ppa_usd_per_mwh * self.hours_per_step
         self._constant_cache: dict[int, tuple[FloatArray, FloatArray]] = {}
+        self._no_orders_cache: dict[int, tuple[FloatArray, FloatArray, FloatArray, FloatArray]] = {}
         self._lease_path: ExogenousPath | None = None
         self._lease_terms: _LeaseTerms | None = None
 
@@ -279,6 +280,21 @@ class Plant:
         )
 
     # ------------------------------------------------------------------ helpers
+
+    def no_orders(self, n_paths: int) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        """Read-only zero (sales, ASIC orders, GPU orders, retrofit blocks), shared between calls."""
+        rows = self._no_orders_cache.get(n_paths)
+        if rows is None:
+            rows = (
+                np.zeros((n_paths, self.n_asic)),
+                np.zeros((n_paths, self.n_asic)),
+                np.zeros((n_paths, self.n_gpu)),
+                np.zeros(n_paths),
+            )
+            for a in rows:
+                a.flags.writeable = False
+            self._no_orders_cache[n_paths] = rows
+        return rows
 
     def _constant_rows(self, n_paths: int) -> tuple[FloatArray, FloatArray]:
         """Read-only (B,) zeros and PPA cash flow, shared between steps (they never change)."""
