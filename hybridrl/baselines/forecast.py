@@ -27,7 +27,8 @@ SERIES = tuple(
 
 
 class Forecaster(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def forecast(self, params: ScenarioParams, view: PathView, horizon_steps: int) -> ExogenousPath: ...
 

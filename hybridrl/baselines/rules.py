@@ -34,7 +34,8 @@ FloatArray = NDArray[np.float64]
 class Policy(Protocol):
     """A decision rule: the native action for every row of the batch at the state's step."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def act(self, plant: Plant, state: PlantState, view: PathView) -> NativeAction: ...
 

@@ -156,8 +156,17 @@ def evaluate_oracle(
 ) -> pd.DataFrame:
     """:func:`evaluate` for the perfect-foresight MILP oracle: one solve per path, its plan
     stepped through the plant. Adds the solve's status, gap, dual bound and seconds; a path
-    without a plan raises :class:`~hybridrl.baselines.oracle.OracleError`."""
+    without a plan raises :class:`~hybridrl.baselines.oracle.OracleError`.
+
+    ``start_from``: policies whose best run on each path seeds the solver (default: the
+    rule-based policies, so the oracle always starts from a plan; ``()`` for none)."""
     from hybridrl.baselines.oracle import OracleError, OracleModel
+    from hybridrl.baselines.rules import RULE_POLICIES
+
+    if start_from is None:
+        start_from = list(RULE_POLICIES.values())
+    elif isinstance(start_from, Sequence) and len(start_from) == 0:
+        start_from = None
 
     params, path = _resolve(scenario, seeds, path)
     plant = Plant(params)
