@@ -88,7 +88,7 @@ def decode_action(
     if wants.any() and plant.is_decision_epoch(t):
         accept = wants[:, None] & plant.open_offers(state, path)
     else:
-        accept = np.zeros((B, plant.n_offers), dtype=bool)
+        accept = plant.no_acceptance(B)
     gpu_offer = (a[:, 2 * G] + 1.0) * 0.5
     return NativeAction(
         asic_run_fraction=run,

@@ -237,6 +237,8 @@ class Plant:
         self._ppa_usd_per_step = -self.ppa_mw * self.ppa_usd_per_mwh * self.hours_per_step
         self._constant_cache: dict[int, tuple[FloatArray, FloatArray]] = {}
         self._no_orders_cache: dict[int, tuple[FloatArray, FloatArray, FloatArray, FloatArray]] = {}
+        self._no_accept_cache: dict[int, BoolArray] = {}
+        self._opex_key: tuple[FloatArray, FloatArray, FloatArray] | None = None
         self._lease_path: ExogenousPath | None = None
         self._lease_terms: _LeaseTerms | None = None
 
@@ -294,6 +296,29 @@ class Plant:
             for a in rows:
                 a.flags.writeable = False
             self._no_orders_cache[n_paths] = rows
+        return rows
+
+    def _opex_usd(self, mining_ready_mw: FloatArray, hpc_ready_mw: FloatArray) -> FloatArray:
+        """Fixed opex of a step (USD, negative); the capacities change only at epochs, so the
+        value is kept while the same arrays come back."""
+        key = self._opex_key
+        if key is None or key[0] is not mining_ready_mw or key[1] is not hpc_ready_mw:
+            value = -(
+                mining_ready_mw * self.opex_mining_usd_per_mw_step
+                + hpc_ready_mw * self.opex_hpc_usd_per_mw_step
+            )
+            value.flags.writeable = False
+            self._opex_key = (mining_ready_mw, hpc_ready_mw, value)
+            return value
+        return key[2]
+
+    def no_acceptance(self, n_paths: int) -> BoolArray:
+        """Read-only all-False (B, K) acceptance, shared between calls."""
+        rows = self._no_accept_cache.get(n_paths)
+        if rows is None:
+            rows = np.zeros((n_paths, self.n_offers), dtype=bool)
+            rows.flags.writeable = False
+            self._no_accept_cache[n_paths] = rows
         return rows
 
     def _constant_rows(self, n_paths: int) -> tuple[FloatArray, FloatArray]:
@@ -516,20 +541,23 @@ class Plant:
             else:
                 clipped["asic_order_th"] = zeros
         else:
-            for name, value in (
-                ("asic_sale_th", action.asic_sale_th),
-                ("retrofit_blocks", action.retrofit_blocks),
-                ("gpu_order_nodes", action.gpu_order_nodes),
-                ("asic_order_th", action.asic_order_th),
+            no = self.no_orders(B)
+            for name, value, none in (
+                ("asic_sale_th", action.asic_sale_th, no[0]),
+                ("retrofit_blocks", action.retrofit_blocks, no[3]),
+                ("gpu_order_nodes", action.gpu_order_nodes, no[2]),
+                ("asic_order_th", action.asic_order_th, no[1]),
             ):
-                clipped[name] = np.maximum(value, 0.0).reshape(B, -1).sum(axis=1) if value.any() else zeros
+                # orders are ignored between epochs; the shared "no orders" arrays need no check
+                ordered = value is not none and value.any()
+                clipped[name] = np.maximum(value, 0.0).reshape(B, -1).sum(axis=1) if ordered else zeros
 
         # offer acceptance at decision epochs, in slot order (highest price first), within HPC
         # capacity built or under retrofit and not taken by GPUs or other leases
         accepted = state.lease_accepted
         want = action.accept_offer
         refused = zeros
-        if want.any():
+        if want is not self.no_acceptance(B) and want.any():
             if self.is_decision_epoch(t):
                 open_now = self.open_offers(state, path) & want
                 refused = (want & ~open_now).sum(axis=1).astype(np.float64)
@@ -603,19 +631,20 @@ class Plant:
             "gpu_revenue_usd": gpu_revenue,
             "lease_revenue_usd": lease_revenue,
             "lease_penalty_usd": lease_penalty,
-            "dr_credit_usd": curtail * (hours * self.dr_credit_usd_per_mwh),
+            "dr_credit_usd": zeros if curtail is zeros else curtail * (hours * self.dr_credit_usd_per_mwh),
             "power_ppa_usd": ppa_flow,
             "power_rt_usd": (self.ppa_mw - asic_power - gpu_power) * path.power_rt_usd_per_mwh[:, t] * hours,
-            "opex_usd": -(
-                mining_ready * self.opex_mining_usd_per_mw_step + hpc_ready * self.opex_hpc_usd_per_mw_step
-            ),
+            "opex_usd": self._opex_usd(mining_ready, hpc_ready),
             "interest_usd": np.minimum(cash, 0.0) * self.interest_per_step,
             "asic_sales_usd": asic_sales,
             "asic_capex_usd": asic_capex,
             "gpu_capex_usd": gpu_capex,
             "retrofit_capex_usd": retrofit_capex,
         }
-        new_cash = cash + sum(flows.values())
+        new_cash = cash
+        for flow in flows.values():
+            if flow is not zeros:  # between epochs most capex terms are the shared zeros
+                new_cash = new_cash + flow
 
         new_state = PlantState(
             t=t + 1,
