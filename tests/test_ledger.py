@@ -104,3 +104,25 @@ def test_backlog_table_equals_the_step_by_step_value(default_params: ScenarioPar
         np.testing.assert_allclose(
             tabled.lease_backlog_usd(at_t, path), computed.lease_backlog_usd(at_t, path), rtol=1e-12
         )
+
+
+def test_cached_step_terms_equal_a_fresh_plant(default_params: ScenarioParams) -> None:
+    """The plant keeps a few terms between steps (opex, lease service); a plant without any
+    history must compute the very same step."""
+    plant = Plant(default_params)
+    path = sample_paths(default_params, list(range(4)))
+    rng = np.random.default_rng(3)
+    state = plant.initial_state(4)
+    n_actions = 2 * plant.n_asic + 6
+    leases_served = 0
+    for _ in range(900):
+        action = decode_action(plant, state, path, rng.uniform(-1, 1, (4, n_actions)))
+        out = plant.step(state, action, path)
+        if state.t % 3 == 0:
+            fresh = Plant(default_params).step(state, action, path)
+            for k in CASH_FLOW_TERMS:
+                np.testing.assert_array_equal(out.cash_flows_usd[k], fresh.cash_flows_usd[k], err_msg=k)
+            np.testing.assert_array_equal(out.lease_power_mw, fresh.lease_power_mw)
+            leases_served += int((out.lease_power_mw > 0).any())
+        state = out.state
+    assert leases_served > 10  # the comparison covered steps with leases in service

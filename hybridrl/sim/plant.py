@@ -239,6 +239,18 @@ class Plant:
         self._no_orders_cache: dict[int, tuple[FloatArray, FloatArray, FloatArray, FloatArray]] = {}
         self._no_accept_cache: dict[int, BoolArray] = {}
         self._opex_key: tuple[FloatArray, FloatArray, FloatArray] | None = None
+        self._lease_key: (
+            tuple[
+                ExogenousPath,
+                BoolArray,
+                FloatArray,
+                FloatArray,
+                int,
+                int,
+                tuple[FloatArray, FloatArray, FloatArray],
+            ]
+            | None
+        ) = None
         self._lease_path: ExogenousPath | None = None
         self._lease_terms: _LeaseTerms | None = None
 
@@ -297,6 +309,49 @@ class Plant:
                 a.flags.writeable = False
             self._no_orders_cache[n_paths] = rows
         return rows
+
+    def _lease_service(
+        self,
+        path: ExogenousPath,
+        t: int,
+        accepted: BoolArray,
+        hpc_ready_mw: FloatArray,
+        gpu_nodes: FloatArray,
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """(revenue at full availability, penalty, MW served) of the accepted leases at step t.
+
+        Leases worth most per MW (price + penalty) are served first from the HPC MW that
+        installed GPUs leave; the rest pay the late-delivery penalty. The result changes only
+        when a lease starts or ends, an offer is accepted, or HPC MW or GPU nodes change, so it is
+        kept until then."""
+        key = self._lease_key
+        if (
+            key is not None
+            and key[0] is path
+            and key[1] is accepted
+            and key[2] is hpc_ready_mw
+            and key[3] is gpu_nodes
+            and key[4] <= t < key[5]
+        ):
+            return key[6]
+        lt = self.lease_terms(path)
+        active = accepted & (path.offer_ready_step <= t) & (t < path.offer_end_step)
+        demand = active[lt.priority_rows, lt.priority] * lt.facility_mw_by_priority
+        room_hpc = np.maximum(hpc_ready_mw - gpu_nodes @ self.gpu_node_mw, 0.0)
+        served = np.minimum(np.maximum(room_hpc[:, None] - (np.cumsum(demand, axis=1) - demand), 0.0), demand)
+        result = (
+            np.vecdot(served, lt.revenue_by_priority),
+            -np.vecdot(demand - served, lt.penalty_by_priority),
+            served.sum(axis=1),
+        )
+        # valid until the next step at which an accepted lease starts or ends
+        changes = np.concatenate(
+            [path.offer_ready_step[accepted].astype(np.float64), np.ceil(path.offer_end_step[accepted])]
+        )
+        later = changes[changes > t]
+        until = int(later.min()) if later.size else path.n_steps + 1
+        self._lease_key = (path, accepted, hpc_ready_mw, gpu_nodes, t, until, result)
+        return result
 
     def _opex_usd(self, mining_ready_mw: FloatArray, hpc_ready_mw: FloatArray) -> FloatArray:
         """Fixed opex of a step (USD, negative); the capacities change only at epochs, so the
@@ -607,17 +662,11 @@ class Plant:
             clipped["gpu_offer_fraction"] = zeros
 
         if accepted.any():
-            lt = self.lease_terms(path)
-            active = accepted & (path.offer_ready_step <= t) & (t < path.offer_end_step)
-            demand = active[lt.priority_rows, lt.priority] * lt.facility_mw_by_priority
-            room_hpc = np.maximum(hpc_ready - gpu_nodes @ self.gpu_node_mw, 0.0)
-            # serve the leases worth most per MW first; the rest are late
-            served = np.minimum(
-                np.maximum(room_hpc[:, None] - (np.cumsum(demand, axis=1) - demand), 0.0), demand
+            revenue_full, lease_penalty, served_mw = self._lease_service(
+                path, t, accepted, hpc_ready, gpu_nodes
             )
-            lease_revenue = np.vecdot(served, lt.revenue_by_priority) * avail
-            lease_penalty = -np.vecdot(demand - served, lt.penalty_by_priority)
-            lease_power = served.sum(axis=1) * avail
+            lease_revenue = revenue_full * avail
+            lease_power = served_mw * avail
         else:
             lease_revenue = lease_penalty = lease_power = zeros
 
