@@ -186,6 +186,16 @@ class ObservationEncoder:
         self._window: NDArray[np.bool_] = np.zeros(0, dtype=bool)
         self._reserved_key: tuple[object, object, int] | None = None
         self._reserved: FloatArray = np.zeros(0)
+        self._calendar_table: FloatArray = np.zeros((0, 4))
+
+    def _calendar(self, n_steps: int) -> FloatArray:
+        """(T+1, 4) episode progress, season sin and cos, decision-epoch flag for every step."""
+        if self._calendar_table.shape[0] != n_steps + 1:
+            t = np.arange(n_steps + 1)
+            phase = self.season_phase0 + self.season_step * t
+            epoch = np.array([self.plant.is_decision_epoch(int(s)) for s in t], dtype=np.float64)
+            self._calendar_table = np.stack([t / n_steps, np.sin(phase), np.cos(phase), epoch], axis=1)
+        return self._calendar_table
 
     def _offer_window(self, path: ExogenousPath | PathView) -> NDArray[np.bool_]:
         """(T+1,) whether any row has an offer inside its window at step t (cached per path)."""
@@ -304,11 +314,7 @@ class ObservationEncoder:
         out[:, n + 2] = state.cash_usd / nav0_usd
         out[:, n + 3] = (state.cash_usd + plant.credit_limit_usd) / nav0_usd
         out[:, n + 4] = nav_usd / nav0_usd
-        phase = self.season_phase0 + self.season_step * t
-        out[:, n + 5] = t / path.n_steps
-        out[:, n + 6] = np.sin(phase)
-        out[:, n + 7] = np.cos(phase)
-        out[:, n + 8] = float(plant.is_decision_epoch(t))
+        out[:, n + 5 : n + 9] = self._calendar(path.n_steps)[t]
         np.minimum(out, OBS_BOUND, out=out)
         np.maximum(out, -OBS_BOUND, out=out)
         return out.astype(np.float32)
