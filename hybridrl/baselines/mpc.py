@@ -16,7 +16,7 @@ import numpy as np
 
 from hybridrl.baselines.forecast import Forecaster
 from hybridrl.baselines.oracle import OracleModel
-from hybridrl.baselines.rules import gpu_margin_usd_per_node_day
+from hybridrl.baselines.rules import asic_best_use, gpu_margin_usd_per_node_day
 from hybridrl.sim.information import PathView
 from hybridrl.sim.plant import NativeAction, Plant, PlantState
 
@@ -82,14 +82,10 @@ class MPC:
 
     @staticmethod
     def _dispatch(plant: Plant, state: PlantState, view: PathView) -> NativeAction:
-        hours = plant.hours_per_step
-        margin = view.now("hashprice_usd_per_ph_day")[:, None] * plant._mining_usd_per_th_hashprice - (
-            plant.asic_mw_per_th * view.now("power_rt_usd_per_mwh")[:, None] * hours
+        runs, _ = asic_best_use(
+            plant, view.now("hashprice_usd_per_ph_day"), view.now("power_rt_usd_per_mwh"), view.now("dr_call")
         )
-        curtail_value = (
-            view.now("dr_call")[:, None] * plant.asic_mw_per_th * hours * plant.dr_credit_usd_per_mwh
-        )
-        run = ((margin > 0) & (margin >= curtail_value)).astype(np.float64)
+        run = runs.astype(np.float64)
         idle_mw = ((1.0 - run) * state.asic_th) @ plant.asic_mw_per_th * view.now("availability")
         curtail = np.where(view.now("dr_call") & (plant.dr_credit_usd_per_mwh > 0), idle_mw, 0.0)
         offer = (gpu_margin_usd_per_node_day(plant, view) > 0).astype(np.float64)

@@ -32,7 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hybridrl.baselines.milp import Expr, LinearModel, SolveResult
-from hybridrl.baselines.rules import Policy
+from hybridrl.baselines.rules import Policy, asic_best_use, gpu_margin_usd_per_node_step
 from hybridrl.sim.exogenous import ExogenousPath
 from hybridrl.sim.information import PathReveal
 from hybridrl.sim.plant import NativeAction, Plant, PlantState
@@ -191,20 +191,11 @@ class OracleModel:
         DR credit for the MW held off during a call, 0), and whether running is the best use;
         GPU (T, Gg) per node held: availability x max(rent - energy, 0)."""
         p, path, T = self.plant, self.path, self.T
-        hours = p.hours_per_step
-        rt = path.power_rt_usd_per_mwh[0, :T, None]
-        margin = (
-            path.hashprice_usd_per_ph_day[0, :T, None] * p._mining_usd_per_th_hashprice
-            - p.asic_mw_per_th * rt * hours
-        )
-        curtail = path.dr_call[0, :T, None] * p.asic_mw_per_th * hours * p.dr_credit_usd_per_mwh
-        runs = (margin > 0) & (margin >= curtail)
-        asic = self.avail[:, None] * np.maximum(np.maximum(margin, curtail), 0.0)
-        util = path.gpu_utilisation[0, :T]
-        load = p.gpu_idle_power_fraction + (1.0 - p.gpu_idle_power_fraction) * util
-        gpu_margin = (
-            path.gpu_spot_usd_per_gpu_hour[0, :T] * util * p.gpu_hours_per_node_step
-            - p.gpu_node_mw * load * rt * hours
+        rt = path.power_rt_usd_per_mwh[0, :T]
+        runs, value = asic_best_use(p, path.hashprice_usd_per_ph_day[0, :T], rt, path.dr_call[0, :T])
+        asic = self.avail[:, None] * value
+        gpu_margin = gpu_margin_usd_per_node_step(
+            p, path.gpu_spot_usd_per_gpu_hour[0, :T], path.gpu_utilisation[0, :T], rt
         )
         return asic, runs, self.avail[:, None] * np.maximum(gpu_margin, 0.0)
 
@@ -573,12 +564,7 @@ class OracleModel:
             nav = nav + float(self.A0 @ resale * TH_PER_UNIT * p.asic_keep_per_step**T + self.N0 @ gresale)
         nav = nav + book0
         if self.x.size or self.accepted0.any():
-            final = dataclasses.replace(init, t=T)
-            pv_each = np.zeros(p.n_offers)
-            for k in range(p.n_offers):
-                only = np.zeros((1, p.n_offers), dtype=bool)
-                only[0, k] = True
-                pv_each[k] = p.lease_backlog_usd(dataclasses.replace(final, lease_accepted=only), path)[0]
+            pv_each = p.offer_backlog_usd(path, T)[0]  # what each offer adds to NAV if accepted
             ks = np.arange(p.n_offers)
             nav = nav + (self._accepted_by(ks, np.full(p.n_offers, T)) * pv_each).sum()
         nav0 = p.nav_usd(dataclasses.replace(init, t=0), path)[0]

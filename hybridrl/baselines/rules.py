@@ -23,7 +23,6 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from hybridrl.sim.exogenous import MWH_PER_TH_DAY_PER_J_PER_TH
 from hybridrl.sim.information import PathView
 from hybridrl.sim.params import DAYS_PER_MONTH
 from hybridrl.sim.plant import NativeAction, Plant, PlantState
@@ -43,20 +42,52 @@ class Policy(Protocol):
 # --------------------------------------------------------------------------- shared pieces
 
 
+def asic_margin_usd_per_th_step(
+    plant: Plant, hashprice_usd_per_ph_day: FloatArray, rt_usd_per_mwh: FloatArray
+) -> FloatArray:
+    """(..., G) pool revenue minus energy at the real-time price, per TH/s over one step (any
+    leading shape: one step of a batch, or every step of a path)."""
+    revenue = hashprice_usd_per_ph_day[..., None] * plant._mining_usd_per_th_hashprice
+    return revenue - plant.asic_mw_per_th * rt_usd_per_mwh[..., None] * plant.hours_per_step
+
+
+def asic_best_use(
+    plant: Plant, hashprice_usd_per_ph_day: FloatArray, rt_usd_per_mwh: FloatArray, dr_call: NDArray[np.bool_]
+) -> tuple[NDArray[np.bool_], FloatArray]:
+    """Best use of one TH/s of each generation over a step: run, hold off for a DR call, or idle,
+    whichever earns most. Returns (runs (..., G), value USD per TH/s (..., G), before
+    availability). The MILP oracle and the MPC dispatch with this rule."""
+    margin = asic_margin_usd_per_th_step(plant, hashprice_usd_per_ph_day, rt_usd_per_mwh)
+    curtail = dr_call[..., None] * plant.asic_mw_per_th * plant.hours_per_step * plant.dr_credit_usd_per_mwh
+    return (margin > 0) & (margin >= curtail), np.maximum(np.maximum(margin, curtail), 0.0)
+
+
+def gpu_margin_usd_per_node_step(
+    plant: Plant, spot_usd_per_gpu_hour: FloatArray, utilisation: FloatArray, rt_usd_per_mwh: FloatArray
+) -> FloatArray:
+    """(..., Gg) rental revenue minus energy for one offered node over a step."""
+    load = plant.gpu_idle_power_fraction + (1.0 - plant.gpu_idle_power_fraction) * utilisation
+    energy = plant.gpu_node_mw * load * rt_usd_per_mwh[..., None] * plant.hours_per_step
+    return spot_usd_per_gpu_hour * utilisation * plant.gpu_hours_per_node_step - energy
+
+
 def asic_margin_usd_per_th_day(plant: Plant, view: PathView) -> FloatArray:
     """(B, G) pool revenue minus energy at today's real-time price, per TH/s and day."""
-    revenue = view.now("hashprice_usd_per_ph_day") * (1.0 - plant.pool_fee) / 1e3
-    energy_mwh = plant.asic_mw_per_th * 1e6 * MWH_PER_TH_DAY_PER_J_PER_TH
-    return revenue[:, None] - energy_mwh * view.now("power_rt_usd_per_mwh")[:, None]
+    margin = asic_margin_usd_per_th_step(
+        plant, view.now("hashprice_usd_per_ph_day"), view.now("power_rt_usd_per_mwh")
+    )
+    return margin / plant.dt_days
 
 
 def gpu_margin_usd_per_node_day(plant: Plant, view: PathView) -> FloatArray:
     """(B, Gg) rental revenue minus energy for one offered node over a day, at today's prices."""
-    util = view.now("gpu_utilisation")
-    revenue = plant.gpu_hours_per_node_step / plant.dt_days * view.now("gpu_spot_usd_per_gpu_hour") * util
-    load = plant.gpu_idle_power_fraction + (1.0 - plant.gpu_idle_power_fraction) * util
-    energy = plant.gpu_node_mw * load * 24.0 * view.now("power_rt_usd_per_mwh")[:, None]
-    return revenue - energy
+    margin = gpu_margin_usd_per_node_step(
+        plant,
+        view.now("gpu_spot_usd_per_gpu_hour"),
+        view.now("gpu_utilisation"),
+        view.now("power_rt_usd_per_mwh"),
+    )
+    return margin / plant.dt_days
 
 
 def mining_dispatch(plant: Plant, state: PlantState, view: PathView) -> tuple[FloatArray, FloatArray]:

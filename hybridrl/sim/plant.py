@@ -449,10 +449,12 @@ class Plant:
         """
         if not state.lease_accepted.any():
             return np.zeros(state.n_paths)
+        return np.vecdot(self.offer_backlog_usd(path, state.t), state.lease_accepted)
+
+    def offer_backlog_usd(self, path: ExogenousPath, t: int) -> FloatArray:
+        """(B, K) backlog value at step t of each offer, were it accepted."""
         lt = self.lease_terms(path)
-        if lt.backlog_table is not None:
-            return np.vecdot(lt.backlog_table[state.t], state.lease_accepted)
-        return np.vecdot(self._offer_pv(lt, path, state.t), state.lease_accepted)
+        return lt.backlog_table[t] if lt.backlog_table is not None else self._offer_pv(lt, path, t)
 
     def _offer_pv(self, lt: _LeaseTerms, path: ExogenousPath, t: int | NDArray[np.int64]) -> FloatArray:
         """(B, K) backlog value of each offer if accepted, at step t (or (len(t), B, K) for steps t)."""
