@@ -1,0 +1,321 @@
+"""Typed training configuration: plain dataclasses, checked before any work starts.
+
+Hydra composes these as structured configs (:func:`register_configs`, called by the entry
+points in ``experiments/``); the library itself only ever sees the dataclass objects. Type
+errors and unknown keys are caught by OmegaConf while composing; ranges and names are checked
+here by :func:`config_problems`, which lists every problem at once with its dotted key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from hybridrl.sim.params import envs_dir, list_scenarios
+
+MAX_RUN_SEED = 2**16
+"""Run seeds lie in [0, MAX_RUN_SEED); see :mod:`hybridrl.agents.seeds`."""
+MAX_ENVS = 2**16
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot run; the message lists every problem with its key."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        self.problems = problems
+        lines = [f"  {key}: {message}" for key, message in problems]
+        super().__init__("invalid configuration:\n" + "\n".join(lines))
+
+
+class Algo(Enum):
+    ppo = "ppo"
+    sac = "sac"
+    td3 = "td3"
+    a2c = "a2c"
+    recurrent_ppo = "recurrent_ppo"
+
+
+class LoggerKind(Enum):
+    none = "none"
+    wandb = "wandb"
+
+
+class WandbMode(Enum):
+    offline = "offline"
+    online = "online"
+    disabled = "disabled"
+
+
+class VecEnvKind(Enum):
+    dummy = "dummy"
+    subproc = "subproc"
+
+
+# --------------------------------------------------------------------------- agents
+
+
+@dataclass
+class AgentConfig:
+    """Hyperparameters shared by every algorithm (SB3 names and meanings)."""
+
+    algo: Algo = Algo.ppo
+    learning_rate: float = 3e-4
+    gamma: float = 0.99
+    net_arch: list[int] = field(default_factory=lambda: [64, 64])
+
+    def problems(self) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        if not self.learning_rate > 0:
+            out.append(("learning_rate", f"must be > 0, got {self.learning_rate}"))
+        if not 0 < self.gamma < 1:
+            out.append(("gamma", f"must lie in (0, 1), got {self.gamma}"))
+        if not self.net_arch or any(n < 1 for n in self.net_arch):
+            out.append(("net_arch", f"must be a non-empty list of positive layer sizes, got {self.net_arch}"))
+        return out + _range_problems(self)
+
+    def sb3_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for the SB3 constructor (everything but algo and net_arch)."""
+        skip = {"algo", "net_arch", "action_noise_std", "lstm_hidden_size", "n_lstm_layers"}
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in skip}
+
+
+def _positive_int(default: int) -> Any:
+    return field(default=default, metadata={"range": (lambda v: v >= 1, ">= 1")})
+
+
+def _non_negative(default: float) -> Any:
+    return field(default=default, metadata={"range": (lambda v: v >= 0, ">= 0")})
+
+
+def _unit_interval(default: float) -> Any:
+    return field(default=default, metadata={"range": (lambda v: 0 <= v <= 1, "in [0, 1]")})
+
+
+@dataclass
+class OnPolicyConfig(AgentConfig):
+    n_steps: int = _positive_int(1024)
+    gae_lambda: float = _unit_interval(0.95)
+    ent_coef: float = _non_negative(0.0)
+    vf_coef: float = _non_negative(0.5)
+    max_grad_norm: float = field(default=0.5, metadata={"range": (lambda v: v > 0, "> 0")})
+
+
+@dataclass
+class PPOConfig(OnPolicyConfig):
+    algo: Algo = Algo.ppo
+    batch_size: int = _positive_int(256)
+    n_epochs: int = _positive_int(5)
+    clip_range: float = field(default=0.2, metadata={"range": (lambda v: v > 0, "> 0")})
+
+
+@dataclass
+class RecurrentPPOConfig(PPOConfig):
+    algo: Algo = Algo.recurrent_ppo
+    n_steps: int = _positive_int(256)
+    batch_size: int = _positive_int(128)
+    lstm_hidden_size: int = _positive_int(64)
+    n_lstm_layers: int = _positive_int(1)
+
+
+@dataclass
+class A2CConfig(OnPolicyConfig):
+    algo: Algo = Algo.a2c
+    learning_rate: float = 7e-4
+    n_steps: int = _positive_int(8)
+    gae_lambda: float = _unit_interval(1.0)
+
+
+@dataclass
+class OffPolicyConfig(AgentConfig):
+    buffer_size: int = _positive_int(200_000)
+    learning_starts: int = _non_negative(1_000)
+    batch_size: int = _positive_int(256)
+    tau: float = field(default=0.005, metadata={"range": (lambda v: 0 < v <= 1, "in (0, 1]")})
+    train_freq: int = _positive_int(1)
+    gradient_steps: int = _positive_int(1)
+
+
+@dataclass
+class SACConfig(OffPolicyConfig):
+    algo: Algo = Algo.sac
+    ent_coef: str = "auto"
+
+    def problems(self) -> list[tuple[str, str]]:
+        out = super().problems()
+        value = self.ent_coef.removeprefix("auto_")
+        if self.ent_coef != "auto":
+            try:
+                if float(value) <= 0:
+                    raise ValueError
+            except ValueError:
+                out.append(
+                    ("ent_coef", f"must be 'auto', 'auto_<float>' or a positive float, got {self.ent_coef!r}")
+                )
+        return out
+
+    def sb3_kwargs(self) -> dict[str, Any]:
+        kwargs = super().sb3_kwargs()
+        if not self.ent_coef.startswith("auto"):
+            kwargs["ent_coef"] = float(self.ent_coef)
+        return kwargs
+
+
+@dataclass
+class TD3Config(OffPolicyConfig):
+    algo: Algo = Algo.td3
+    learning_rate: float = 1e-3
+    policy_delay: int = _positive_int(2)
+    target_policy_noise: float = _non_negative(0.2)
+    target_noise_clip: float = _non_negative(0.5)
+    action_noise_std: float = _non_negative(0.1)
+    """Std of the Gaussian exploration noise added to actions in [-1, 1]."""
+
+
+AGENT_CONFIGS: dict[Algo, type[AgentConfig]] = {
+    Algo.ppo: PPOConfig,
+    Algo.sac: SACConfig,
+    Algo.td3: TD3Config,
+    Algo.a2c: A2CConfig,
+    Algo.recurrent_ppo: RecurrentPPOConfig,
+}
+
+
+# --------------------------------------------------------------------------- the run
+
+
+@dataclass
+class EnvConfig:
+    scenario: str = "default"
+    """A catalogue name (``envs/<name>.yaml``) or a path to a scenario YAML file."""
+
+    def problems(self) -> list[tuple[str, str]]:
+        if self.scenario in list_scenarios() or Path(self.scenario).is_file():
+            return []
+        return [
+            (
+                "scenario",
+                f"unknown scenario {self.scenario!r}: not in the catalogue {list_scenarios()} "
+                f"({envs_dir()}) and not a file",
+            )
+        ]
+
+
+@dataclass
+class EvalConfig:
+    """Evaluation during training, on validation paths disjoint from the training paths."""
+
+    every_steps: int = _positive_int(20_000)
+    """Evaluate each time the run crosses a multiple of this many environment steps."""
+    episodes: int = _positive_int(4)
+    gap_closed: bool = True
+    """Also report gap closed against the MILP oracle (its plans are solved once per run)."""
+    oracle_time_limit_s: float = field(default=20.0, metadata={"range": (lambda v: v > 0, "> 0")})
+
+    def problems(self) -> list[tuple[str, str]]:
+        return _range_problems(self)
+
+
+@dataclass
+class LoggerConfig:
+    kind: LoggerKind = LoggerKind.wandb
+    mode: WandbMode = WandbMode.offline
+    """offline (default: no account, no network), online, or disabled."""
+    project: str = "hybridrl"
+    entity: str | None = None
+    group: str | None = None
+    tags: list[str] = field(default_factory=list)
+
+    def problems(self) -> list[tuple[str, str]]:
+        return [] if self.project else [("project", "must not be empty")]
+
+
+@dataclass
+class TrainConfig:
+    env: EnvConfig = field(default_factory=EnvConfig)
+    agent: AgentConfig = field(default_factory=PPOConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    seed: int = 0
+    """Seeds the agent and the training paths; training and validation paths never meet."""
+    total_timesteps: int = _positive_int(200_000)
+    n_envs: int = _positive_int(4)
+    vec_env: VecEnvKind = VecEnvKind.dummy
+    torch_threads: int = _positive_int(1)
+    normalize: bool = True
+    """VecNormalize observations and rewards (statistics saved beside every model)."""
+    checkpoint_every_steps: int = _positive_int(50_000)
+    keep_checkpoints: int = _positive_int(3)
+    progress_bar: bool | None = None
+    """None: on when stdout is a terminal and not in CI or a multirun job."""
+    resume: str | None = None
+    """A run directory to continue from its latest checkpoint."""
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        check_config(self)
+
+
+def _range_problems(obj: object) -> list[tuple[str, str]]:
+    out = []
+    for f in dataclasses.fields(obj):  # type: ignore[arg-type]
+        rule = f.metadata.get("range")
+        value = getattr(obj, f.name)
+        if rule is not None and not rule[0](value):
+            out.append((f.name, f"must be {rule[1]}, got {value}"))
+    return out
+
+
+def config_problems(cfg: TrainConfig) -> list[tuple[str, str]]:
+    """Every problem of ``cfg``, as (dotted key, message)."""
+    out = [(k, m) for k, m in _range_problems(cfg)]
+    if not 0 <= cfg.seed < MAX_RUN_SEED:
+        out.append(("seed", f"must lie in [0, {MAX_RUN_SEED}), got {cfg.seed}"))
+    if cfg.n_envs > MAX_ENVS:
+        out.append(("n_envs", f"must be at most {MAX_ENVS}, got {cfg.n_envs}"))
+    if cfg.device not in ("cpu", "cuda", "auto") and not cfg.device.startswith("cuda:"):
+        out.append(("device", f"must be cpu, cuda, cuda:<n> or auto, got {cfg.device!r}"))
+    if cfg.resume is not None and not (Path(cfg.resume) / RUN_CONFIG_FILE).is_file():
+        out.append(("resume", f"{cfg.resume!r} is not a run directory (no {RUN_CONFIG_FILE} in it)"))
+    for prefix, part in (("env", cfg.env), ("agent", cfg.agent), ("logger", cfg.logger), ("eval", cfg.eval)):
+        out.extend((f"{prefix}.{k}", m) for k, m in part.problems())
+    agent = cfg.agent
+    if isinstance(agent, PPOConfig) and agent.batch_size > agent.n_steps * cfg.n_envs:
+        out.append(
+            (
+                "agent.batch_size",
+                f"must be at most n_steps x n_envs = {agent.n_steps * cfg.n_envs}, got {agent.batch_size}",
+            )
+        )
+    expected = AGENT_CONFIGS[agent.algo]
+    if type(agent) is not expected:
+        out.append(
+            ("agent.algo", f"{agent.algo.value} needs a {expected.__name__}, got {type(agent).__name__}")
+        )
+    return out
+
+
+def check_config(cfg: TrainConfig) -> None:
+    """Raise :class:`ConfigError` listing every problem of ``cfg``."""
+    problems = config_problems(cfg)
+    if problems:
+        raise ConfigError(problems)
+
+
+RUN_CONFIG_FILE = "config.yaml"
+"""The resolved configuration, written at the top of every run directory."""
+
+
+def register_configs() -> None:
+    """Register the schemas with Hydra's ConfigStore (called by the entry points)."""
+    from hydra.core.config_store import ConfigStore
+    from omegaconf import MISSING, OmegaConf
+
+    cs = ConfigStore.instance()
+    schema = OmegaConf.structured(TrainConfig)
+    schema.agent = MISSING  # filled by the agent group with its own schema (a subclass)
+    cs.store(name="train_schema", node=schema)
+    for algo, schema in AGENT_CONFIGS.items():
+        cs.store(group="agent", name=f"{algo.value}_schema", node=schema)

@@ -1,0 +1,305 @@
+"""Train an SB3 agent on a scenario from a :class:`TrainConfig` into a run directory.
+
+A run directory holds: ``config.yaml`` (the resolved configuration), ``run.json`` (what was
+trained, on which seeds, how fast), ``model.zip`` with ``vecnormalize.pkl``/``.json``,
+``checkpoints/step_*/`` (model, statistics, replay buffer, callback state), ``best/`` (the best
+model by validation NAV change, with the statistics it was evaluated with), ``eval.csv`` (the
+evaluation history), ``progress*.csv`` (SB3's training metrics) and, with W&B on, ``wandb/``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from hybridrl.agents.config import (
+    AGENT_CONFIGS,
+    RUN_CONFIG_FILE,
+    Algo,
+    ConfigError,
+    EnvConfig,
+    EvalConfig,
+    LoggerConfig,
+    LoggerKind,
+    TrainConfig,
+    VecEnvKind,
+    WandbMode,
+)
+from hybridrl.agents.policy import MODEL_FILE, RUN_FILE
+from hybridrl.agents.seeds import training_seeds, validation_seeds
+from hybridrl.sim.exogenous import sample_paths
+from hybridrl.sim.params import load_scenario
+
+# --------------------------------------------------------------------------- config files
+
+
+def config_to_dict(cfg: TrainConfig) -> dict[str, Any]:
+    def plain(x: Any) -> Any:
+        if isinstance(x, Enum):
+            return x.value
+        if isinstance(x, dict):
+            return {k: plain(v) for k, v in x.items()}
+        if isinstance(x, list):
+            return [plain(v) for v in x]
+        return x
+
+    out: dict[str, Any] = plain(dataclasses.asdict(cfg))
+    return out
+
+
+def config_from_dict(data: dict[str, Any]) -> TrainConfig:
+    """The inverse of :func:`config_to_dict`; unknown keys raise :class:`ConfigError`."""
+    enums = {e.__name__: e for e in (Algo, LoggerKind, WandbMode, VecEnvKind)}
+
+    def build(cls: type, values: dict[str, Any], prefix: str, parts: dict[str, Any]) -> Any:
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(fields) - set(parts))
+        if unknown:
+            raise ConfigError([(f"{prefix}{k}", "unknown key") for k in unknown])
+        kwargs = {
+            k: enums[str(fields[k].type)](v) if str(fields[k].type) in enums else v for k, v in values.items()
+        }
+        return cls(**kwargs, **parts)
+
+    data = dict(data)
+    agent = dict(data.pop("agent", {}))
+    parts = {
+        "env": build(EnvConfig, data.pop("env", {}), "env.", {}),
+        "agent": build(AGENT_CONFIGS[Algo(agent.get("algo", "ppo"))], agent, "agent.", {}),
+        "logger": build(LoggerConfig, data.pop("logger", {}), "logger.", {}),
+        "eval": build(EvalConfig, data.pop("eval", {}), "eval.", {}),
+    }
+    cfg: TrainConfig = build(TrainConfig, data, "", parts)
+    return cfg
+
+
+def save_config(cfg: TrainConfig, path: Path) -> None:
+    path.write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
+
+
+def load_config(path: Path) -> TrainConfig:
+    return config_from_dict(yaml.safe_load(path.read_text()))
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    found = sorted((run_dir / "checkpoints").glob("step_*"))
+    return found[-1] if found else None
+
+
+# --------------------------------------------------------------------------- training
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    run_dir: Path
+    num_timesteps: int
+    seconds: float
+    resumed_from_step: int | None
+
+
+def resolve_progress_bar(setting: bool | None, multirun: bool = False) -> bool:
+    """Explicit setting wins; otherwise on in an interactive terminal, off in CI and multiruns."""
+    if setting is not None:
+        return setting
+    return sys.stdout.isatty() and not multirun and not os.environ.get("CI")
+
+
+def resume(
+    run_dir: str | Path,
+    total_timesteps: int | None = None,
+    logger: LoggerConfig | None = None,
+    progress_bar: bool | None = None,
+    multirun: bool = False,
+) -> TrainResult:
+    """Continue the run in ``run_dir`` from its latest checkpoint (from scratch if it has none)
+    with its saved configuration; only the total steps, the logger and the progress bar may
+    change. A resumed run loses at most the steps since that checkpoint; its environments start
+    fresh episodes (on their training seeds' paths again)."""
+    run_dir = Path(run_dir)
+    cfg = load_config(run_dir / RUN_CONFIG_FILE)
+    changes: dict[str, Any] = {"progress_bar": progress_bar}
+    if total_timesteps is not None:
+        changes["total_timesteps"] = total_timesteps
+    if logger is not None:
+        changes["logger"] = logger
+    return train(dataclasses.replace(cfg, **changes), run_dir, multirun=multirun, _resuming=True)
+
+
+def train(
+    cfg: TrainConfig, run_dir: str | Path, multirun: bool = False, _resuming: bool = False
+) -> TrainResult:
+    """Train a fresh run into ``run_dir`` (see the module docstring for its files); to continue
+    one, use :func:`resume`."""
+    import torch
+    from stable_baselines3.common.logger import CSVOutputFormat, Logger
+
+    from hybridrl.agents.callbacks import (
+        EVAL_FILE,
+        REPLAY_BUFFER_FILE,
+        STATE_FILE,
+        AllocationCharts,
+        CheckpointAndEval,
+        WandbWriter,
+        truncate_eval_history,
+    )
+    from hybridrl.agents.factory import (
+        algorithm_class,
+        make_model,
+        make_vec_env,
+        seed_paths,
+        wrap_normalize,
+    )
+
+    if cfg.resume is not None:
+        raise ValueError("train() starts fresh runs; call resume(run_dir) to continue one")
+    run_dir = Path(run_dir)
+    checkpoint = latest_checkpoint(run_dir) if _resuming else None
+    state: dict[str, Any] | None = None
+    if checkpoint is not None:
+        state = json.loads((checkpoint / STATE_FILE).read_text())
+    if not _resuming:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, run_dir / RUN_CONFIG_FILE)
+
+    torch.set_num_threads(cfg.torch_threads)
+    params = load_scenario(cfg.env.scenario)
+    train_seeds = training_seeds(cfg.seed, cfg.n_envs)
+    eval_seeds = validation_seeds(cfg.eval.episodes)
+    venv = make_vec_env(params, cfg.n_envs, cfg.vec_env)
+    start_step = 0
+    if checkpoint is not None:
+        env = (
+            wrap_normalize(venv, cfg.agent.gamma, checkpoint / "vecnormalize.pkl") if cfg.normalize else venv
+        )
+        model = algorithm_class(cfg.agent.algo).load(checkpoint / MODEL_FILE, env=env, device=cfg.device)
+        if (checkpoint / REPLAY_BUFFER_FILE).is_file():
+            model.load_replay_buffer(checkpoint / REPLAY_BUFFER_FILE)  # type: ignore[attr-defined]
+        start_step = model.num_timesteps
+        truncate_eval_history(run_dir / EVAL_FILE, start_step)
+    else:
+        env = wrap_normalize(venv, cfg.agent.gamma) if cfg.normalize else venv
+        model = make_model(cfg.agent, env, seed=cfg.seed, device=cfg.device)
+    seed_paths(venv, train_seeds)
+
+    wandb_run = _start_wandb(cfg, run_dir, state)
+    csv_name = "progress.csv" if checkpoint is None else f"progress_from_{start_step}.csv"
+    formats: list[Any] = [CSVOutputFormat(str(run_dir / csv_name))]
+    if wandb_run is not None:
+        formats.append(WandbWriter(wandb_run))
+    model.set_logger(Logger(str(run_dir), formats))
+
+    validation_path = sample_paths(params, eval_seeds)
+    reference = _reference(cfg, params, eval_seeds, validation_path, run_dir)
+    state = {**(state or {"best_nav_change_usd": None, "evaluations": 0})}
+    if wandb_run is not None:
+        state["wandb_run_id"] = wandb_run.id
+    saver = CheckpointAndEval(
+        run_dir,
+        params,
+        eval_seeds,
+        validation_path,
+        checkpoint_every=cfg.checkpoint_every_steps,
+        eval_every=cfg.eval.every_steps,
+        keep=cfg.keep_checkpoints,
+        reference=reference,
+        state=state,
+    )
+    start = time.perf_counter()
+    remaining = max(cfg.total_timesteps - start_step, 0)
+    try:
+        model.learn(
+            remaining,
+            callback=[AllocationCharts(), saver],
+            reset_num_timesteps=checkpoint is None,
+            progress_bar=resolve_progress_bar(cfg.progress_bar, multirun),
+        )
+        seconds = time.perf_counter() - start
+        saver.save_model(run_dir)
+        steps = model.num_timesteps - start_step
+        (run_dir / RUN_FILE).write_text(
+            json.dumps(
+                {
+                    "algo": cfg.agent.algo.value,
+                    "env_id": "hybridrl/HybridMine-v0",
+                    "scenario": params.name,
+                    "scenario_hash": params.scenario_hash,
+                    "num_timesteps": model.num_timesteps,
+                    "training_seeds": train_seeds,
+                    "training_paths": "each environment's first seed, then its SeedSequence children",
+                    "validation_seeds": eval_seeds,
+                    "steps_per_s_last_segment": steps / seconds if seconds > 0 else None,
+                    "best": saver.state,
+                    "wandb_run_id": None if wandb_run is None else wandb_run.id,
+                },
+                indent=2,
+            )
+        )
+    finally:
+        model.logger.close()
+        env.close()
+        if wandb_run is not None:
+            wandb_run.finish()
+    return TrainResult(run_dir, model.num_timesteps, seconds, None if checkpoint is None else start_step)
+
+
+def _start_wandb(cfg: TrainConfig, run_dir: Path, state: dict[str, Any] | None) -> Any:
+    if cfg.logger.kind is LoggerKind.none:
+        return None
+    import wandb
+
+    run_id = (state or {}).get("wandb_run_id")
+    return wandb.init(
+        project=cfg.logger.project,
+        entity=cfg.logger.entity,
+        group=cfg.logger.group,
+        tags=list(cfg.logger.tags) or None,
+        config=config_to_dict(cfg),
+        dir=str(run_dir),
+        mode=cfg.logger.mode.value,
+        id=run_id,
+        resume="allow" if run_id else None,
+        reinit="finish_previous",
+        settings=wandb.Settings(console="off", x_disable_stats=True, silent=True),
+    )
+
+
+def _reference(cfg: TrainConfig, params: Any, seeds: list[int], path: Any, run_dir: Path) -> Any:
+    """always_mine and oracle NAV changes on the validation paths, solved once per run and
+    cached in ``eval_reference.csv`` (a resumed run reads them back)."""
+    if not cfg.eval.gap_closed:
+        return None
+    import pandas as pd
+
+    from hybridrl.agents.callbacks import Reference
+    from hybridrl.baselines import AlwaysMine
+    from hybridrl.evaluation import evaluate, evaluate_oracle
+
+    cache = run_dir / "eval_reference.csv"
+    if cache.is_file():
+        frame = pd.read_csv(cache)
+    else:
+        base = evaluate(AlwaysMine(), params, seeds, path=path)
+        oracle = evaluate_oracle(params, seeds, path=path, time_limit_s=cfg.eval.oracle_time_limit_s)
+        frame = pd.DataFrame(
+            {
+                "seed": seeds,
+                "always_mine_usd": base["nav_change_usd"],
+                "oracle_usd": oracle["nav_change_usd"],
+                "oracle_status": oracle["oracle_status"],
+            }
+        )
+        frame.to_csv(cache, index=False)
+    return Reference(
+        always_mine_usd=np.asarray(frame["always_mine_usd"], dtype=float),
+        oracle_usd=np.asarray(frame["oracle_usd"], dtype=float),
+    )
