@@ -258,6 +258,59 @@ class TrainConfig:
         check_config(self)
 
 
+RULE_NAMES = ("always_mine", "static_split", "hashprice_threshold", "greedy")
+FORECASTER_NAMES = ("conditional_expectation", "persistence")
+
+
+@dataclass
+class BenchmarkConfig:
+    """Every policy on the same held-out paths; see ``experiments/benchmark.py``."""
+
+    env: EnvConfig = field(default_factory=EnvConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    seeds: int = _positive_int(32)
+    """Number of held-out paths: seeds first_seed .. first_seed + seeds - 1."""
+    first_seed: int = 0
+    rules: list[str] = field(default_factory=lambda: list(RULE_NAMES))
+    mpc: list[str] = field(default_factory=lambda: list(FORECASTER_NAMES))
+    """Forecasters of the MPCs to run (90-day horizon, weekly re-plans)."""
+    oracle: bool = True
+    oracle_time_limit_s: float = field(default=30.0, metadata={"range": (lambda v: v > 0, "> 0")})
+    runs: list[str] = field(default_factory=list)
+    """Training run directories whose policies to benchmark."""
+    run_model: str = "best"
+    """``best`` (by validation) or ``final``."""
+    train_on_the_fly: bool = False
+    """Train ``train`` (on this scenario, into <output>/train) and benchmark it too."""
+    train: TrainConfig = field(default_factory=TrainConfig)
+    bootstrap: int = _positive_int(10_000)
+    title: str = ""
+
+    def __post_init__(self) -> None:
+        out = [(f"{k}", m) for k, m in _range_problems(self)]
+        out += [(f"env.{k}", m) for k, m in self.env.problems()]
+        out += [(f"logger.{k}", m) for k, m in self.logger.problems()]
+        if not 0 <= self.first_seed < 2**32 - self.seeds:
+            message = "held-out seeds must lie in [0, 2**32); training and validation paths use the rest"
+            out.append(("first_seed", message))
+        known = list(RULE_NAMES)
+        out += [("rules", f"unknown rule {r!r}; known: {known}") for r in self.rules if r not in RULE_NAMES]
+        out += [
+            ("mpc", f"unknown forecaster {f!r}; known: {list(FORECASTER_NAMES)}")
+            for f in self.mpc
+            if f not in FORECASTER_NAMES
+        ]
+        if self.run_model not in ("best", "final"):
+            out.append(("run_model", f"must be best or final, got {self.run_model!r}"))
+        out += [
+            ("runs", f"{r!r} is not a training run directory (no run.json)")
+            for r in self.runs
+            if not (Path(r) / "run.json").is_file()
+        ]
+        if out:
+            raise ConfigError(out)
+
+
 def _range_problems(obj: object) -> list[tuple[str, str]]:
     out = []
     for f in dataclasses.fields(obj):  # type: ignore[arg-type]
@@ -317,5 +370,6 @@ def register_configs() -> None:
     schema = OmegaConf.structured(TrainConfig)
     schema.agent = MISSING  # filled by the agent group with its own schema (a subclass)
     cs.store(name="train_schema", node=schema)
+    cs.store(name="benchmark_schema", node=BenchmarkConfig)
     for algo, schema in AGENT_CONFIGS.items():
         cs.store(group="agent", name=f"{algo.value}_schema", node=schema)

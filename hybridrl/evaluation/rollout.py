@@ -19,6 +19,32 @@ from hybridrl.sim.protocol import HALVING_INTERVAL_BLOCKS
 
 FloatArray = NDArray[np.float64]
 CAPEX_TERMS = ("asic_capex_usd", "gpu_capex_usd", "retrofit_capex_usd", "asic_sales_usd")
+REVENUE_TERMS = ("mining_revenue_usd", "gpu_revenue_usd", "lease_revenue_usd", "dr_credit_usd")
+"""Operating revenue: what the site earns before power, opex, interest and capex."""
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """Per-step record of a rollout, (B, T) unless noted; steps after a bankruptcy hold zeros
+    (flows, power) or the last NAV."""
+
+    nav_usd: FloatArray
+    """(B, T+1) NAV at the start of every step and at the end."""
+    revenue_usd: FloatArray
+    """Operating revenue of each step (``REVENUE_TERMS``)."""
+    operating_cash_usd: FloatArray
+    """Every cash flow of the step except capex and hardware sales."""
+    mining_mw: FloatArray
+    own_gpu_mw: FloatArray
+    leased_mw: FloatArray
+    curtailed_mw: FloatArray
+    limit_mw: FloatArray
+    """Power the site could draw (interconnection x availability)."""
+
+    @property
+    def idle_mw(self) -> FloatArray:
+        used = self.mining_mw + self.own_gpu_mw + self.leased_mw + self.curtailed_mw
+        return np.maximum(self.limit_mw - used, 0.0)
 
 
 @dataclass(frozen=True)
@@ -37,6 +63,7 @@ class RolloutResult:
     lease_energy_mwh: FloatArray
     bankrupt: NDArray[np.bool_]
     steps: NDArray[np.int64]
+    trajectory: Trajectory | None = None
 
     @property
     def nav_change_usd(self) -> FloatArray:
@@ -62,9 +89,16 @@ class RolloutResult:
         )
 
 
-def rollout(plant: Plant, path: ExogenousPath, policy: Policy) -> RolloutResult:
-    """Step ``policy`` through every row of ``path`` to the end (or bankruptcy)."""
+def rollout(plant: Plant, path: ExogenousPath, policy: Policy, record: bool = False) -> RolloutResult:
+    """Step ``policy`` through every row of ``path`` to the end (or bankruptcy); ``record``
+    keeps the per-step :class:`Trajectory`."""
     B = path.n_paths
+    T = path.n_steps
+    traj = {
+        name: np.zeros((B, T))
+        for name in ("revenue", "operating", "mining", "gpu", "lease", "curtailed", "limit")
+    }
+    nav_series = np.zeros((B, T + 1))
     state = plant.initial_state(B)
     nav_start = plant.nav_usd(state, path)
     nav_end = nav_start.copy()
@@ -77,9 +111,20 @@ def rollout(plant: Plant, path: ExogenousPath, policy: Policy) -> RolloutResult:
     steps = np.zeros(B, dtype=np.int64)
     hours = plant.hours_per_step
     reveal = PathReveal(path)
+    nav_series[:, 0] = nav_start
     while state.t < path.n_steps and alive.any():
-        out = plant.step(state, policy.act(plant, state, reveal.view(state.t)), path)
+        t = state.t
+        out = plant.step(state, policy.act(plant, state, reveal.view(t)), path)
         state = out.state
+        if record:
+            f = out.cash_flows_usd
+            traj["revenue"][:, t] = sum(f[k] for k in REVENUE_TERMS) * alive
+            traj["operating"][:, t] = sum(v for k, v in f.items() if k not in CAPEX_TERMS) * alive
+            traj["mining"][:, t] = out.asic_power_mw * alive
+            traj["gpu"][:, t] = out.gpu_power_mw * alive
+            traj["lease"][:, t] = out.lease_power_mw * alive
+            traj["curtailed"][:, t] = out.curtailed_mw * alive
+            traj["limit"][:, t] = out.power_limit_mw * alive
         for k, v in out.cash_flows_usd.items():
             flows[k] += v * alive
         btc += out.btc_mined * alive
@@ -90,6 +135,22 @@ def rollout(plant: Plant, path: ExogenousPath, policy: Policy) -> RolloutResult:
         cash_end = np.where(alive, state.cash_usd, cash_end)
         steps += alive
         alive &= ~state.bankrupt
+        nav_series[:, t + 1] = nav_end
+    nav_series[:, state.t + 1 :] = nav_end[:, None]
+    trajectory = (
+        Trajectory(
+            nav_usd=nav_series,
+            revenue_usd=traj["revenue"],
+            operating_cash_usd=traj["operating"],
+            mining_mw=traj["mining"],
+            own_gpu_mw=traj["gpu"],
+            leased_mw=traj["lease"],
+            curtailed_mw=traj["curtailed"],
+            limit_mw=traj["limit"],
+        )
+        if record
+        else None
+    )
     return RolloutResult(
         nav_start_usd=nav_start,
         nav_end_usd=nav_end,
@@ -102,6 +163,7 @@ def rollout(plant: Plant, path: ExogenousPath, policy: Policy) -> RolloutResult:
         lease_energy_mwh=energy["lease"],
         bankrupt=state.bankrupt,
         steps=steps,
+        trajectory=trajectory,
     )
 
 
@@ -135,15 +197,20 @@ def evaluate(
     scenario: str | ScenarioParams,
     seeds: Sequence[SeedLike],
     path: ExogenousPath | None = None,
+    trajectories: list[Trajectory] | None = None,
 ) -> pd.DataFrame:
     """One row per seed: NAV change, cash profit, operating cash, BTC mined, AI share of energy,
     bankruptcy, and the halving's date and hashprice around it.
 
     Seed ``s`` always gives the same exogenous path, whatever the policy, so rows of two
     policies with the same seed are paired. ``path`` may be passed to reuse a sampled batch.
+    Pass a list as ``trajectories`` to receive the per-step :class:`Trajectory` of the batch.
     """
     params, path = _resolve(scenario, seeds, path)
-    return _frame(policy.name, seeds, rollout(Plant(params), path, policy), path)
+    result = rollout(Plant(params), path, policy, record=trajectories is not None)
+    if trajectories is not None and result.trajectory is not None:
+        trajectories.append(result.trajectory)
+    return _frame(policy.name, seeds, result, path)
 
 
 def evaluate_oracle(
@@ -153,30 +220,39 @@ def evaluate_oracle(
     time_limit_s: float = 60.0,
     mip_rel_gap: float = 1e-4,
     start_from: Policy | Sequence[Policy] | None = None,
+    trajectories: list[Trajectory] | None = None,
+    start_plans: Sequence[Sequence[Sequence[NativeAction]]] = (),
 ) -> pd.DataFrame:
     """:func:`evaluate` for the perfect-foresight MILP oracle: one solve per path, its plan
     stepped through the plant. Adds the solve's status, gap, dual bound and seconds; a path
     without a plan raises :class:`~hybridrl.baselines.oracle.OracleError`.
 
     ``start_from``: policies whose best run on each path seeds the solver (default: the
-    rule-based policies, so the oracle always starts from a plan; ``()`` for none)."""
+    rule-based policies, so the oracle always starts from a plan; ``()`` for none).
+    ``start_plans``: more candidates, as plans already played (one list of per-path plans per
+    policy, e.g. from :class:`RecordingPolicy`), so costly policies need not run again."""
     from hybridrl.baselines.oracle import OracleError, OracleModel
     from hybridrl.baselines.rules import RULE_POLICIES
 
     if start_from is None:
         start_from = list(RULE_POLICIES.values())
-    elif isinstance(start_from, Sequence) and len(start_from) == 0:
-        start_from = None
+    starts: list[Policy] = list(start_from) if isinstance(start_from, Sequence) else [start_from]
 
     params, path = _resolve(scenario, seeds, path)
     plant = Plant(params)
     results = []
     for b in range(path.n_paths):
-        result = OracleModel(plant, path, row=b).solve(time_limit_s, mip_rel_gap, start_from=start_from)
+        row_starts = starts + [PlanPolicy([plans[b]]) for plans in start_plans]
+        result = OracleModel(plant, path, row=b).solve(
+            time_limit_s, mip_rel_gap, start_from=row_starts or None
+        )
         if result.plan is None:
             raise OracleError(f"no oracle plan for seed {seeds[b]!r}: solver status {result.status}")
         results.append(result)
-    frame = _frame("oracle", seeds, rollout(plant, path, PlanPolicy([r.plan for r in results])), path)  # type: ignore[misc]
+    replay = rollout(plant, path, PlanPolicy([r.plan for r in results]), record=trajectories is not None)  # type: ignore[misc]
+    if trajectories is not None and replay.trajectory is not None:
+        trajectories.append(replay.trajectory)
+    frame = _frame("oracle", seeds, replay, path)
     frame["oracle_status"] = [r.status for r in results]
     frame["oracle_mip_gap"] = [r.mip_gap for r in results]
     frame["oracle_objective_usd"] = [r.objective_usd for r in results]
@@ -201,6 +277,36 @@ class PlanPolicy:
                 for f in dataclasses.fields(NativeAction)
             }
         )
+
+
+class RecordingPolicy:
+    """Wraps a policy and keeps every action it took, to replay it later as per-path plans."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self.actions: list[NativeAction] = []
+
+    @property
+    def name(self) -> str:
+        return self.policy.name
+
+    def act(self, plant: Plant, state: PlantState, view: PathView) -> NativeAction:
+        action = self.policy.act(plant, state, view)
+        self.actions.append(action)
+        return action
+
+    def plans(self) -> list[list[NativeAction]]:
+        """One plan per path row (batch-of-one actions), in step order."""
+        B = self.actions[0].asic_run_fraction.shape[0] if self.actions else 0
+        return [
+            [
+                NativeAction(
+                    **{f.name: getattr(a, f.name)[b : b + 1] for f in dataclasses.fields(NativeAction)}
+                )
+                for a in self.actions
+            ]
+            for b in range(B)
+        ]
 
 
 def _resolve(

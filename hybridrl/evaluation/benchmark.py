@@ -1,0 +1,270 @@
+"""Benchmark: every policy on the same held-out paths, per-path metrics, summaries with
+bootstrap intervals and CVaR, paired differences.
+
+Library code: typed arguments in, pandas frames and trajectories out (the Hydra app is
+``experiments/benchmark.py``; plots and files are :mod:`hybridrl.evaluation.report`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from hybridrl.agents.config import BenchmarkConfig
+from hybridrl.agents.seeds import check_held_out
+from hybridrl.baselines.rules import AlwaysMine, Policy
+from hybridrl.evaluation.metrics import (
+    bootstrap_mean_ci,
+    btc_beta,
+    cvar,
+    gap_closed,
+    max_drawdown_usd,
+    monthly_mean,
+    monthly_sum,
+    paired_difference,
+)
+from hybridrl.evaluation.rollout import RecordingPolicy, Trajectory, evaluate, evaluate_oracle
+from hybridrl.sim.exogenous import ExogenousPath, sample_paths
+from hybridrl.sim.params import ScenarioParams
+
+SUMMARY_METRICS = (
+    "nav_change_usd",
+    "cash_profit_usd",
+    "gap_closed",
+    "monthly_cash_flow_std_usd",
+    "max_drawdown_usd",
+    "btc_beta",
+    "ai_energy_share",
+    "btc_mined",
+    "bankrupt",
+)
+
+
+@dataclass(frozen=True)
+class OracleSettings:
+    time_limit_s: float = 30.0
+    mip_rel_gap: float = 1e-4
+
+
+@dataclass(frozen=True)
+class BenchmarkResult:
+    paths: pd.DataFrame
+    """One row per (policy, seed): the evaluator's columns plus the risk metrics."""
+    summary: pd.DataFrame
+    """One row per policy: mean and 95 % bootstrap interval of each metric, CVaR 5 % of NAV change."""
+    pairs: pd.DataFrame
+    """Paired differences of NAV change between every two policies, with bootstrap intervals."""
+    trajectories: dict[str, Trajectory]
+    path: ExogenousPath
+    seconds: dict[str, float]
+
+
+def run_benchmark(
+    params: ScenarioParams,
+    seeds: Sequence[int],
+    policies: Sequence[Policy],
+    oracle: OracleSettings | None = OracleSettings(),
+    n_boot: int = 10_000,
+    log: Callable[[str], None] = print,
+) -> BenchmarkResult:
+    """Evaluate ``policies`` (always_mine is added if missing) and the oracle on ``seeds``.
+
+    The oracle is warm-started from every evaluated policy's plan on each path (replayed, not
+    re-run), so its plan is never worse than theirs even when its time limit stops it."""
+    if len({p.name for p in policies}) != len(policies):
+        raise ValueError(f"policy names must be unique: {[p.name for p in policies]}")
+    if not any(p.name == "always_mine" for p in policies):
+        policies = [AlwaysMine(), *policies]
+    path = sample_paths(params, list(seeds))
+    frames: list[pd.DataFrame] = []
+    trajectories: dict[str, Trajectory] = {}
+    seconds: dict[str, float] = {}
+    recorded: list[RecordingPolicy] = []
+    for policy in policies:
+        start = time.perf_counter()
+        recorder = RecordingPolicy(policy)
+        got: list[Trajectory] = []
+        frames.append(evaluate(recorder, params, seeds, path, trajectories=got))
+        trajectories[policy.name] = got[0]
+        recorded.append(recorder)
+        seconds[policy.name] = time.perf_counter() - start
+        log(
+            f"{policy.name}: mean NAV change {frames[-1]['nav_change_usd'].mean() / 1e6:,.1f} M$ "
+            f"({seconds[policy.name]:.1f} s)"
+        )
+    if oracle is not None:
+        start = time.perf_counter()
+        got = []
+        frame = evaluate_oracle(
+            params,
+            seeds,
+            path,
+            time_limit_s=oracle.time_limit_s,
+            mip_rel_gap=oracle.mip_rel_gap,
+            start_from=(),
+            start_plans=[r.plans() for r in recorded],
+            trajectories=got,
+        )
+        frames.append(frame)
+        trajectories["oracle"] = got[0]
+        seconds["oracle"] = time.perf_counter() - start
+        log(
+            f"oracle: mean NAV change {frame['nav_change_usd'].mean() / 1e6:,.1f} M$ "
+            f"({seconds['oracle']:.1f} s; statuses {sorted(set(frame['oracle_status']))})"
+        )
+    paths = pd.concat(frames, ignore_index=True)
+    paths = add_path_metrics(paths, trajectories, path)
+    return BenchmarkResult(
+        paths=paths,
+        summary=summarize(paths, n_boot=n_boot),
+        pairs=pairwise(paths, n_boot=n_boot),
+        trajectories=trajectories,
+        path=path,
+        seconds=seconds,
+    )
+
+
+def add_path_metrics(
+    paths: pd.DataFrame, trajectories: dict[str, Trajectory], path: ExogenousPath
+) -> pd.DataFrame:
+    """Monthly cash-flow std, max drawdown, BTC beta and gap closed for every (policy, seed)."""
+    dates = path.dates
+    price = monthly_mean(path.btc_price_usd[:, :-1], dates)
+    out = []
+    base = paths[paths["policy"] == "always_mine"]["nav_change_usd"].to_numpy()
+    has_oracle = (paths["policy"] == "oracle").any()
+    oracle_nav = paths[paths["policy"] == "oracle"]["nav_change_usd"].to_numpy() if has_oracle else None
+    for name, traj in trajectories.items():
+        rows = paths[paths["policy"] == name].copy()
+        rows["monthly_cash_flow_std_usd"] = monthly_sum(traj.operating_cash_usd, dates).std(axis=1)
+        rows["max_drawdown_usd"] = max_drawdown_usd(traj.nav_usd)
+        rows["btc_beta"] = btc_beta(monthly_sum(traj.revenue_usd, dates), price)
+        rows["gap_closed"] = (
+            gap_closed(rows["nav_change_usd"].to_numpy(), base, oracle_nav)
+            if oracle_nav is not None
+            else np.nan
+        )
+        out.append(rows)
+    return pd.concat(out).sort_index()
+
+
+def summarize(paths: pd.DataFrame, n_boot: int = 10_000, alpha: float = 0.05) -> pd.DataFrame:
+    """One row per policy (in order of appearance): ``<metric>``, ``<metric>_lo``,
+    ``<metric>_hi`` (95 % bootstrap interval of the mean over paths) for each summary metric,
+    ``nav_change_cvar5_usd`` and the number of paths."""
+    rows = []
+    for name, group in paths.groupby("policy", sort=False):
+        row: dict[str, object] = {"policy": name, "paths": len(group)}
+        for metric in SUMMARY_METRICS:
+            if metric not in group:
+                continue
+            mean, lo, hi = bootstrap_mean_ci(group[metric].to_numpy(dtype=float), n_boot=n_boot)
+            row.update({metric: mean, f"{metric}_lo": lo, f"{metric}_hi": hi})
+        row["nav_change_cvar5_usd"] = cvar(group["nav_change_usd"].to_numpy(dtype=float), alpha)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def pairwise(paths: pd.DataFrame, metric: str = "nav_change_usd", n_boot: int = 10_000) -> pd.DataFrame:
+    """Paired differences (row policy minus column policy) of ``metric`` on the same seeds."""
+    wide = paths.pivot(index="seed", columns="policy", values=metric)
+    names = list(dict.fromkeys(paths["policy"]))
+    rows = []
+    for a in names:
+        for b in names:
+            if a == b:
+                continue
+            mean, lo, hi = paired_difference(wide[a].to_numpy(), wide[b].to_numpy(), n_boot=n_boot)
+            rows.append({"policy": a, "versus": b, f"{metric}_diff": mean, "lo": lo, "hi": hi})
+    return pd.DataFrame(rows)
+
+
+def run_from_config(
+    cfg: BenchmarkConfig, out_dir: str | Path, log: Callable[[str], None] = print
+) -> BenchmarkResult:
+    """The benchmark of ``experiments/benchmark.py``: build the policies the config names
+    (training one on the fly if asked), check that no RL policy trained on the held-out seeds,
+    run, write the report into ``out_dir`` and, with W&B on, log its tables and plots."""
+    from hybridrl.baselines.forecast import ConditionalExpectationForecaster, PersistenceForecaster
+    from hybridrl.baselines.mpc import MPC
+    from hybridrl.baselines.rules import RULE_POLICIES
+    from hybridrl.evaluation.report import write_report
+    from hybridrl.sim.params import load_scenario
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    params = load_scenario(cfg.env.scenario)
+    seeds = list(range(cfg.first_seed, cfg.first_seed + cfg.seeds))
+    run_dirs = [Path(r) for r in cfg.runs]
+    if cfg.train_on_the_fly:
+        from hybridrl.agents.training import train
+
+        train_cfg = dataclasses.replace(
+            cfg.train, env=dataclasses.replace(cfg.train.env, scenario=cfg.env.scenario)
+        )
+        algo = train_cfg.agent.algo.value
+        log(f"training {algo} for {train_cfg.total_timesteps} steps on {cfg.env.scenario}")
+        trained = train(train_cfg, out / "train")
+        log(f"trained {trained.num_timesteps} steps in {trained.seconds:.0f} s")
+        run_dirs.append(out / "train")
+    policies: list[Policy] = [RULE_POLICIES[name] for name in cfg.rules]
+    forecasters = {
+        "conditional_expectation": ConditionalExpectationForecaster,
+        "persistence": PersistenceForecaster,
+    }
+    policies += [MPC(forecasters[name]()) for name in cfg.mpc]
+    for run_dir in run_dirs:
+        meta = json.loads((run_dir / "run.json").read_text())
+        check_held_out(seeds, training=[int(s) for s in meta.get("training_seeds", [])])
+        if meta.get("scenario_hash") not in (None, params.scenario_hash):
+            trained_on = meta.get("scenario")
+            log(f"note: {run_dir} was trained on scenario {trained_on!r}, benchmarked on {params.name!r}")
+        from hybridrl.agents.policy import load_trained_policy
+
+        name = f"{meta['algo']}_{run_dir.name}" if len(run_dirs) > 1 else meta["algo"]
+        policies.append(load_trained_policy(run_dir, which=cfg.run_model, name=name))
+    oracle = OracleSettings(time_limit_s=cfg.oracle_time_limit_s) if cfg.oracle else None
+    result = run_benchmark(params, seeds, policies, oracle=oracle, n_boot=cfg.bootstrap, log=log)
+    title = cfg.title or f"Benchmark on {params.name}"
+    files = write_report(result, out, title=title)
+    if cfg.logger.kind.value == "wandb":
+        _log_wandb(cfg, out, result, files)
+    return result
+
+
+def _log_wandb(cfg: BenchmarkConfig, out: Path, result: BenchmarkResult, files: dict[str, Path]) -> None:
+    import wandb
+
+    run = wandb.init(
+        project=cfg.logger.project,
+        entity=cfg.logger.entity,
+        group=cfg.logger.group,
+        tags=list(cfg.logger.tags) or None,
+        job_type="benchmark",
+        dir=str(out),
+        mode=cfg.logger.mode.value,
+        reinit="finish_previous",
+        config={"scenario": cfg.env.scenario, "seeds": cfg.seeds, "first_seed": cfg.first_seed},
+        settings=wandb.Settings(console="off", x_disable_stats=True, silent=True),
+    )
+    try:
+        run.log(
+            {
+                "benchmark/summary": wandb.Table(dataframe=result.summary),
+                "benchmark/paths": wandb.Table(dataframe=result.paths.astype({"seed": str})),
+                **{
+                    f"benchmark/{p.stem}": wandb.Image(str(p))
+                    for name, p in files.items()
+                    if name.endswith(".png")
+                },
+            }
+        )
+    finally:
+        run.finish()
