@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) experiments/demo.py
+	$(PY) experiments/benchmark.py preset=demo
 
 test: $(STAMP)
 	$(PY) -m pytest -q

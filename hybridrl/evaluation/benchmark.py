@@ -27,7 +27,7 @@ from hybridrl.evaluation.metrics import (
     gap_closed,
     max_drawdown_usd,
     monthly_mean,
-    monthly_sum,
+    monthly_rate,
     paired_difference,
 )
 from hybridrl.evaluation.rollout import RecordingPolicy, Trajectory, evaluate, evaluate_oracle
@@ -143,9 +143,11 @@ def add_path_metrics(
     oracle_nav = paths[paths["policy"] == "oracle"]["nav_change_usd"].to_numpy() if has_oracle else None
     for name, traj in trajectories.items():
         rows = paths[paths["policy"] == name].copy()
-        rows["monthly_cash_flow_std_usd"] = monthly_sum(traj.operating_cash_usd, dates).std(axis=1)
+        rows["monthly_cash_flow_std_usd"] = monthly_rate(traj.operating_cash_usd, dates, path.dt_days).std(
+            axis=1
+        )
         rows["max_drawdown_usd"] = max_drawdown_usd(traj.nav_usd)
-        rows["btc_beta"] = btc_beta(monthly_sum(traj.revenue_usd, dates), price)
+        rows["btc_beta"] = btc_beta(monthly_rate(traj.revenue_usd, dates, path.dt_days), price)
         rows["gap_closed"] = (
             gap_closed(rows["nav_change_usd"].to_numpy(), base, oracle_nav)
             if oracle_nav is not None

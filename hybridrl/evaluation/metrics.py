@@ -1,7 +1,8 @@
 """Risk and diversification metrics of policy trajectories, and statistics across paths.
 
 Per path: standard deviation of monthly operating cash flow, maximum NAV drawdown, BTC beta
-(the correlation of monthly revenue with the monthly mean BTC price), gap closed. Across paths:
+(the correlation of monthly revenue with the monthly mean BTC price), gap closed. Monthly
+flows are rates per average month (:func:`monthly_rate`), so calendar lengths add no noise. Across paths:
 mean with a percentile-bootstrap 95 % interval, CVaR, and paired differences (same paths).
 """
 
@@ -32,6 +33,15 @@ def monthly_mean(values: FloatArray, dates: NDArray[np.datetime64]) -> FloatArra
     idx = month_index(dates[: values.shape[1]])
     counts = np.bincount(idx).astype(float)
     return monthly_sum(values, dates) / counts
+
+
+def monthly_rate(values: FloatArray, dates: NDArray[np.datetime64], dt_days: float) -> FloatArray:
+    """(B, T) per-step flows -> (B, M) flow per average month (30.44 days) in each calendar
+    month: a constant flow gives the same figure for February and March, and a month the
+    episode only partly covers is not read as a fall in revenue."""
+    from hybridrl.sim.params import DAYS_PER_MONTH
+
+    return monthly_mean(values, dates) * (DAYS_PER_MONTH / dt_days)
 
 
 def max_drawdown_usd(nav_usd: FloatArray) -> FloatArray:

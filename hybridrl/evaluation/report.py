@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from hybridrl.evaluation.benchmark import BenchmarkResult
-from hybridrl.evaluation.metrics import monthly_mean, monthly_sum
+from hybridrl.evaluation.metrics import monthly_mean, monthly_rate
 
 PLOTS = ("allocation.png", "nav_change.png", "gap_closed.png", "revenue_vs_btc.png")
 
@@ -155,7 +155,7 @@ def plot_revenue_vs_btc(result: BenchmarkResult, file: Path) -> None:
     price = monthly_mean(result.path.btc_price_usd[:, :-1], dates).ravel() / 1e3
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for name, traj in result.trajectories.items():
-        revenue = monthly_sum(traj.revenue_usd, dates).ravel() / 1e6
+        revenue = monthly_rate(traj.revenue_usd, dates, result.path.dt_days).ravel() / 1e6
         ax.scatter(price, revenue, s=4, alpha=0.5, label=name)
     ax.set_xlabel("BTC price, monthly mean (k$)")
     ax.set_ylabel("operating revenue per month (M$)")

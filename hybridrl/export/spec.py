@@ -1,0 +1,328 @@
+"""What an exported policy reads and writes, in physical units (numpy only, no torch).
+
+The production scheduler receives named physical fields (:func:`state_fields`), turns them
+into the environment's observation with a declarative feature spec (:func:`feature_spec`,
+interpreted by :mod:`hybridrl.scheduler.features`), runs the ONNX network, and projects its
+decision onto the site's limits (:func:`site_limits`). The spec is written from the same
+constants as :class:`~hybridrl.env.encoding.ObservationEncoder`; a test checks, on thousands of
+environment states, that the spec applied to :func:`physical_state` reproduces the encoder.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from hybridrl.env.encoding import OBS_BOUND, ObservationEncoder, observation_names
+from hybridrl.sim.exogenous import ExogenousPath
+from hybridrl.sim.information import PathView
+from hybridrl.sim.params import DAYS_PER_MONTH, DAYS_PER_YEAR
+from hybridrl.sim.plant import Plant, PlantState
+from hybridrl.sim.protocol import HALVING_INTERVAL_BLOCKS
+
+INF = float("inf")
+
+
+def state_fields(plant: Plant) -> list[dict[str, Any]]:
+    """The scheduler's inputs in order: name, unit, physical range [low, high], meaning."""
+    ic = plant.interconnection_mw
+    asic = [g.name for g in plant.params.asic_market.generations]
+    gpu = [g.name for g in plant.params.gpu_market.generations]
+
+    def f(name: str, unit: str, low: float, high: float, doc: str) -> dict[str, Any]:
+        return {"name": name, "unit": unit, "low": low, "high": high, "doc": doc}
+
+    flag = ("0 or 1", 0.0, 1.0)
+    return [
+        f("btc_price_usd", "USD/BTC", 1e-6, INF, "BTC price now"),
+        f("btc_price_30d_ago_usd", "USD/BTC", 1e-6, INF, "BTC price 30 days ago"),
+        f("hashprice_usd_per_ph_day", "USD/(PH/s)/day", 0.0, INF, "FPPS hashprice now"),
+        f("fees_btc_per_block", "BTC", 0.0, INF, "mean transaction fees per block"),
+        f("block_subsidy_btc", "BTC", 0.0, 50.0, "block subsidy now"),
+        f("network_hashrate_th_s", "TH/s", 1e-6, INF, "network hashrate"),
+        f("block_height", "blocks", 0.0, INF, "chain height"),
+        f("power_rt_usd_per_mwh", "USD/MWh", -1e4, 1e5, "real-time power price"),
+        f("dr_call", *flag, "a demand-response call is on"),
+        f("availability", "share", 0.0, 1.0, "share of the interconnection usable now"),
+        *(
+            x
+            for g in asic
+            for x in (
+                f(f"asic_{g}_on_sale", *flag, f"{g} machines can be ordered"),
+                f(f"asic_{g}_price_usd_per_th", "USD/(TH/s)", 0.0, INF, f"{g} price"),
+            )
+        ),
+        *(
+            x
+            for g in gpu
+            for x in (
+                f(f"gpu_{g}_on_sale", *flag, f"{g} nodes can be ordered"),
+                f(f"gpu_{g}_spot_usd_per_gpu_hour", "USD/GPU-hour", 0.0, INF, f"{g} rental price"),
+                f(f"gpu_{g}_utilisation", "share", 0.0, 1.0, f"{g} rented share of hours"),
+                f(f"gpu_{g}_node_capex_usd", "USD/node", 0.0, INF, f"{g} node price"),
+            )
+        ),
+        f("offer_open", *flag, "a hosting offer is open (the fields below describe the best one, 0 if none)"),
+        f("offer_it_mw", "MW (IT)", 0.0, ic, "IT load of the offer"),
+        f("offer_price_usd_per_kw_month", "USD/kW-month", 0.0, INF, "offered price"),
+        f("offer_term_months", "months", 0.0, 600.0, "lease term"),
+        f("offer_ready_in_months", "months", 0.0, 600.0, "months until the tenant needs the capacity"),
+        f("mining_ready_mw", "MW", 0.0, ic, "facility MW fitted for ASICs"),
+        f("hpc_ready_mw", "MW", 0.0, ic, "facility MW fitted for GPUs / hosting"),
+        f("retrofit_on_order_mw", "MW", 0.0, ic, "MW being converted from mining to HPC"),
+        *(f(f"asic_{g}_th", "TH/s", 0.0, INF, f"installed {g} hashrate") for g in asic),
+        f("asic_on_order_mw", "MW", 0.0, INF, "facility MW of ASICs ordered, not yet delivered"),
+        *(f(f"gpu_{g}_nodes", "nodes", 0.0, INF, f"installed {g} nodes") for g in gpu),
+        f("gpu_on_order_mw", "MW", 0.0, INF, "facility MW of GPU nodes ordered, not yet delivered"),
+        f("lease_reserved_mw", "MW", 0.0, ic, "facility MW promised to accepted leases"),
+        f("cash_usd", "USD", -INF, INF, "cash (negative when drawing credit)"),
+        f("nav_usd", "USD", -INF, INF, "net asset value now"),
+        f("nav_reference_usd", "USD", 1.0, INF, "NAV at the start of the planning horizon"),
+        f("horizon_progress", "share", 0.0, 1.0, "share of the planning horizon elapsed"),
+        f("day_of_year", "days", 0.0, 366.0, "days since 1 January"),
+        f("decision_epoch", *flag, "investments and offers may be decided today"),
+    ]
+
+
+def feature_spec(plant: Plant) -> list[dict[str, Any]]:
+    """One entry per observation feature, in the environment's order: how to compute it from
+    :func:`state_fields`. Kinds: ``linear`` (sum of weight x field + bias), ``log_ratio``
+    (log(num / den)), ``share`` (x / (x + y)), ``ratio`` ((sum of weight x field + bias) / den),
+    ``halving`` ((P - x mod P) / P), ``sin`` / ``cos`` (of 2 pi x / P). Every feature is then
+    clipped to [-bound, bound]."""
+    enc = ObservationEncoder(plant)
+    p = plant.params
+    ic = plant.interconnection_mw
+    asic = [g.name for g in p.asic_market.generations]
+    gpu = [g.name for g in p.gpu_market.generations]
+
+    def lin(terms: dict[str, float], bias: float = 0.0) -> dict[str, Any]:
+        return {"kind": "linear", "terms": terms, "bias": bias}
+
+    hp_coef = (1.0 - plant.pool_fee) / 1e3 * 100.0
+    spec: list[dict[str, Any]] = [
+        {"kind": "log_ratio", "num": "btc_price_usd", "den": float(np.exp(enc.log_price0))},
+        {"kind": "log_ratio", "num": "btc_price_usd", "den": "btc_price_30d_ago_usd"},
+        lin({"hashprice_usd_per_ph_day": 1 / 50.0}),
+        {"kind": "share", "x": "fees_btc_per_block", "y": "block_subsidy_btc"},
+        {"kind": "log_ratio", "num": "network_hashrate_th_s", "den": float(np.exp(enc.log_hash0))},
+        lin({"block_subsidy_btc": 1.0 / enc.subsidy0}),
+        {"kind": "halving", "x": "block_height", "period": float(HALVING_INTERVAL_BLOCKS)},
+        lin({"power_rt_usd_per_mwh": 1 / 100.0}),
+        lin({"dr_call": 1.0}),
+        lin({"availability": 1.0}),
+    ]
+    for i, g in enumerate(asic):
+        spec += [
+            lin({f"asic_{g}_on_sale": 1.0}),
+            lin({f"asic_{g}_price_usd_per_th": 1 / 20.0}),
+            lin(
+                {
+                    "hashprice_usd_per_ph_day": hp_coef,
+                    "power_rt_usd_per_mwh": -100.0 * float(enc.margin_cost[i]),
+                }
+            ),
+        ]
+    for g in gpu:
+        spec += [
+            lin({f"gpu_{g}_on_sale": 1.0}),
+            lin({f"gpu_{g}_spot_usd_per_gpu_hour": 1 / 5.0}),
+            lin({f"gpu_{g}_utilisation": 1.0}),
+            lin({f"gpu_{g}_node_capex_usd": 1 / 5e5}),
+        ]
+    spec += [
+        lin({"offer_open": 1.0}),
+        lin({"offer_it_mw": 1 / 50.0}),
+        lin({"offer_price_usd_per_kw_month": 1 / 150.0}),
+        lin({"offer_term_months": 1 / 180.0}),
+        lin({"offer_ready_in_months": 1 / 24.0}),
+        lin({"mining_ready_mw": 1 / ic}),
+        lin({"hpc_ready_mw": 1 / ic}),
+        lin({"retrofit_on_order_mw": 1 / ic}),
+        *(lin({f"asic_{g}_th": float(plant.asic_mw_per_th[i]) / ic}) for i, g in enumerate(asic)),
+        lin({"asic_on_order_mw": 1 / ic}),
+        *(lin({f"gpu_{g}_nodes": float(plant.gpu_node_mw[i]) / ic}) for i, g in enumerate(gpu)),
+        lin({"gpu_on_order_mw": 1 / ic}),
+        lin({"lease_reserved_mw": 1 / ic}),
+        {"kind": "ratio", "terms": {"cash_usd": 1.0}, "bias": 0.0, "den": "nav_reference_usd"},
+        {
+            "kind": "ratio",
+            "terms": {"cash_usd": 1.0},
+            "bias": plant.credit_limit_usd,
+            "den": "nav_reference_usd",
+        },
+        {"kind": "ratio", "terms": {"nav_usd": 1.0}, "bias": 0.0, "den": "nav_reference_usd"},
+        lin({"horizon_progress": 1.0}),
+        {"kind": "sin", "x": "day_of_year", "period": DAYS_PER_YEAR},
+        {"kind": "cos", "x": "day_of_year", "period": DAYS_PER_YEAR},
+        lin({"decision_epoch": 1.0}),
+    ]
+    names = observation_names(plant)
+    if len(spec) != len(names):
+        raise AssertionError(f"feature spec has {len(spec)} entries for {len(names)} observations")
+    for entry, name in zip(spec, names, strict=True):
+        entry["name"] = name
+        entry["bound"] = OBS_BOUND
+    return spec
+
+
+def physical_state(
+    plant: Plant, state: PlantState, path: ExogenousPath | PathView, nav_usd: np.ndarray, nav0_usd: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The scheduler's input fields for every row of a simulated state, (B,) each: what a site's
+    systems would report, read off the simulator (for tests, parity checks and benchmarks)."""
+    t = state.t
+    p = plant.params
+    enc = ObservationEncoder(plant)
+    lag = path.btc_price_usd[:, max(t - enc.lag_30d, 0)]
+    out: dict[str, np.ndarray] = {
+        "btc_price_usd": path.btc_price_usd[:, t],
+        "btc_price_30d_ago_usd": lag,
+        "hashprice_usd_per_ph_day": path.hashprice_usd_per_ph_day[:, t],
+        "fees_btc_per_block": path.fees_btc_per_block[:, t],
+        "block_subsidy_btc": path.subsidy_btc[:, t],
+        "network_hashrate_th_s": path.network_hashrate_th_s[:, t],
+        "block_height": path.height[:, t].astype(float),
+        "power_rt_usd_per_mwh": path.power_rt_usd_per_mwh[:, t],
+        "dr_call": path.dr_call[:, t].astype(float),
+        "availability": path.availability[:, t],
+    }
+    for i, g in enumerate(p.asic_market.generations):
+        out[f"asic_{g.name}_on_sale"] = path.asic_available[:, t, i].astype(float)
+        out[f"asic_{g.name}_price_usd_per_th"] = path.asic_price_usd_per_th[:, t, i]
+    for i, gg in enumerate(p.gpu_market.generations):
+        out[f"gpu_{gg.name}_on_sale"] = path.gpu_available[:, t, i].astype(float)
+        out[f"gpu_{gg.name}_spot_usd_per_gpu_hour"] = path.gpu_spot_usd_per_gpu_hour[:, t, i]
+        out[f"gpu_{gg.name}_utilisation"] = path.gpu_utilisation[:, t, i]
+        out[f"gpu_{gg.name}_node_capex_usd"] = path.gpu_node_capex_usd[:, t, i]
+    B = state.n_paths
+    rows = np.arange(B)
+    if plant.n_offers == 0:  # a scenario without hosting offers
+        k, has = np.zeros(B, dtype=int), np.zeros(B)
+        path_offer: dict[str, np.ndarray] = {n: np.zeros((B, 1)) for n in ("it", "price", "term", "ready")}
+    else:
+        offers = plant.open_offers(state, path)
+        k = np.where(offers, path.offer_price_usd_per_kw_month, -1.0).argmax(axis=1)
+        has = offers[rows, k].astype(float)
+        path_offer = {
+            "it": path.offer_it_mw,
+            "price": path.offer_price_usd_per_kw_month,
+            "term": path.offer_term_months,
+            "ready": path.offer_ready_step - t,
+        }
+    steps_per_month = DAYS_PER_MONTH / p.time.dt_days
+    out["offer_open"] = has
+    out["offer_it_mw"] = path_offer["it"][rows, k] * has
+    out["offer_price_usd_per_kw_month"] = path_offer["price"][rows, k] * has
+    out["offer_term_months"] = path_offer["term"][rows, k] * has
+    out["offer_ready_in_months"] = np.maximum(path_offer["ready"][rows, k], 0) / steps_per_month * has
+    out["mining_ready_mw"] = state.mining_ready_mw
+    out["hpc_ready_mw"] = state.hpc_ready_mw
+    out["retrofit_on_order_mw"] = state.retrofit_on_order_mw
+    for i, g in enumerate(p.asic_market.generations):
+        out[f"asic_{g.name}_th"] = state.asic_th[:, i]
+    out["asic_on_order_mw"] = state.asic_on_order_th @ plant.asic_mw_per_th
+    for i, gg in enumerate(p.gpu_market.generations):
+        out[f"gpu_{gg.name}_nodes"] = state.gpu_nodes[:, i].astype(float)
+    out["gpu_on_order_mw"] = state.gpu_on_order_nodes @ plant.gpu_node_mw
+    out["lease_reserved_mw"] = plant.lease_reserved_mw(state, path)
+    out["cash_usd"] = state.cash_usd
+    out["nav_usd"] = nav_usd
+    out["nav_reference_usd"] = nav0_usd
+    start_doy = (p.time.start - p.time.start.replace(month=1, day=1)).days
+    full = np.ones(B)
+    out["horizon_progress"] = full * t / path.n_steps
+    out["day_of_year"] = full * ((start_doy + t * p.time.dt_days) % DAYS_PER_YEAR)
+    out["decision_epoch"] = full * float(plant.is_decision_epoch(t))
+    return out
+
+
+def site_limits(plant: Plant) -> dict[str, Any]:
+    """Constants the scheduler's safety projection needs (units in the names)."""
+    p = plant.params
+    return {
+        "interconnection_mw": plant.interconnection_mw,
+        "asic_generations": [g.name for g in p.asic_market.generations],
+        "asic_mw_per_th": plant.asic_mw_per_th.tolist(),
+        "asic_margin_cost_usd_per_th_day_per_usd_mwh": ObservationEncoder(plant).margin_cost.tolist(),
+        "pool_fee": plant.pool_fee,
+        "gpu_generations": [g.name for g in p.gpu_market.generations],
+        "gpu_node_mw": plant.gpu_node_mw.tolist(),
+        "credit_limit_usd": plant.credit_limit_usd,
+        "min_liquidity_usd": p.finance.min_liquidity_usd,
+        "max_asic_order_mw": plant.max_asic_order_mw,
+        "max_gpu_order_nodes": plant.max_gpu_order_nodes,
+        "max_retrofit_blocks": plant.max_retrofit_blocks,
+        "retrofit_block_mw": plant.retrofit_block_mw,
+        "retrofit_capex_usd_per_block": plant.retrofit_capex_usd_per_block,
+        "lease_mw_per_it_mw": plant.lease_mw_per_it_mw,
+        "investments_enabled": plant.investments_enabled,
+    }
+
+
+def decision_fields(plant: Plant) -> list[dict[str, Any]]:
+    """The network's decision in physical units, in order: each field reads action component
+    ``index`` (in [-1, 1]) through ``kind`` and ``scale``, exactly as the environment decodes it
+    (:func:`hybridrl.env.encoding.decode_action`): ``fraction`` (a + 1) / 2, ``positive``
+    max(a, 0) x scale, ``floor`` floor(max(a, 0) x scale), ``round`` round(max(a, 0) x scale),
+    ``flag`` 1 if a > 0 else 0. The scheduler then projects it onto the site's limits."""
+    G = plant.n_asic
+    gens = [g.name for g in plant.params.asic_market.generations]
+
+    def f(name: str, unit: str, index: int, kind: str, scale: float = 1.0) -> dict[str, Any]:
+        return {"name": name, "unit": unit, "index": index, "kind": kind, "scale": float(scale)}
+
+    return [
+        *(f(f"asic_{g}_run_fraction", "share of installed TH/s", i, "fraction") for i, g in enumerate(gens)),
+        *(
+            f(f"asic_{g}_sell_fraction", "share of installed TH/s", G + i, "positive")
+            for i, g in enumerate(gens)
+        ),
+        f("gpu_offer_fraction", "share of GPU nodes", 2 * G, "fraction"),
+        f(
+            "asic_order_mw",
+            "MW of the most efficient ASICs on sale",
+            2 * G + 1,
+            "positive",
+            plant.max_asic_order_mw,
+        ),
+        f(
+            "gpu_order_nodes",
+            "nodes of the newest GPUs on sale",
+            2 * G + 2,
+            "floor",
+            plant.max_gpu_order_nodes,
+        ),
+        f(
+            "retrofit_blocks",
+            "blocks to convert from mining to HPC",
+            2 * G + 3,
+            "round",
+            plant.max_retrofit_blocks,
+        ),
+        f("accept_offer", "1 = accept the open offer", 2 * G + 4, "flag"),
+        f("curtail_fraction", "share of ASIC MW held off in a DR call", 2 * G + 5, "positive"),
+    ]
+
+
+def map_action(fields: list[dict[str, Any]], action: np.ndarray) -> np.ndarray:
+    """(B, A) actions in [-1, 1] -> (B, D) decision fields (numpy reference of the ONNX graph)."""
+    a = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
+    cols = []
+    for f in fields:
+        x = a[:, f["index"]]
+        kind = f["kind"]
+        if kind == "fraction":
+            cols.append((x + 1.0) * 0.5)
+        elif kind == "positive":
+            cols.append(np.maximum(x, 0.0) * f["scale"])
+        elif kind == "floor":
+            cols.append(np.floor(np.maximum(x, 0.0) * f["scale"]))
+        elif kind == "round":
+            cols.append(np.round(np.maximum(x, 0.0) * f["scale"]))
+        elif kind == "flag":
+            cols.append((x > 0.0).astype(np.float64))
+        else:
+            raise ValueError(f"unknown decision kind {kind!r}")
+    return np.stack(cols, axis=1)

@@ -1,0 +1,195 @@
+"""Benchmark: metrics on hand-made trajectories, trajectories consistent with the evaluator,
+the report end to end on `tiny`, and held-out seeds that never meet training seeds."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hybridrl.agents.seeds import check_held_out, training_seeds, validation_seeds
+from hybridrl.baselines import RULE_POLICIES
+from hybridrl.evaluation import Trajectory, evaluate
+from hybridrl.evaluation.metrics import (
+    bootstrap_mean_ci,
+    btc_beta,
+    cvar,
+    gap_closed,
+    max_drawdown_usd,
+    monthly_mean,
+    monthly_rate,
+    monthly_sum,
+    paired_difference,
+)
+from hybridrl.sim import load_scenario, sample_paths
+
+ROOT = Path(__file__).resolve().parents[1]
+DAILY = np.arange("2026-01-01", "2026-07-01", dtype="datetime64[D]")
+
+
+def test_monthly_aggregation_follows_the_calendar() -> None:
+    ones = np.ones((2, DAILY.size))
+    np.testing.assert_array_equal(monthly_sum(ones, DAILY)[0], [31, 28, 31, 30, 31, 30])
+    np.testing.assert_array_equal(monthly_mean(ones, DAILY), np.ones((2, 6)))
+
+
+def test_constant_revenue_has_zero_monthly_std_and_no_btc_beta() -> None:
+    rng = np.random.default_rng(0)
+    price = np.exp(np.cumsum(rng.normal(0, 0.03, (3, DAILY.size)), axis=1)) * 9e4
+    monthly = monthly_rate(np.full((3, DAILY.size), 1e5), DAILY, dt_days=1.0)
+    np.testing.assert_allclose(monthly, 1e5 * 30.4375)  # per average month, whatever its length
+    assert np.all(monthly.std(axis=1) < 1e-6)
+    np.testing.assert_array_equal(btc_beta(monthly, monthly_mean(price, DAILY)), 0.0)
+    hourly = np.arange("2026-01-01T00", "2026-03-01T00", dtype="datetime64[h]")
+    np.testing.assert_allclose(
+        monthly_rate(np.full((1, hourly.size), 2.0), hourly, 1 / 24), 2.0 * 24 * 30.4375
+    )
+
+
+def test_revenue_proportional_to_price_has_beta_one_and_unrelated_revenue_near_zero() -> None:
+    rng = np.random.default_rng(1)
+    price = np.exp(np.cumsum(rng.normal(0, 0.05, (4, 48)), axis=1)) * 9e4
+    np.testing.assert_allclose(btc_beta(0.01 * price, price), 1.0, atol=1e-12)
+    np.testing.assert_allclose(btc_beta(-2.0 * price + 1e9, price), -1.0, atol=1e-12)
+    unrelated = rng.normal(1e6, 1e4, (4, 48))
+    assert np.all(np.abs(btc_beta(unrelated, price)) < 0.6)
+
+
+def test_cvar_drawdown_gap_and_intervals_on_known_samples() -> None:
+    assert cvar(np.arange(1.0, 101.0), 0.05) == pytest.approx(3.0)  # mean of the worst 5 of 100
+    assert cvar(np.array([5.0, -1.0, 3.0]), 0.05) == -1.0  # at least one outcome
+    assert cvar(np.arange(1.0, 21.0), 0.10) == pytest.approx(1.5)
+    nav = np.array([[10.0, 12.0, 7.0, 9.0, 15.0, 14.0], [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]])
+    np.testing.assert_array_equal(max_drawdown_usd(nav), [5.0, 0.0])
+    np.testing.assert_array_equal(
+        gap_closed(np.array([5.0, 1.0, 3.0]), np.array([0.0, 1.0, 3.0]), np.array([10.0, 3.0, 2.0])),
+        [0.5, 0.0, np.nan],
+    )
+    x = np.random.default_rng(2).normal(10.0, 2.0, 400)
+    mean, lo, hi = bootstrap_mean_ci(x)
+    assert lo < mean < hi and mean == pytest.approx(x.mean())
+    assert hi - lo == pytest.approx(2 * 1.96 * x.std() / np.sqrt(x.size), rel=0.15)
+    same = paired_difference(x, x)
+    assert same == (0.0, 0.0, 0.0)
+    shifted = paired_difference(x + 1.0, x)
+    assert shifted[0] == pytest.approx(1.0) and shifted[1] == pytest.approx(1.0)
+
+
+def test_trajectories_add_up_to_the_evaluators_totals() -> None:
+    params = load_scenario("default")
+    seeds = [0, 1, 2]
+    path = sample_paths(params, seeds)
+    got: list[Trajectory] = []
+    frame = evaluate(RULE_POLICIES["hashprice_threshold"], params, seeds, path, trajectories=got)
+    traj = got[0]
+    np.testing.assert_allclose(traj.nav_usd[:, -1] - traj.nav_usd[:, 0], frame["nav_change_usd"], rtol=1e-12)
+    np.testing.assert_allclose(traj.operating_cash_usd.sum(axis=1), frame["operating_cash_usd"], rtol=1e-9)
+    used = traj.mining_mw + traj.own_gpu_mw + traj.leased_mw + traj.curtailed_mw + traj.idle_mw
+    assert np.all(used <= traj.limit_mw + 1e-6)
+    assert traj.leased_mw.max() > 0 and traj.mining_mw.min() >= 0
+
+
+def test_held_out_seeds_never_meet_training_or_validation_seeds() -> None:
+    check_held_out(list(range(32)), training=training_seeds(0, 8))
+    with pytest.raises(ValueError, match="must lie in"):
+        check_held_out(validation_seeds(2))
+    with pytest.raises(ValueError, match="must lie in"):
+        check_held_out(training_seeds(0, 1))
+    with pytest.raises(ValueError, match="overlap the run's training seeds: \\[3\\]"):
+        check_held_out([1, 2, 3], training=[3, 99])
+
+
+def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CI": "1", "WANDB_SILENT": "true"}
+    return subprocess.run(
+        [sys.executable, str(ROOT / "experiments" / "benchmark.py"), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_benchmark_end_to_end_on_tiny(tmp_path: Path) -> None:
+    pytest.importorskip("stable_baselines3")
+    out = tmp_path / "bench"
+    proc = _run(["preset=smoke", "logger=wandb", f"hydra.run.dir={out}"], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    for name in (
+        "paths.csv",
+        "summary.csv",
+        "summary.md",
+        "pairs.csv",
+        *(f"plots/{p}" for p in ("allocation.png", "nav_change.png", "gap_closed.png", "revenue_vs_btc.png")),
+    ):
+        assert (out / name).is_file() and (out / name).stat().st_size > 0, name
+    paths = pd.read_csv(out / "paths.csv")
+    summary = pd.read_csv(out / "summary.csv")
+    policies = {
+        "always_mine",
+        "static_split",
+        "hashprice_threshold",
+        "greedy",
+        "mpc_conditional_expectation",
+        "mpc_persistence",
+        "ppo",
+        "oracle",
+    }
+    assert set(summary["policy"]) == policies and (summary["paths"] == 4).all()
+    assert len(paths) == 4 * len(policies)
+    wide = paths.pivot(index="seed", columns="policy", values="nav_change_usd")
+    # the oracle is warm-started from every policy's plan: never below any of them
+    assert (wide["oracle"] >= wide.drop(columns="oracle").max(axis=1) - 1e-6 * wide.abs().max().max()).all()
+    assert "| ppo |" in (out / "summary.md").read_text()
+    assert list((out / "wandb").glob("offline-run-*/run-*.wandb"))
+    # the trained policy's run refuses seeds it trained on
+    run_dir = out / "train"
+    meta = json.loads((run_dir / "run.json").read_text())
+    assert min(meta["training_seeds"]) >= 2**40
+    meta["training_seeds"].append(1)  # pretend it had trained on held-out seed 1
+    (run_dir / "run.json").write_text(json.dumps(meta))
+    again = _run(
+        [
+            "env=tiny",
+            f"runs=[{run_dir}]",
+            "seeds=4",
+            "mpc=[]",
+            "oracle=false",
+            "logger=none",
+            f"hydra.run.dir={tmp_path / 'again'}",
+        ],
+        cwd=tmp_path,
+    )
+    assert again.returncode == 2
+    assert "overlap the run's training seeds: [1]" in again.stderr
+
+
+def test_benchmark_config_rejects_bad_values(tmp_path: Path) -> None:
+    proc = _run(
+        [
+            "seeds=0",
+            "rules=[always_mine,coinflip]",
+            "mpc=[crystal_ball]",
+            "first_seed=5000000000",
+            "runs=[/nonexistent]",
+            f"hydra.run.dir={tmp_path}/x",
+        ],
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 2
+    for text in (
+        "seeds: must be >= 1",
+        "unknown rule 'coinflip'",
+        "unknown forecaster 'crystal_ball'",
+        "first_seed: held-out seeds",
+        "'/nonexistent' is not a training run directory",
+    ):
+        assert text in proc.stderr, proc.stderr

@@ -1,0 +1,306 @@
+"""Export and production scheduler: ONNX parity with SB3, the feature spec against the
+environment's encoder, file checks, input validation, the safety projection, the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("stable_baselines3")
+pytest.importorskip("onnxruntime")
+
+from hybridrl.agents.config import AGENT_CONFIGS, Algo, EvalConfig, LoggerConfig, LoggerKind, TrainConfig
+from hybridrl.agents.policy import load_trained_policy
+from hybridrl.agents.training import train
+from hybridrl.env import HybridMineEnv
+from hybridrl.env.encoding import decode_action
+from hybridrl.export.onnx_export import export_policy
+from hybridrl.export.spec import decision_fields, feature_spec, map_action, physical_state
+from hybridrl.scheduler import InvalidStateError, PolicyFileError, Scheduler
+from hybridrl.scheduler.features import compute_features
+from hybridrl.scheduler.runtime import metadata_digest
+
+
+def _states(scenario: str, n: int, seed: int = 0) -> tuple[list[dict[str, float]], np.ndarray]:
+    """n simulated states under random actions, as scheduler fields and as env observations."""
+    env = HybridMineEnv(scenario)
+    rng = np.random.default_rng(seed)
+    obs, _ = env.reset(seed=seed)
+    fields, observations = [], []
+    while len(fields) < n:
+        f = physical_state(env.plant, env.state, env.path, env._nav, env._nav0)  # type: ignore[arg-type]
+        fields.append({k: float(v[0]) for k, v in f.items()})
+        observations.append(obs)
+        obs, _, terminated, truncated, _ = env.step(
+            rng.uniform(-1, 1, env.action_space.shape).astype(np.float32)
+        )
+        if terminated or truncated:
+            obs, _ = env.reset()
+    return fields, np.stack(observations)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("export")
+    out = {}
+    for algo in ("ppo", "sac"):
+        agent = AGENT_CONFIGS[Algo(algo)](net_arch=[16])
+        if algo == "sac":
+            agent.learning_starts = 64  # type: ignore[attr-defined]
+            agent.batch_size = 32  # type: ignore[attr-defined]
+        else:
+            agent.n_steps = 64  # type: ignore[attr-defined]
+            agent.batch_size = 64  # type: ignore[attr-defined]
+        cfg = TrainConfig(
+            agent=agent,
+            logger=LoggerConfig(kind=LoggerKind.none),
+            eval=EvalConfig(every_steps=256, episodes=2, gap_closed=False),
+            total_timesteps=384,
+            n_envs=2,
+            checkpoint_every_steps=10**6,
+            progress_bar=False,
+        )
+        cfg.env.scenario = "tiny"
+        train(cfg, root / f"{algo}_run")
+        export_policy(root / f"{algo}_run", root / algo, which="final")
+        out[algo] = root / algo
+        out[f"{algo}_run"] = root / f"{algo}_run"
+    return out
+
+
+def test_importing_the_scheduler_loads_no_training_stack() -> None:
+    code = (
+        "import sys, hybridrl.scheduler, hybridrl.scheduler.cli; "
+        "print([m for m in ('torch', 'stable_baselines3', 'gymnasium', 'hydra', 'sb3_contrib', 'wandb') "
+        "if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("scenario", ["default", "hourly_ops", "ai_boom"])
+def test_feature_spec_reproduces_the_environment_encoder(scenario: str) -> None:
+    fields, observations = _states(scenario, 1_500)
+    env = HybridMineEnv(scenario)
+    spec = feature_spec(env.plant)
+    x = {name: np.array([f[name] for f in fields]) for name in fields[0]}
+    np.testing.assert_allclose(compute_features(spec, x), observations, rtol=1e-6, atol=1e-6)
+
+
+def test_decision_mapping_is_the_environments_decoding() -> None:
+    env = HybridMineEnv("default")
+    env.reset(seed=3)
+    rng = np.random.default_rng(0)
+    a = rng.uniform(-1, 1, (64, env.action_space.shape[0]))
+    assert env.state is not None and env.path is not None and env.plant.is_decision_epoch(env.state.t)
+    d = map_action(decision_fields(env.plant), a)
+    G = env.plant.n_asic
+    for row in range(a.shape[0]):
+        native = decode_action(env.plant, env.state, env.path, a[row : row + 1])
+        np.testing.assert_allclose(d[row, :G], native.asic_run_fraction[0])
+        np.testing.assert_allclose(d[row, 2 * G], native.gpu_offer_fraction[0, 0])
+        np.testing.assert_allclose(d[row, 2 * G + 3], native.retrofit_blocks[0])
+        np.testing.assert_allclose(d[row, 2 * G + 2], native.gpu_order_nodes[0].sum())
+        np.testing.assert_allclose(
+            d[row, G : 2 * G] * env.state.asic_th[0], native.asic_sale_th[0], rtol=1e-12, atol=1e-9
+        )
+
+
+@pytest.mark.parametrize("algo", ["ppo", "sac"])
+def test_onnx_decision_equals_sb3_prediction_in_physical_units(algo: str, exported: dict[str, Path]) -> None:
+    import onnxruntime as ort
+
+    fields, observations = _states("tiny", 1_000, seed=11)
+    policy = load_trained_policy(exported[f"{algo}_run"], which="final")
+    assert policy.normalizer is not None
+    model_action = policy._act(policy.normalizer(observations), np.zeros(len(observations), dtype=bool))
+    env = HybridMineEnv("tiny")
+    expected = map_action(decision_fields(env.plant), model_action)
+    session = ort.InferenceSession(str(exported[algo] / "policy.onnx"))
+    onnx_action, onnx_decision = session.run(None, {"observation": observations.astype(np.float32)})
+    assert np.max(np.abs(onnx_action - np.clip(model_action, -1, 1))) <= 1e-5
+    assert np.max(np.abs(onnx_decision - expected)) <= 1e-5
+    # and through the scheduler, from physical fields
+    scheduler = Scheduler.load(exported[algo])
+    spec_obs = compute_features(scheduler.features, {k: np.array([f[k] for f in fields]) for k in fields[0]})
+    _, via_fields = session.run(None, {"observation": spec_obs})
+    assert np.max(np.abs(via_fields - expected)) <= 1e-5
+
+
+def _copy(src: Path, dst: Path) -> Path:
+    dst.mkdir()
+    for name in ("policy.onnx", "policy.json"):
+        (dst / name).write_bytes((src / name).read_bytes())
+    return dst
+
+
+def test_tampered_or_mismatched_files_are_refused(exported: dict[str, Path], tmp_path: Path) -> None:
+    Scheduler.load(exported["ppo"])
+    onnx_bad = _copy(exported["ppo"], tmp_path / "onnx")
+    blob = bytearray((onnx_bad / "policy.onnx").read_bytes())
+    blob[len(blob) // 2] ^= 0xFF
+    (onnx_bad / "policy.onnx").write_bytes(bytes(blob))
+    with pytest.raises(PolicyFileError, match="does not match"):
+        Scheduler.load(onnx_bad)
+
+    json_bad = _copy(exported["ppo"], tmp_path / "json")
+    meta = json.loads((json_bad / "policy.json").read_text())
+    meta["site_limits"]["credit_limit_usd"] *= 10
+    (json_bad / "policy.json").write_text(json.dumps(meta))
+    with pytest.raises(PolicyFileError, match="modified after export"):
+        Scheduler.load(json_bad)
+
+    version = _copy(exported["ppo"], tmp_path / "version")
+    meta = json.loads((version / "policy.json").read_text())
+    meta["env_version"] = "v1"
+    meta["metadata_sha256"] = metadata_digest(meta)  # a consistent file, made for another env
+    (version / "policy.json").write_text(json.dumps(meta))
+    with pytest.raises(PolicyFileError, match="made for environment hybridrl/HybridMine-v0 v1"):
+        Scheduler.load(version)
+
+    swapped = _copy(exported["ppo"], tmp_path / "swapped")
+    (swapped / "policy.onnx").write_bytes((exported["sac"] / "policy.onnx").read_bytes())
+    meta = json.loads((swapped / "policy.json").read_text())
+    meta["onnx_sha256"] = json.loads((exported["sac"] / "policy.json").read_text())["onnx_sha256"]
+    (swapped / "policy.json").write_text(json.dumps(meta))
+    with pytest.raises(PolicyFileError, match="exported with another"):
+        Scheduler.load(swapped)
+    (swapped / "policy.onnx").unlink()
+    with pytest.raises(PolicyFileError, match="missing"):
+        Scheduler.load(swapped)
+
+
+def test_every_invalid_input_is_listed_in_one_error(exported: dict[str, Path]) -> None:
+    scheduler = Scheduler.load(exported["ppo"])
+    fields, _ = _states("tiny", 1)
+    state: dict[str, object] = dict(fields[0])
+    del state["cash_usd"]
+    state["btc_price_usd"] = float("nan")
+    state["power_rt_usd_per_mwh"] = float("inf")
+    state["availability"] = 1.7
+    state["mining_ready_mw"] = -5.0
+    state["hashprice_usd_per_ph_day"] = "high"
+    state["turbo"] = 1.0
+    with pytest.raises(InvalidStateError) as err:
+        scheduler.decide(state)  # type: ignore[arg-type]
+    text = str(err.value)
+    for piece in (
+        "missing field 'cash_usd'",
+        "unknown field 'turbo'",
+        "btc_price_usd is nan",
+        "power_rt_usd_per_mwh is inf",
+        "availability = 1.7 is outside [0.0, 1.0]",
+        "mining_ready_mw = -5.0 is outside",
+        "hashprice_usd_per_ph_day must be a number",
+    ):
+        assert piece in text, text
+    assert len(err.value.problems) == 7
+
+
+def test_fallback_is_flagged_and_safe(exported: dict[str, Path]) -> None:
+    scheduler = Scheduler.load(exported["ppo"], fallback=True)
+    fields, _ = _states("tiny", 1)
+    state = dict(fields[0])
+    state["turbo"] = 1.0
+    decision = scheduler.decide(state)
+    assert decision.fallback and decision.problems == ["unknown field 'turbo'"]
+    assert decision.asic_order_usd == decision.gpu_order_usd == decision.retrofit_usd == 0.0
+    assert not decision.accept_offer and decision.mining_mw > 0
+    state = dict(fields[0])
+    state["availability"] = float("nan")
+    idle = scheduler.decide(state)
+    assert idle.fallback and idle.mining_mw == 0.0 and idle.own_gpu_mw == 0.0
+    assert scheduler.decide(fields[0]).fallback is False
+
+
+def test_safety_projection_holds_on_adversarial_network_outputs(exported: dict[str, Path]) -> None:
+    scheduler = Scheduler.load(exported["ppo"])
+    L = scheduler.limits
+    fields, _ = _states("default", 300, seed=5)
+    rng = np.random.default_rng(0)
+    n = len(scheduler.decision_fields)
+    checked = 0
+    for i, base in enumerate(fields):
+        s = dict(base)
+        s["decision_epoch"] = 1.0
+        s["offer_open"], s["offer_it_mw"] = 1.0, float(rng.uniform(0, 100))
+        s["cash_usd"] = float(rng.choice([-3e8, 0.0, 1e6, 5e8]))
+        s["dr_call"] = float(i % 2)
+        s["availability"] = float(rng.uniform(0.0, 1.0))
+        for raw in (
+            rng.normal(0, 1e6, n),
+            np.full(n, 1e9),
+            np.full(n, -1e9),
+            np.where(rng.random(n) < 0.3, np.nan, rng.normal(0, 10, n)),
+            np.full(n, np.inf),
+        ):
+            d = scheduler.project(raw, s)
+            avail = L["interconnection_mw"] * s["availability"]
+            budget = max(s["cash_usd"] + L["credit_limit_usd"] - L["min_liquidity_usd"], 0.0)
+            assert (
+                d.mining_mw + d.own_gpu_mw + s["lease_reserved_mw"]
+                <= max(avail, s["lease_reserved_mw"]) + 1e-6
+            )
+            assert d.mining_mw <= s["mining_ready_mw"] + 1e-6
+            assert d.own_gpu_mw <= max(s["hpc_ready_mw"] - s["lease_reserved_mw"], 0.0) + 1e-6
+            assert d.asic_order_usd + d.gpu_order_usd + d.retrofit_usd <= budget * (1 + 1e-9) + 1e-6
+            assert d.asic_order_usd >= 0 and d.gpu_order_nodes >= 0 and d.retrofit_blocks >= 0
+            assert (
+                d.gpu_order_nodes <= L["max_gpu_order_nodes"]
+                and d.retrofit_blocks <= L["max_retrofit_blocks"]
+            )
+            for g in scheduler.asic_gens:
+                assert 0 <= d.asic_sale_th[g] <= s[f"asic_{g}_th"] + 1e-9
+            values = [d.mining_mw, d.own_gpu_mw, d.curtail_mw, d.asic_order_th, d.asic_order_usd]
+            assert all(math.isfinite(v) for v in values)
+            checked += 1
+        s["decision_epoch"] = 0.0
+        off = scheduler.project(np.full(n, 1e9), s)
+        assert off.asic_order_usd == off.gpu_order_nodes == off.retrofit_blocks == 0 and not off.accept_offer
+    assert checked == 1_500
+
+
+def test_cli_single_batch_and_errors(exported: dict[str, Path], tmp_path: Path) -> None:
+    fields, _ = _states("tiny", 3)
+    (tmp_path / "state.json").write_text(json.dumps(fields[0]))
+    (tmp_path / "states.jsonl").write_text("\n".join(json.dumps(f) for f in fields))
+    cli = [sys.executable, "-m", "hybridrl.scheduler.cli", "--policy", str(exported["ppo"])]
+    one = subprocess.run([*cli, "--state", str(tmp_path / "state.json")], capture_output=True, text=True)
+    assert one.returncode == 0, one.stderr
+    decision = json.loads(one.stdout)
+    assert {"mining_mw", "own_gpu_mw", "asic_order_usd", "accept_offer", "fallback"} <= set(decision)
+    many = subprocess.run([*cli, "--batch", str(tmp_path / "states.jsonl")], capture_output=True, text=True)
+    assert many.returncode == 0 and len(many.stdout.strip().splitlines()) == 3
+    assert json.loads(many.stdout.splitlines()[0]) == decision
+    bad = dict(fields[0], availability=2.0)
+    (tmp_path / "bad.json").write_text(json.dumps(bad))
+    refused = subprocess.run([*cli, "--state", str(tmp_path / "bad.json")], capture_output=True, text=True)
+    assert refused.returncode == 2 and "availability = 2.0 is outside" in refused.stderr
+    saved = subprocess.run(
+        [*cli, "--state", str(tmp_path / "bad.json"), "--fallback"], capture_output=True, text=True
+    )
+    assert saved.returncode == 0 and json.loads(saved.stdout)["fallback"] is True
+
+
+def test_export_refuses_recurrent_policies_and_writes_one_file(exported: dict[str, Path]) -> None:
+    assert sorted(p.name for p in exported["ppo"].iterdir()) == ["policy.json", "policy.onnx"]
+    meta = json.loads((exported["ppo"] / "policy.json").read_text())
+    for key in (
+        "schema_version",
+        "env_id",
+        "env_version",
+        "scenario",
+        "scenario_hash",
+        "onnx_sha256",
+        "trained",
+    ):
+        assert key in meta
+    assert [f["name"] for f in meta["features"]] == list(HybridMineEnv("tiny").observation_names)
+    assert all("unit" in f and "low" in f and "high" in f for f in meta["state_fields"])
+    assert all("unit" in f for f in meta["decision_fields"])
