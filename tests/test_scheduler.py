@@ -304,3 +304,24 @@ def test_export_refuses_recurrent_policies_and_writes_one_file(exported: dict[st
     assert [f["name"] for f in meta["features"]] == list(HybridMineEnv("tiny").observation_names)
     assert all("unit" in f and "low" in f and "high" in f for f in meta["state_fields"])
     assert all("unit" in f for f in meta["decision_fields"])
+
+
+def test_export_command(exported: dict[str, Path], tmp_path: Path) -> None:
+    script = Path(__file__).resolve().parents[1] / "experiments" / "export.py"
+    run = exported["ppo_run"]
+    ok = subprocess.run(
+        [sys.executable, str(script), f"run_dir={run}", f"out={tmp_path / 'p'}", "which=best"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert Scheduler.load(tmp_path / "p").meta["trained"]["model"] == "best"
+    bad = subprocess.run(
+        [sys.executable, str(script), f"run_dir={tmp_path}", f"out={tmp_path / 'q'}", "which=latest"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert bad.returncode == 2
+    assert "is not a training run directory" in bad.stderr and "which: must be best or final" in bad.stderr

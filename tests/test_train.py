@@ -348,3 +348,10 @@ def test_submitit_local_multirun(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     runs = [p for p in (tmp_path / "sweep").iterdir() if (p / "run.json").is_file()]
     assert len(runs) == 1 and (runs[0] / "model.zip").is_file()
+
+
+def test_wandb_disabled_mode_trains_without_a_run_directory(tmp_path: Path) -> None:
+    cfg = compose_train([*TINY[:1], "logger=wandb", "logger.mode=disabled", "total_timesteps=128"])
+    result = train(cfg, tmp_path / "run")
+    assert result.num_timesteps >= 128 and (tmp_path / "run" / "model.zip").is_file()
+    assert not list((tmp_path / "run").glob("wandb/offline-run-*"))
