@@ -355,3 +355,10 @@ def test_wandb_disabled_mode_trains_without_a_run_directory(tmp_path: Path) -> N
     result = train(cfg, tmp_path / "run")
     assert result.num_timesteps >= 128 and (tmp_path / "run" / "model.zip").is_file()
     assert not list((tmp_path / "run").glob("wandb/offline-run-*"))
+
+
+def test_a_fresh_run_refuses_a_directory_that_holds_one(tmp_path: Path) -> None:
+    cfg = compose_train([*TINY, "total_timesteps=64", "agent.n_steps=32", "agent.batch_size=32"])
+    train(cfg, tmp_path / "run")
+    with pytest.raises(ValueError, match="already holds a run"):
+        train(cfg, tmp_path / "run")

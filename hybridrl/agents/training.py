@@ -168,6 +168,10 @@ def train(
     if checkpoint is not None:
         state = json.loads((checkpoint / STATE_FILE).read_text())
     if not _resuming:
+        if (run_dir / RUN_CONFIG_FILE).exists():
+            raise ValueError(
+                f"{run_dir} already holds a run; resume it with resume({str(run_dir)!r}) or pick a new one"
+            )
         run_dir.mkdir(parents=True, exist_ok=True)
         save_config(cfg, run_dir / RUN_CONFIG_FILE)
 
@@ -189,6 +193,8 @@ def train(
     else:
         env = wrap_normalize(venv, cfg.agent.gamma) if cfg.normalize else venv
         model = make_model(cfg.agent, env, seed=cfg.seed, device=cfg.device)
+        if _resuming:  # killed before its first checkpoint: start again
+            truncate_eval_history(run_dir / EVAL_FILE, 0)
     seed_paths(venv, train_seeds)
 
     wandb_run = _start_wandb(cfg, run_dir, state)
