@@ -154,6 +154,7 @@ class OracleModel:
             pairs = []
         self.pairs = np.array(pairs, dtype=np.int64).reshape(-1, 2)
         self.x = lp.add_vars(len(pairs), upper=1.0, integer=True)
+        self.invest_flag: NDArray[np.int64] | None = None  # capex switches, with a covenant only
 
         # leases: served MW for every (step, offer) where the offer could be active and accepted
         first_accept = np.where(self.accepted0, 0, T + 1)
@@ -595,6 +596,7 @@ class OracleModel:
         reveal = PathReveal(path)
         gbuy = np.zeros((self.n_e, p.n_gpu))
         rb = np.zeros(self.n_e)
+        bought = np.zeros(self.n_e, dtype=bool)
         accepted_at = np.full(p.n_offers, -1)
         for t in range(self.T):
             nxt = p.step(state, policy.act(p, state, reveal.view(t)), path).state
@@ -602,6 +604,8 @@ class OracleModel:
                 e = t // p.epoch_steps
                 gbuy[e] = nxt.gpu_pipeline_nodes[e % p.gpu_lead_epochs, 0]
                 rb[e] = nxt.retrofit_pipeline_mw[e % p.retrofit_lead_epochs, 0] / p.retrofit_block_mw
+                asic_bought = nxt.asic_pipeline_th[e % p.asic_lead_epochs, 0].sum() > 0
+                bought[e] = asic_bought or gbuy[e].sum() > 0 or rb[e] > 0
                 new = np.flatnonzero(nxt.lease_accepted[0] & ~state.lease_accepted[0])
                 accepted_at[new] = e
             state = nxt
@@ -613,6 +617,11 @@ class OracleModel:
         if self.x.size:
             cols.append(self.x)
             vals.append(np.array([float(accepted_at[k] == e) for k, e in self.pairs]))
+        if self.invest and self.invest_flag is not None:
+            # the capex switches too, so that the start fixes every integer and HiGHS completes
+            # it with an LP instead of a sub-MIP
+            cols.append(self.invest_flag)
+            vals.append(bought.astype(np.float64))
         if not cols:
             return nav, (np.zeros(0, dtype=np.int64), np.zeros(0)), bool(state.bankrupt[0])
         return nav, (np.concatenate(cols), np.concatenate(vals)), bool(state.bankrupt[0])
