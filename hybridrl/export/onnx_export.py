@@ -21,20 +21,18 @@ import numpy as np
 
 from hybridrl.agents.policy import MODEL_FILE, NORMALIZER_FILE, RUN_FILE, ObservationNormalizer
 from hybridrl.export.spec import decision_fields, feature_spec, site_limits, state_fields
+from hybridrl.scheduler.runtime import (
+    JSON_FILE,
+    METADATA_HASH_KEY,
+    ONNX_FILE,
+    SUPPORTED_ENV,
+    SUPPORTED_SCHEMA_VERSIONS,
+    metadata_digest,
+)
 from hybridrl.sim.params import load_scenario
 from hybridrl.sim.plant import Plant
 
-SCHEMA_VERSION = 1
-ENV_VERSION = "v0"
-ONNX_FILE = "policy.onnx"
-JSON_FILE = "policy.json"
-METADATA_HASH_KEY = "hybridrl_metadata_sha256"
-
-
-def metadata_digest(meta: dict[str, Any]) -> str:
-    """sha256 of ``policy.json`` without its two hash fields (canonical JSON)."""
-    core = {k: v for k, v in meta.items() if k not in ("onnx_sha256", "metadata_sha256")}
-    return hashlib.sha256(json.dumps(core, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+SCHEMA_VERSION = SUPPORTED_SCHEMA_VERSIONS[-1]
 
 
 def _policy_module(
@@ -134,8 +132,8 @@ def export_policy(run_dir: str | Path, out_dir: str | Path, which: str = "best")
 
     meta: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
-        "env_id": "hybridrl/HybridMine-v0",
-        "env_version": ENV_VERSION,
+        "env_id": SUPPORTED_ENV[0],
+        "env_version": SUPPORTED_ENV[1],
         "scenario": params.name,
         "scenario_hash": params.scenario_hash,
         "algo": algo,

@@ -81,6 +81,8 @@ def _sha256(path: Path) -> str:
 
 
 def metadata_digest(meta: Mapping[str, Any]) -> str:
+    """sha256 of ``policy.json``'s content without its two hash fields (canonical JSON); the
+    exporter writes it into the JSON and into the ONNX file's metadata."""
     core = {k: v for k, v in meta.items() if k not in ("onnx_sha256", "metadata_sha256")}
     return hashlib.sha256(json.dumps(core, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
