@@ -264,14 +264,22 @@ class Greedy:
     spare mining MW are retrofitted when a GPU node's margin per MW pays the retrofit back
     within ``payback_months`` better than mining does.
 
-    :param payback_months: the longest simple payback accepted for an investment.
-    :param mining_horizon_months: how long today's mining margin is assumed to last.
+    :param payback_months: the longest simple payback accepted for an investment. Paybacks are
+        computed at today's hashprice and rents, which the next halving and difficulty growth
+        erode: a short hurdle guards against that.
+    :param mining_horizon_months: how long today's mining margin is assumed to last when it is
+        weighed against a lease that displaces it.
     :param reserve_usd: cash kept out of capex beyond the lender's covenant.
+
+    Defaults chosen on the 32 validation paths of ``default`` (seeds 2**32 + i, disjoint from
+    every held-out seed): mean NAV change 625 M$ with (12, 6, 0) against 276 M$ with the first
+    release's (24, 24, 20e6); on ``bear_market`` 552 against 258 M$, on ``ai_boom`` 632
+    against 664 M$ (same validation seeds).
     """
 
-    payback_months: float = 24.0
-    mining_horizon_months: float = 24.0
-    reserve_usd: float = 20e6
+    payback_months: float = 12.0
+    mining_horizon_months: float = 6.0
+    reserve_usd: float = 0.0
     name: str = "greedy"
 
     def act(self, plant: Plant, state: PlantState, view: PathView) -> NativeAction:
