@@ -94,11 +94,12 @@ def rollout(plant: Plant, path: ExogenousPath, policy: Policy, record: bool = Fa
     keeps the per-step :class:`Trajectory`."""
     B = path.n_paths
     T = path.n_steps
+    shape = (B, T) if record else (0, 0)  # no per-step memory unless asked for
     traj = {
-        name: np.zeros((B, T))
+        name: np.zeros(shape)
         for name in ("revenue", "operating", "mining", "gpu", "lease", "curtailed", "limit")
     }
-    nav_series = np.zeros((B, T + 1))
+    nav_series = np.zeros((B, T + 1) if record else (B, 0))
     state = plant.initial_state(B)
     nav_start = plant.nav_usd(state, path)
     nav_end = nav_start.copy()
@@ -111,7 +112,8 @@ def rollout(plant: Plant, path: ExogenousPath, policy: Policy, record: bool = Fa
     steps = np.zeros(B, dtype=np.int64)
     hours = plant.hours_per_step
     reveal = PathReveal(path)
-    nav_series[:, 0] = nav_start
+    if record:
+        nav_series[:, 0] = nav_start
     while state.t < path.n_steps and alive.any():
         t = state.t
         out = plant.step(state, policy.act(plant, state, reveal.view(t)), path)
@@ -135,8 +137,10 @@ def rollout(plant: Plant, path: ExogenousPath, policy: Policy, record: bool = Fa
         cash_end = np.where(alive, state.cash_usd, cash_end)
         steps += alive
         alive &= ~state.bankrupt
-        nav_series[:, t + 1] = nav_end
-    nav_series[:, state.t + 1 :] = nav_end[:, None]
+        if record:
+            nav_series[:, t + 1] = nav_end
+    if record:
+        nav_series[:, state.t + 1 :] = nav_end[:, None]
     trajectory = (
         Trajectory(
             nav_usd=nav_series,
