@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import sys
 import time
@@ -39,6 +40,8 @@ from hybridrl.agents.policy import MODEL_FILE, RUN_FILE
 from hybridrl.agents.seeds import training_seeds, validation_seeds
 from hybridrl.sim.exogenous import sample_paths
 from hybridrl.sim.params import load_scenario
+
+log = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------- config files
 
@@ -222,6 +225,14 @@ def train(
     )
     start = time.perf_counter()
     remaining = max(cfg.total_timesteps - start_step, 0)
+    log.info(
+        "training %s on %s for %d steps (from step %d) into %s",
+        cfg.agent.algo.value,
+        cfg.env.scenario,
+        remaining,
+        start_step,
+        run_dir,
+    )
     try:
         model.learn(
             remaining,
@@ -294,6 +305,12 @@ def _reference(cfg: TrainConfig, params: Any, seeds: list[int], path: Any, run_d
     if cache.is_file():
         frame = pd.read_csv(cache)
     else:
+        log.info(
+            "gap closed needs always_mine and the oracle on the %d validation paths: solving them once "
+            "(up to %.0f s each; eval.gap_closed=false skips this)",
+            len(seeds),
+            cfg.eval.oracle_time_limit_s,
+        )
         base = evaluate(AlwaysMine(), params, seeds, path=path)
         oracle = evaluate_oracle(params, seeds, path=path, time_limit_s=cfg.eval.oracle_time_limit_s)
         frame = pd.DataFrame(
