@@ -362,3 +362,19 @@ def test_a_fresh_run_refuses_a_directory_that_holds_one(tmp_path: Path) -> None:
     train(cfg, tmp_path / "run")
     with pytest.raises(ValueError, match="already holds a run"):
         train(cfg, tmp_path / "run")
+
+
+def test_progress_bar_is_on_in_a_terminal_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hybridrl.agents.training import resolve_progress_bar
+
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    monkeypatch.delenv("CI", raising=False)
+    assert resolve_progress_bar(None) is True
+    assert resolve_progress_bar(None, multirun=True) is False
+    assert resolve_progress_bar(False) is False
+    monkeypatch.setenv("CI", "1")
+    assert resolve_progress_bar(None) is False
+    assert resolve_progress_bar(True) is True
+    monkeypatch.delenv("CI")
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: False)
+    assert resolve_progress_bar(None) is False
