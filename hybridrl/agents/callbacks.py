@@ -22,6 +22,8 @@ from stable_baselines3.common.vec_env import VecNormalize
 from hybridrl.agents.factory import save_normalizer
 from hybridrl.agents.policy import MODEL_FILE, NetworkPolicy, ObservationNormalizer, sb3_act_fn
 from hybridrl.evaluation import evaluate
+from hybridrl.evaluation.metrics import gap_closed
+from hybridrl.evaluation.rollout import idle_mw
 from hybridrl.sim.exogenous import ExogenousPath
 from hybridrl.sim.params import ScenarioParams
 
@@ -67,8 +69,8 @@ class AllocationCharts(BaseCallback):
             p = info.get("power_mw")
             if p is None:
                 continue
-            used = p["asic"] + p["gpu"] + p["lease"] + p["curtailed"]
-            self._sums += (p["asic"], p["gpu"], p["lease"], p["curtailed"], max(p["limit"] - used, 0.0))
+            uses = (p["asic"], p["gpu"], p["lease"], p["curtailed"])
+            self._sums += (*uses, idle_mw(p["limit"], *uses))
             self._count += 1
         return True
 
@@ -88,10 +90,7 @@ class Reference:
     oracle_usd: np.ndarray
 
     def gap_closed(self, nav_change_usd: np.ndarray) -> np.ndarray:
-        span = self.oracle_usd - self.always_mine_usd
-        return np.where(
-            span > 0, (nav_change_usd - self.always_mine_usd) / np.where(span > 0, span, 1.0), np.nan
-        )
+        return gap_closed(nav_change_usd, self.always_mine_usd, self.oracle_usd)
 
 
 class CheckpointAndEval(BaseCallback):

@@ -14,11 +14,8 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from hybridrl.agents.seeds import ENVS_PER_RUN, HELD_OUT_LIMIT, RUN_SEED_LIMIT
 from hybridrl.sim.params import envs_dir, list_scenarios
-
-MAX_RUN_SEED = 2**16
-"""Run seeds lie in [0, MAX_RUN_SEED); see :mod:`hybridrl.agents.seeds`."""
-MAX_ENVS = 2**16
 
 
 class ConfigError(ValueError):
@@ -290,7 +287,7 @@ class BenchmarkConfig:
         out = [(f"{k}", m) for k, m in _range_problems(self)]
         out += [(f"env.{k}", m) for k, m in self.env.problems()]
         out += [(f"logger.{k}", m) for k, m in self.logger.problems()]
-        if not 0 <= self.first_seed < 2**32 - self.seeds:
+        if not 0 <= self.first_seed < HELD_OUT_LIMIT - self.seeds:
             message = "held-out seeds must lie in [0, 2**32); training and validation paths use the rest"
             out.append(("first_seed", message))
         known = list(RULE_NAMES)
@@ -324,10 +321,10 @@ def _range_problems(obj: object) -> list[tuple[str, str]]:
 def config_problems(cfg: TrainConfig) -> list[tuple[str, str]]:
     """Every problem of ``cfg``, as (dotted key, message)."""
     out = [(k, m) for k, m in _range_problems(cfg)]
-    if not 0 <= cfg.seed < MAX_RUN_SEED:
-        out.append(("seed", f"must lie in [0, {MAX_RUN_SEED}), got {cfg.seed}"))
-    if cfg.n_envs > MAX_ENVS:
-        out.append(("n_envs", f"must be at most {MAX_ENVS}, got {cfg.n_envs}"))
+    if not 0 <= cfg.seed < RUN_SEED_LIMIT:
+        out.append(("seed", f"must lie in [0, {RUN_SEED_LIMIT}), got {cfg.seed}"))
+    if cfg.n_envs > ENVS_PER_RUN:
+        out.append(("n_envs", f"must be at most {ENVS_PER_RUN}, got {cfg.n_envs}"))
     if cfg.device not in ("cpu", "cuda", "auto") and not cfg.device.startswith("cuda:"):
         out.append(("device", f"must be cpu, cuda, cuda:<n> or auto, got {cfg.device!r}"))
     if cfg.resume is not None and not (Path(cfg.resume) / RUN_CONFIG_FILE).is_file():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv, VecNormalize
 
 from hybridrl.agents.config import AgentConfig, Algo, RecurrentPPOConfig, TD3Config, VecEnvKind
+from hybridrl.agents.policy import NORMALIZER_FILE, ObservationNormalizer
 from hybridrl.env import HybridMineEnv
 from hybridrl.sim.params import ScenarioParams
 
@@ -85,14 +85,4 @@ def save_normalizer(vecnorm: VecNormalize, folder: Path) -> None:
     vecnorm.save(str(folder / "vecnormalize.pkl"))
     rms = vecnorm.obs_rms
     assert not isinstance(rms, dict), "HybridMineEnv observations are a Box, not a Dict"
-    (folder / "vecnormalize.json").write_text(
-        json.dumps(
-            {
-                "obs_mean": np.asarray(rms.mean).tolist(),
-                "obs_var": np.asarray(rms.var).tolist(),
-                "epsilon": float(vecnorm.epsilon),
-                "clip_obs": float(vecnorm.clip_obs),
-                "count": float(rms.count),
-            }
-        )
-    )
+    ObservationNormalizer.from_vecnormalize(vecnorm).to_json(folder / NORMALIZER_FILE, count=float(rms.count))

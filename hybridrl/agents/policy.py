@@ -48,6 +48,17 @@ class ObservationNormalizer:
             clip=float(vecnorm.clip_obs),
         )
 
+    def to_json(self, path: Path, **extra: float) -> None:
+        """Write the statistics as JSON (``extra``: informative fields, e.g. the sample count)."""
+        data = {
+            "obs_mean": self.mean.tolist(),
+            "obs_var": self.var.tolist(),
+            "epsilon": self.epsilon,
+            "clip_obs": self.clip,
+            **extra,
+        }
+        path.write_text(json.dumps(data))
+
     @classmethod
     def from_json(cls, path: Path) -> ObservationNormalizer:
         """The statistics a run saved as ``vecnormalize.json`` (see ``factory.save_normalizer``)."""

@@ -17,14 +17,17 @@ from __future__ import annotations
 HELD_OUT_LIMIT = 2**32
 VALIDATION_OFFSET = 2**32
 TRAINING_OFFSET = 2**40
-_ENVS_PER_RUN = 2**16
+RUN_SEED_LIMIT = 2**16
+"""Run seeds lie in [0, RUN_SEED_LIMIT)."""
+ENVS_PER_RUN = 2**16
+"""At most this many training environments per run (their first seeds must not reach the next run's)."""
 
 
 def training_seeds(run_seed: int, n_envs: int) -> list[int]:
     """The first-episode path seeds of a run's ``n_envs`` training environments."""
-    if not 0 <= run_seed < _ENVS_PER_RUN or not 1 <= n_envs <= _ENVS_PER_RUN:
-        raise ValueError(f"run seed must lie in [0, {_ENVS_PER_RUN}) and n_envs in [1, {_ENVS_PER_RUN}]")
-    base = TRAINING_OFFSET + run_seed * _ENVS_PER_RUN
+    if not 0 <= run_seed < RUN_SEED_LIMIT or not 1 <= n_envs <= ENVS_PER_RUN:
+        raise ValueError(f"run seed must lie in [0, {RUN_SEED_LIMIT}) and n_envs in [1, {ENVS_PER_RUN}]")
+    base = TRAINING_OFFSET + run_seed * ENVS_PER_RUN
     return [base + i for i in range(n_envs)]
 
 

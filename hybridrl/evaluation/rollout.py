@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -43,8 +44,13 @@ class Trajectory:
 
     @property
     def idle_mw(self) -> FloatArray:
-        used = self.mining_mw + self.own_gpu_mw + self.leased_mw + self.curtailed_mw
-        return np.maximum(self.limit_mw - used, 0.0)
+        return idle_mw(self.limit_mw, self.mining_mw, self.own_gpu_mw, self.leased_mw, self.curtailed_mw)
+
+
+def idle_mw(limit_mw: Any, *used_mw: Any) -> Any:
+    """Power the site could draw but leaves unused: max(limit - sum of uses, 0), in MW (arrays
+    or floats)."""
+    return np.maximum(limit_mw - sum(used_mw), 0.0)
 
 
 @dataclass(frozen=True)

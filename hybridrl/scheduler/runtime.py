@@ -221,8 +221,7 @@ class Scheduler:
         for g, r in zip(self.asic_gens, run, strict=True):
             raw[self._col[f"asic_{g}_run_fraction"]] = r
         raw[self._col["gpu_offer_fraction"]] = 1.0
-        needed = [f["name"] for f in self.fields]
-        if all(name in clean for name in needed):
+        if all(name in clean for name in self.field_names):
             decision = self.project(raw, clean, allow_investment=False)
         else:
             decision = self._idle_decision()
