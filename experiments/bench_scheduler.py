@@ -19,23 +19,6 @@ from pathlib import Path
 import numpy as np
 
 
-def sample_states(scenario: str, n: int) -> list[dict[str, float]]:
-    from hybridrl.env import HybridMineEnv
-    from hybridrl.export.spec import physical_state
-
-    env = HybridMineEnv(scenario)
-    rng = np.random.default_rng(0)
-    states: list[dict[str, float]] = []
-    env.reset(seed=0)
-    while len(states) < n:
-        fields = physical_state(env.plant, env.state, env.path, env._nav, env._nav0)  # type: ignore[arg-type]
-        states.append({k: float(v[0]) for k, v in fields.items()})
-        *_, terminated, truncated, _ = env.step(rng.uniform(-1, 1, env.action_space.shape).astype(np.float32))
-        if terminated or truncated:
-            env.reset()
-    return states
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -64,7 +47,9 @@ def main() -> None:
         from hybridrl.scheduler import Scheduler
 
         scheduler = Scheduler.load(policy)
-        states = sample_states(scheduler.meta["scenario"], 2_000)
+        from hybridrl.export.spec import simulated_states
+
+        states, _ = simulated_states(scheduler.meta["scenario"], 2_000)
         for state in states[:200]:  # warm-up
             scheduler.decide(state)
         times = np.empty(args.calls)

@@ -21,28 +21,10 @@ from hybridrl.agents.training import train
 from hybridrl.env import HybridMineEnv
 from hybridrl.env.encoding import decode_action
 from hybridrl.export.onnx_export import export_policy
-from hybridrl.export.spec import decision_fields, feature_spec, map_action, physical_state
+from hybridrl.export.spec import decision_fields, feature_spec, map_action, simulated_states
 from hybridrl.scheduler import InvalidStateError, PolicyFileError, Scheduler
 from hybridrl.scheduler.features import compute_features
 from hybridrl.scheduler.runtime import metadata_digest
-
-
-def _states(scenario: str, n: int, seed: int = 0) -> tuple[list[dict[str, float]], np.ndarray]:
-    """n simulated states under random actions, as scheduler fields and as env observations."""
-    env = HybridMineEnv(scenario)
-    rng = np.random.default_rng(seed)
-    obs, _ = env.reset(seed=seed)
-    fields, observations = [], []
-    while len(fields) < n:
-        f = physical_state(env.plant, env.state, env.path, env._nav, env._nav0)  # type: ignore[arg-type]
-        fields.append({k: float(v[0]) for k, v in f.items()})
-        observations.append(obs)
-        obs, _, terminated, truncated, _ = env.step(
-            rng.uniform(-1, 1, env.action_space.shape).astype(np.float32)
-        )
-        if terminated or truncated:
-            obs, _ = env.reset()
-    return fields, np.stack(observations)
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +68,7 @@ def test_importing_the_scheduler_loads_no_training_stack() -> None:
 
 @pytest.mark.parametrize("scenario", ["default", "hourly_ops", "ai_boom"])
 def test_feature_spec_reproduces_the_environment_encoder(scenario: str) -> None:
-    fields, observations = _states(scenario, 1_500)
+    fields, observations = simulated_states(scenario, 1_500)
     env = HybridMineEnv(scenario)
     spec = feature_spec(env.plant)
     x = {name: np.array([f[name] for f in fields]) for name in fields[0]}
@@ -116,7 +98,7 @@ def test_decision_mapping_is_the_environments_decoding() -> None:
 def test_onnx_decision_equals_sb3_prediction_in_physical_units(algo: str, exported: dict[str, Path]) -> None:
     import onnxruntime as ort
 
-    fields, observations = _states("tiny", 1_000, seed=11)
+    fields, observations = simulated_states("tiny", 1_000, seed=11)
     policy = load_trained_policy(exported[f"{algo}_run"], which="final")
     assert policy.normalizer is not None
     model_action = policy._act(policy.normalizer(observations), np.zeros(len(observations), dtype=bool))
@@ -178,7 +160,7 @@ def test_tampered_or_mismatched_files_are_refused(exported: dict[str, Path], tmp
 
 def test_every_invalid_input_is_listed_in_one_error(exported: dict[str, Path]) -> None:
     scheduler = Scheduler.load(exported["ppo"])
-    fields, _ = _states("tiny", 1)
+    fields, _ = simulated_states("tiny", 1)
     state: dict[str, object] = dict(fields[0])
     del state["cash_usd"]
     state["btc_price_usd"] = float("nan")
@@ -205,7 +187,7 @@ def test_every_invalid_input_is_listed_in_one_error(exported: dict[str, Path]) -
 
 def test_fallback_is_flagged_and_safe(exported: dict[str, Path]) -> None:
     scheduler = Scheduler.load(exported["ppo"], fallback=True)
-    fields, _ = _states("tiny", 1)
+    fields, _ = simulated_states("tiny", 1)
     state = dict(fields[0])
     state["turbo"] = 1.0
     decision = scheduler.decide(state)
@@ -222,7 +204,7 @@ def test_fallback_is_flagged_and_safe(exported: dict[str, Path]) -> None:
 def test_safety_projection_holds_on_adversarial_network_outputs(exported: dict[str, Path]) -> None:
     scheduler = Scheduler.load(exported["ppo"])
     L = scheduler.limits
-    fields, _ = _states("default", 300, seed=5)
+    fields, _ = simulated_states("default", 300, seed=5)
     rng = np.random.default_rng(0)
     n = len(scheduler.decision_fields)
     checked = 0
@@ -267,7 +249,7 @@ def test_safety_projection_holds_on_adversarial_network_outputs(exported: dict[s
 
 
 def test_cli_single_batch_and_errors(exported: dict[str, Path], tmp_path: Path) -> None:
-    fields, _ = _states("tiny", 3)
+    fields, _ = simulated_states("tiny", 3)
     (tmp_path / "state.json").write_text(json.dumps(fields[0]))
     (tmp_path / "states.jsonl").write_text("\n".join(json.dumps(f) for f in fields))
     cli = [sys.executable, "-m", "hybridrl.scheduler.cli", "--policy", str(exported["ppo"])]

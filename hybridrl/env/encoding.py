@@ -157,6 +157,15 @@ def observation_names(plant: Plant) -> tuple[str, ...]:
     )
 
 
+def best_offer(
+    open_offers: NDArray[np.bool_], price: FloatArray
+) -> tuple[NDArray[np.intp], NDArray[np.bool_]]:
+    """(B,) slot of the highest-priced open offer of each row, and whether the row has one (the
+    offer the observation describes)."""
+    k = np.where(open_offers, price, -1.0).argmax(axis=1)
+    return k, open_offers[np.arange(k.size), k]
+
+
 class ObservationEncoder:
     """Builds the observation vector; scales come from the scenario, never from the path's future.
 
@@ -176,8 +185,8 @@ class ObservationEncoder:
         self.lag_30d = max(1, round(30.0 / p.time.dt_days))
         self.margin_cost = plant.asic_efficiency_j_per_th * p.site.pue_mining * MWH_PER_TH_DAY_PER_J_PER_TH
         self.inv_ic = 1.0 / p.site.interconnection_mw
-        start_doy = (p.time.start - p.time.start.replace(month=1, day=1)).days
-        self.season_phase0 = 2 * np.pi * start_doy / DAYS_PER_YEAR
+        self.start_day_of_year = (p.time.start - p.time.start.replace(month=1, day=1)).days
+        self.season_phase0 = 2 * np.pi * self.start_day_of_year / DAYS_PER_YEAR
         self.season_step = 2 * np.pi * p.time.dt_days / DAYS_PER_YEAR
         self.steps_per_month = DAYS_PER_MONTH / p.time.dt_days
         self.n_exogenous = 10 + 3 * plant.n_asic + 4 * plant.n_gpu
@@ -283,10 +292,8 @@ class ObservationEncoder:
         out[:, :n] = self.exogenous(path, t) if exogenous is None else exogenous
         open_offers = plant.open_offers(state, path) if self._offer_window(path)[t] else None
         if open_offers is not None and open_offers.any():
-            score = np.where(open_offers, path.offer_price_usd_per_kw_month, -1.0)
-            k = score.argmax(axis=1)
+            k, has = best_offer(open_offers, path.offer_price_usd_per_kw_month)
             rows = np.arange(B)
-            has = open_offers[rows, k]
             out[:, n] = has
             out[:, n + 1] = path.offer_it_mw[rows, k] / 50.0 * has
             out[:, n + 2] = path.offer_price_usd_per_kw_month[rows, k] / 150.0 * has

@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from hybridrl.env.encoding import OBS_BOUND, ObservationEncoder, observation_names
+from hybridrl.env.encoding import OBS_BOUND, ObservationEncoder, best_offer, observation_names
 from hybridrl.sim.exogenous import ExogenousPath
 from hybridrl.sim.information import PathView
-from hybridrl.sim.params import DAYS_PER_MONTH, DAYS_PER_YEAR
+from hybridrl.sim.params import DAYS_PER_YEAR
 from hybridrl.sim.plant import Plant, PlantState
 from hybridrl.sim.protocol import HALVING_INTERVAL_BLOCKS
 
@@ -202,16 +202,15 @@ def physical_state(
         k, has = np.zeros(B, dtype=int), np.zeros(B)
         path_offer: dict[str, np.ndarray] = {n: np.zeros((B, 1)) for n in ("it", "price", "term", "ready")}
     else:
-        offers = plant.open_offers(state, path)
-        k = np.where(offers, path.offer_price_usd_per_kw_month, -1.0).argmax(axis=1)
-        has = offers[rows, k].astype(float)
+        k, is_open = best_offer(plant.open_offers(state, path), path.offer_price_usd_per_kw_month)
+        has = is_open.astype(float)
         path_offer = {
             "it": path.offer_it_mw,
             "price": path.offer_price_usd_per_kw_month,
             "term": path.offer_term_months,
             "ready": path.offer_ready_step - t,
         }
-    steps_per_month = DAYS_PER_MONTH / p.time.dt_days
+    steps_per_month = enc.steps_per_month
     out["offer_open"] = has
     out["offer_it_mw"] = path_offer["it"][rows, k] * has
     out["offer_price_usd_per_kw_month"] = path_offer["price"][rows, k] * has
@@ -230,10 +229,9 @@ def physical_state(
     out["cash_usd"] = state.cash_usd
     out["nav_usd"] = nav_usd
     out["nav_reference_usd"] = nav0_usd
-    start_doy = (p.time.start - p.time.start.replace(month=1, day=1)).days
     full = np.ones(B)
     out["horizon_progress"] = full * t / path.n_steps
-    out["day_of_year"] = full * ((start_doy + t * p.time.dt_days) % DAYS_PER_YEAR)
+    out["day_of_year"] = full * ((enc.start_day_of_year + t * p.time.dt_days) % DAYS_PER_YEAR)
     out["decision_epoch"] = full * float(plant.is_decision_epoch(t))
     return out
 
@@ -326,3 +324,26 @@ def map_action(fields: list[dict[str, Any]], action: np.ndarray) -> np.ndarray:
         else:
             raise ValueError(f"unknown decision kind {kind!r}")
     return np.stack(cols, axis=1)
+
+
+def simulated_states(scenario: str, n: int, seed: int = 0) -> tuple[list[dict[str, float]], np.ndarray]:
+    """``n`` scheduler inputs read off the simulator under uniformly random actions, with the
+    environment's observation of each (for parity tests and latency benchmarks)."""
+    from hybridrl.env import HybridMineEnv
+
+    env = HybridMineEnv(scenario)
+    rng = np.random.default_rng(seed)
+    obs, _ = env.reset(seed=seed)
+    fields: list[dict[str, float]] = []
+    observations = []
+    while len(fields) < n:
+        assert env.state is not None and env.path is not None
+        values = physical_state(env.plant, env.state, env.path, env._nav, env._nav0)
+        fields.append({k: float(v[0]) for k, v in values.items()})
+        observations.append(obs)
+        obs, _, terminated, truncated, _ = env.step(
+            rng.uniform(-1, 1, env.action_space.shape).astype(np.float32)
+        )
+        if terminated or truncated:
+            obs, _ = env.reset()
+    return fields, np.stack(observations)
