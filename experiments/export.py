@@ -19,6 +19,8 @@ import hydra
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
+from hybridrl.agents.files import MODELS, RUN_FILE
+
 
 @dataclass
 class ExportConfig:
@@ -35,9 +37,9 @@ def main(cfg: DictConfig) -> None:
     conf = OmegaConf.to_object(cfg)
     assert isinstance(conf, ExportConfig)
     problems = []
-    if not (Path(conf.run_dir) / "run.json").is_file():
+    if not (Path(conf.run_dir) / RUN_FILE).is_file():
         problems.append(f"run_dir: {conf.run_dir!r} is not a training run directory (no run.json)")
-    if conf.which not in ("best", "final"):
+    if conf.which not in MODELS:
         problems.append(f"which: must be best or final, got {conf.which!r}")
     if problems:
         print("error: invalid configuration:\n  " + "\n  ".join(problems), file=sys.stderr)

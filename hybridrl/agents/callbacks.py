@@ -20,17 +20,20 @@ from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecNormalize
 
 from hybridrl.agents.factory import save_normalizer
-from hybridrl.agents.policy import MODEL_FILE, NetworkPolicy, ObservationNormalizer, sb3_act_fn
+from hybridrl.agents.files import (
+    BEST_DIR,
+    CHECKPOINT_DIR,
+    EVAL_FILE,
+    MODEL_FILE,
+    REPLAY_BUFFER_FILE,
+    STATE_FILE,
+)
+from hybridrl.agents.policy import NetworkPolicy, ObservationNormalizer, sb3_act_fn
 from hybridrl.evaluation import evaluate
 from hybridrl.evaluation.metrics import gap_closed
 from hybridrl.evaluation.rollout import idle_mw
 from hybridrl.sim.exogenous import ExogenousPath
 from hybridrl.sim.params import ScenarioParams
-
-CHECKPOINT_DIR = "checkpoints"
-STATE_FILE = "state.json"
-REPLAY_BUFFER_FILE = "replay_buffer.pkl"
-EVAL_FILE = "eval.csv"
 
 
 class WandbWriter(KVWriter):
@@ -196,7 +199,7 @@ class CheckpointAndEval(BaseCallback):
         if best is None or metrics["eval/nav_change_usd"] > best:
             self.state["best_nav_change_usd"] = metrics["eval/nav_change_usd"]
             self.state["best_step"] = self.num_timesteps
-            self.save_model(self.run_dir / "best")
+            self.save_model(self.run_dir / BEST_DIR)
         append_eval_row(self.run_dir / EVAL_FILE, {"step": self.num_timesteps, **metrics})
         return metrics
 

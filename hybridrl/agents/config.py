@@ -14,6 +14,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from hybridrl.agents.files import RUN_CONFIG_FILE, RUN_FILE
 from hybridrl.agents.seeds import ENVS_PER_RUN, HELD_OUT_LIMIT, RUN_SEED_LIMIT
 from hybridrl.sim.params import envs_dir, list_scenarios
 
@@ -302,7 +303,7 @@ class BenchmarkConfig:
         out += [
             ("runs", f"{r!r} is not a training run directory (no run.json)")
             for r in self.runs
-            if not (Path(r) / "run.json").is_file()
+            if not (Path(r) / RUN_FILE).is_file()
         ]
         if out:
             raise ConfigError(out)
@@ -352,10 +353,6 @@ def check_config(cfg: TrainConfig) -> None:
     problems = config_problems(cfg)
     if problems:
         raise ConfigError(problems)
-
-
-RUN_CONFIG_FILE = "config.yaml"
-"""The resolved configuration, written at the top of every run directory."""
 
 
 def register_configs() -> None:

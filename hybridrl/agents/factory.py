@@ -11,7 +11,8 @@ from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv, VecNormalize
 
 from hybridrl.agents.config import AgentConfig, Algo, RecurrentPPOConfig, TD3Config, VecEnvKind
-from hybridrl.agents.policy import NORMALIZER_FILE, ObservationNormalizer
+from hybridrl.agents.files import NORMALIZER_FILE, VECNORMALIZE_FILE
+from hybridrl.agents.policy import ObservationNormalizer
 from hybridrl.env import HybridMineEnv
 from hybridrl.sim.params import ScenarioParams
 
@@ -82,7 +83,7 @@ def make_model(agent: AgentConfig, venv: VecEnv, seed: int, device: str = "cpu")
 def save_normalizer(vecnorm: VecNormalize, folder: Path) -> None:
     """VecNormalize statistics as SB3's pickle (to resume) and as JSON (for the export and the
     evaluator, which never unpickle)."""
-    vecnorm.save(str(folder / "vecnormalize.pkl"))
+    vecnorm.save(str(folder / VECNORMALIZE_FILE))
     rms = vecnorm.obs_rms
     assert not isinstance(rms, dict), "HybridMineEnv observations are a Box, not a Dict"
     ObservationNormalizer.from_vecnormalize(vecnorm).to_json(folder / NORMALIZER_FILE, count=float(rms.count))

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from hybridrl.agents.files import MODEL_FILE, NORMALIZER_FILE, RUN_FILE, model_folder
 from hybridrl.env.encoding import ObservationEncoder, decode_action
 from hybridrl.sim.information import PathView
 from hybridrl.sim.plant import NativeAction, Plant, PlantState
@@ -119,11 +120,6 @@ def sb3_act_fn(model: Any) -> ActFn:
     return act
 
 
-MODEL_FILE = "model.zip"
-NORMALIZER_FILE = "vecnormalize.json"
-RUN_FILE = "run.json"
-
-
 def load_trained_policy(run_dir: str | Path, which: str = "final", name: str | None = None) -> NetworkPolicy:
     """The policy saved by a training run: ``which`` = ``final`` (the run directory's model),
     ``best`` (best by validation) or a checkpoint directory. Needs the ``rl`` extra."""
@@ -131,7 +127,7 @@ def load_trained_policy(run_dir: str | Path, which: str = "final", name: str | N
 
     run_dir = Path(run_dir)
     meta = json.loads((run_dir / RUN_FILE).read_text())
-    folder = {"final": run_dir, "best": run_dir / "best"}.get(which, Path(which))
+    folder = model_folder(run_dir, which)
     model = algorithm_class(meta["algo"]).load(folder / MODEL_FILE, device="cpu")
     stats = folder / NORMALIZER_FILE
     normalizer = ObservationNormalizer.from_json(stats) if stats.is_file() else None

@@ -25,7 +25,6 @@ import yaml
 
 from hybridrl.agents.config import (
     AGENT_CONFIGS,
-    RUN_CONFIG_FILE,
     Algo,
     ConfigError,
     EnvConfig,
@@ -36,7 +35,16 @@ from hybridrl.agents.config import (
     VecEnvKind,
     WandbMode,
 )
-from hybridrl.agents.policy import MODEL_FILE, RUN_FILE
+from hybridrl.agents.files import (
+    CHECKPOINT_DIR,
+    EVAL_FILE,
+    MODEL_FILE,
+    REPLAY_BUFFER_FILE,
+    RUN_CONFIG_FILE,
+    RUN_FILE,
+    STATE_FILE,
+    VECNORMALIZE_FILE,
+)
 from hybridrl.agents.seeds import training_seeds, validation_seeds
 from hybridrl.sim.exogenous import sample_paths
 from hybridrl.sim.params import load_scenario
@@ -95,7 +103,7 @@ def load_config(path: Path) -> TrainConfig:
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
-    found = sorted((run_dir / "checkpoints").glob("step_*"))
+    found = sorted((run_dir / CHECKPOINT_DIR).glob("step_*"))
     return found[-1] if found else None
 
 
@@ -147,9 +155,6 @@ def train(
     from stable_baselines3.common.logger import CSVOutputFormat, Logger
 
     from hybridrl.agents.callbacks import (
-        EVAL_FILE,
-        REPLAY_BUFFER_FILE,
-        STATE_FILE,
         AllocationCharts,
         CheckpointAndEval,
         WandbWriter,
@@ -185,9 +190,7 @@ def train(
     venv = make_vec_env(params, cfg.n_envs, cfg.vec_env)
     start_step = 0
     if checkpoint is not None:
-        env = (
-            wrap_normalize(venv, cfg.agent.gamma, checkpoint / "vecnormalize.pkl") if cfg.normalize else venv
-        )
+        env = wrap_normalize(venv, cfg.agent.gamma, checkpoint / VECNORMALIZE_FILE) if cfg.normalize else venv
         model = algorithm_class(cfg.agent.algo).load(checkpoint / MODEL_FILE, env=env, device=cfg.device)
         if (checkpoint / REPLAY_BUFFER_FILE).is_file():
             model.load_replay_buffer(checkpoint / REPLAY_BUFFER_FILE)  # type: ignore[attr-defined]

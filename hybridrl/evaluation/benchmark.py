@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from hybridrl.agents.config import BenchmarkConfig
+from hybridrl.agents.files import RUN_FILE
 from hybridrl.agents.seeds import check_held_out
 from hybridrl.baselines.rules import AlwaysMine, Policy
 from hybridrl.evaluation.metrics import (
@@ -223,7 +224,7 @@ def run_from_config(
     }
     policies += [MPC(forecasters[name]()) for name in cfg.mpc]
     for run_dir in run_dirs:
-        meta = json.loads((run_dir / "run.json").read_text())
+        meta = json.loads((run_dir / RUN_FILE).read_text())
         check_held_out(seeds, training=[int(s) for s in meta.get("training_seeds", [])])
         if meta.get("scenario_hash") not in (None, params.scenario_hash):
             trained_on = meta.get("scenario")

@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from hybridrl.agents.policy import MODEL_FILE, NORMALIZER_FILE, RUN_FILE, ObservationNormalizer
+from hybridrl.agents.files import MODEL_FILE, MODELS, NORMALIZER_FILE, RUN_FILE, model_folder
+from hybridrl.agents.policy import ObservationNormalizer
 from hybridrl.export.spec import decision_fields, feature_spec, site_limits, state_fields
 from hybridrl.scheduler.runtime import (
     JSON_FILE,
@@ -110,7 +111,9 @@ def export_policy(run_dir: str | Path, out_dir: str | Path, which: str = "best")
         raise ValueError(
             "recurrent policies carry an LSTM state between decisions; exporting them is not supported"
         )
-    folder = {"final": run_dir, "best": run_dir / "best"}[which]
+    if which not in MODELS:
+        raise ValueError(f"which must be one of {MODELS}, got {which!r}")
+    folder = model_folder(run_dir, which)
     params = load_scenario(meta_run["scenario"])
     if params.scenario_hash != meta_run["scenario_hash"]:
         raise ValueError(
