@@ -5,10 +5,11 @@ One function per constraint family, each with its equation (units in brackets). 
 e a decision epoch at step t_e = e E, g an ASIC generation, j a GPU generation, k a hosting offer;
 e(t) is the epoch governing step t. Decision variables (all >= 0):
 
-- s[t,k] facility MW served to lease k; d[t] M$ drawn on credit (interest base); cash[t] M$
-  (>= -credit line);
+- s[j,k] facility MW served to lease k in segment j (a run of steps within one epoch in which no
+  lease starts or ends); d[t] M$ drawn on credit (interest base); cash[t] M$ (>= -credit line);
 - at epochs: sell[e,g], buy[e,g] TH/s; gbuy[e,j] nodes (integer); rb[e] retrofit blocks
-  (integer); x[k,e] accept offer k at epoch e (binary);
+  (integer); y[k,e] offer k accepted at an epoch <= e (binary, nondecreasing in e; the
+  acceptance at e is x[k,e] = y[k,e] - y[k,e-1]);
 - epoch states: F[e,g] TH/s after deliveries and sales; N[e,j] nodes; M[e] mining-ready MW;
   H[e] HPC-ready MW.
 
@@ -153,21 +154,30 @@ class OracleModel:
         else:
             pairs = []
         self.pairs = np.array(pairs, dtype=np.int64).reshape(-1, 2)
-        self.x = lp.add_vars(len(pairs), upper=1.0, integer=True)
+        # y[i] = 1 once offer pairs[i, 0] has been accepted at an epoch <= pairs[i, 1]; cumulative,
+        # so that "accepted by step t" is one variable and branching is not split across a window
+        self.y = lp.add_vars(len(pairs), upper=1.0, integer=True)
+        n_pairs = len(pairs)
+        same_offer = np.r_[False, self.pairs[1:, 0] == self.pairs[:-1, 0]] if n_pairs else np.zeros(0, bool)
+        self.prev_pair = np.where(same_offer, np.arange(n_pairs) - 1, -1)
+        self._pair_key = self.pairs[:, 0] * (n_e + 1) + self.pairs[:, 1]
         self.invest_flag: NDArray[np.int64] | None = None  # capex switches, with a covenant only
 
-        # leases: served MW for every (step, offer) where the offer could be active and accepted
+        # leases: served MW per (segment, offer). A segment is a run of steps within one epoch in
+        # which no lease starts or ends, so room and the set of leases in service are constant.
         first_accept = np.where(self.accepted0, 0, T + 1)
         for k, e in pairs:
             first_accept[k] = min(first_accept[k], self.t_e[e])
         ready = path.offer_ready_step[0]
-        end = path.offer_end_step[0]
+        stop = np.ceil(path.offer_end_step[0]).astype(np.int64)  # first step out of service
+        live = first_accept <= T
+        bounds = np.unique(np.clip(np.r_[self.t_e, ready[live], stop[live], T], 0, T))
+        self.seg_start, self.seg_stop = bounds[:-1], bounds[1:]
         sk = [
-            (t, k)
-            for k in range(K)
-            if first_accept[k] <= T
-            for t in range(max(ready[k], first_accept[k]), min(int(np.ceil(end[k])), T))
-            if t < end[k]
+            (j, k)
+            for k in np.flatnonzero(live)
+            for j in range(self.seg_start.size)
+            if max(ready[k], first_accept[k]) <= self.seg_start[j] and self.seg_stop[j] <= stop[k]
         ]
         self.served_pairs = np.array(sk, dtype=np.int64).reshape(-1, 2)
         self.s = lp.add_vars(len(sk))
@@ -181,7 +191,7 @@ class OracleModel:
             self._order_caps()
             self._gpu_hpc_space()
             self._lease_capacity_at_acceptance()
-            self._acceptance_once()
+            self._acceptance_monotone()
             self._capex_budget()
         self._cash_balance()
         self._objective()
@@ -243,17 +253,28 @@ class OracleModel:
 
     def _accepted_by(self, k: NDArray[np.int64], t: NDArray[np.int64]) -> Expr:
         """X_k(t): 1 if offer k was accepted before the start or at an epoch t_e <= t (one row per
-        (k, t) pair)."""
-        rows, cols = [], []
-        for i, (kk, tt) in enumerate(zip(k, t, strict=True)):
-            sel = np.flatnonzero((self.pairs[:, 0] == kk) & (self.t_e[self.pairs[:, 1]] <= tt))
-            rows.append(np.full(sel.size, i))
-            cols.append(self.x[sel])
-        r = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
-        c = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
-        return Expr(
-            len(k), r, c, np.ones(r.size), self.accepted0[np.asarray(k, dtype=np.int64)].astype(np.float64)
-        )
+        (k, t) pair): the cumulative acceptance y of k's last candidate epoch at or before t."""
+        k = np.asarray(k, dtype=np.int64)
+        t = np.asarray(t, dtype=np.int64)
+        const = self.accepted0[k].astype(np.float64)
+        if self.y.size == 0:
+            empty = np.zeros(0, dtype=np.int64)
+            return Expr(k.size, empty, empty, np.zeros(0), const)
+        e = np.minimum(t // self.plant.epoch_steps, self.n_e - 1)
+        idx = np.searchsorted(self._pair_key, k * (self.n_e + 1) + e, side="right") - 1
+        ok = idx >= 0
+        ok[ok] = self.pairs[idx[ok], 0] == k[ok]
+        rows = np.flatnonzero(ok)
+        return Expr(k.size, rows, self.y[idx[ok]], np.ones(rows.size), const)
+
+    def _accepted_at(self) -> Expr:
+        """x[k,e] = y[k,e] - y[k,e-1]: offer k accepted at exactly epoch e (one row per candidate)."""
+        n = self.y.size
+        first = self.prev_pair < 0
+        rows = np.r_[np.arange(n), np.flatnonzero(~first)]
+        cols = np.r_[self.y, self.y[self.prev_pair[~first]]]
+        vals = np.r_[np.ones(n), -np.ones(int((~first).sum()))]
+        return Expr(n, rows, cols, vals, np.zeros(n))
 
     def _window_sum(
         self, var: NDArray[np.int64], lead: int, upto: NDArray[np.int64], pre: FloatArray | None = None
@@ -320,27 +341,29 @@ class OracleModel:
         lp.add_constraints("site-hpc_ready", Expr.var(self.H) - lagged_H - arrived, 0.0, 0.0)
 
     def _lease_served_cap(self) -> None:
-        """lease-served_cap: s[t,k] <= facility_mw_k X_k(t)  [MW]."""
+        """lease-served_cap: s[j,k] <= facility_mw_k X_k(t_j)  [MW] for each segment j."""
         if self.s.size == 0:
             return
-        t, k = self.served_pairs[:, 0], self.served_pairs[:, 1]
+        k = self.served_pairs[:, 1]
+        t = self.seg_start[self.served_pairs[:, 0]]
         facility = self.plant.lease_terms(self.path).facility_mw[0, k]
         self.lp.add_constraints(
             "lease-served_cap", Expr.var(self.s) - self._accepted_by(k, t) * facility, upper=0.0
         )
 
     def _lease_room(self) -> None:
-        """lease-room: sum_k s[t,k] <= H[e(t)] - sum_j node_mw_j N[e(t),j]  [MW]."""
+        """lease-room: sum_k s[j,k] <= H[e(j)] - sum_i node_mw_i N[e(j),i]  [MW] for each segment j."""
         if self.s.size == 0:
             return
         p = self.plant
-        t_used = np.unique(self.served_pairs[:, 0])
-        pos = np.searchsorted(t_used, self.served_pairs[:, 0])
-        served = Expr.var(self.s).group_sum(pos, t_used.size)
+        seg_used = np.unique(self.served_pairs[:, 0])
+        pos = np.searchsorted(seg_used, self.served_pairs[:, 0])
+        served = Expr.var(self.s).group_sum(pos, seg_used.size)
+        t_used = self.seg_start[seg_used]
         gpu_mw = self._nodes(t_used) * np.tile(p.gpu_node_mw, t_used.size)
         gpu_mw = gpu_mw.group_sum(np.repeat(np.arange(t_used.size), p.n_gpu), t_used.size)
         self.lp.add_constraints(
-            "lease-room", served + gpu_mw - self._ready(t_used, "H"), upper=0.0, labels=t_used
+            "lease-room", served + gpu_mw - self._ready(t_used, "H"), upper=0.0, labels=seg_used
         )
 
     def _debt(self) -> None:
@@ -392,7 +415,7 @@ class OracleModel:
         sum_k' facility_k' X_k'(t_e) [live at t_e]
             <= H[e] + retrofit on order - GPU MW (held + on order)  [MW].
         Written with a big-M that switches the row off when x[k,e] = 0."""
-        if self.x.size == 0:
+        if self.y.size == 0:
             return
         p, path = self.plant, self.path
         facility = p.lease_terms(path).facility_mw[0]
@@ -401,7 +424,7 @@ class OracleModel:
         # the interconnection, bounds how far the row can be off when x[k,e] = 0
         big_m = float(p.interconnection_mw)
         rows, totals = [], []
-        for i, (_, e) in enumerate(self.pairs):
+        for _, e in self.pairs:
             te = self.t_e[e]
             live = np.flatnonzero(te < end)
             reserved = (self._accepted_by(live, np.full(live.size, te)) * facility[live]).sum()
@@ -411,10 +434,10 @@ class OracleModel:
                 * p.retrofit_block_mw
                 - self._gpu_on_order_mw(np.array([e]))
             )
-            rows.append(reserved - cap + Expr.var(self.x[i : i + 1], big_m) - big_m)
+            rows.append(reserved - cap)
         self.lp.add_constraints(
             "lease-capacity",
-            _stack(rows),
+            _stack(rows) + self._accepted_at() * big_m - big_m,
             upper=-CAPACITY_MARGIN_MW,
             labels=[f"{k},{e}" for k, e in self.pairs],
         )
@@ -430,15 +453,14 @@ class OracleModel:
             totals.append(reserved - cap)
         self.lp.add_constraints("lease-capacity_total", _stack(totals), upper=0.0)
 
-    def _acceptance_once(self) -> None:
-        """lease-accept_once: sum_e x[k,e] <= 1 for each offer k."""
-        if self.x.size == 0:
-            return
-        ks = np.unique(self.pairs[:, 0])
-        grp = np.searchsorted(ks, self.pairs[:, 0])
-        self.lp.add_constraints(
-            "lease-accept_once", Expr.var(self.x).group_sum(grp, ks.size), upper=1.0, labels=ks
-        )
+    def _acceptance_monotone(self) -> None:
+        """lease-accepted_monotone: y[k,e] - y[k,e-1] >= 0: an offer is accepted at most once and
+        stays accepted."""
+        later = np.flatnonzero(self.prev_pair >= 0)
+        if later.size:
+            self.lp.add_constraints(
+                "lease-accepted_monotone", self._accepted_at().take(later), lower=0.0, labels=later
+            )
 
     def _epoch_cash_flows(self, include_sales: bool = True) -> Expr:
         """Per epoch: asic sales - asic capex - gpu capex - retrofit capex  [USD]."""
@@ -516,10 +538,15 @@ class OracleModel:
         flows = flows - Expr.var(self.d, p.interest_per_step * USD_PER_UNIT)
         if self.s.size:
             lt = p.lease_terms(path)
-            t, k = self.served_pairs[:, 0], self.served_pairs[:, 1]
+            j, k = self.served_pairs[:, 0], self.served_pairs[:, 1]
+            length = self.seg_stop[j] - self.seg_start[j]
+            pair = np.repeat(np.arange(j.size), length)  # one entry per (step, served pair)
+            t = np.arange(length.sum()) - np.repeat(np.cumsum(length) - length, length)
+            t = t + np.repeat(self.seg_start[j], length)
+            k = k[pair]
             rev = lt.revenue_per_mw_step[0, k] * self.avail[t]
             pen = lt.penalty_per_mw_step[0, k]
-            lease = Expr.var(self.s, rev + pen) - self._accepted_by(k, t) * (lt.facility_mw[0, k] * pen)
+            lease = Expr.var(self.s[pair], rev + pen) - self._accepted_by(k, t) * (lt.facility_mw[0, k] * pen)
             flows = flows + lease.group_sum(t, T)
         if self.invest:
             epoch = self._epoch_cash_flows()
@@ -564,7 +591,7 @@ class OracleModel:
         else:
             nav = nav + float(self.A0 @ resale * TH_PER_UNIT * p.asic_keep_per_step**T + self.N0 @ gresale)
         nav = nav + book0
-        if self.x.size or self.accepted0.any():
+        if self.y.size or self.accepted0.any():
             pv_each = p.offer_backlog_usd(path, T)[0]  # what each offer adds to NAV if accepted
             ks = np.arange(p.n_offers)
             nav = nav + (self._accepted_by(ks, np.full(p.n_offers, T)) * pv_each).sum()
@@ -614,9 +641,10 @@ class OracleModel:
         nav = float(p.nav_usd(state, path)[0] - nav0)
         cols = [self.gbuy.ravel(), self.rb] if self.invest else []
         vals = [np.round(gbuy).ravel(), np.round(rb)] if self.invest else []
-        if self.x.size:
-            cols.append(self.x)
-            vals.append(np.array([float(accepted_at[k] == e) for k, e in self.pairs]))
+        if self.y.size:
+            cols.append(self.y)
+            k, e = self.pairs[:, 0], self.pairs[:, 1]
+            vals.append(((accepted_at[k] >= 0) & (accepted_at[k] <= e)).astype(np.float64))
         if self.invest and self.invest_flag is not None:
             # the capex switches too, so that the start fixes every integer and HiGHS completes
             # it with an LP instead of a sub-MIP
@@ -673,9 +701,8 @@ class OracleModel:
             buy[self.t_e] = np.maximum(x[self.buy], 0.0) * TH_PER_UNIT
             gbuy[self.t_e] = np.round(x[self.gbuy])
             rb[self.t_e] = np.round(x[self.rb])
-            for i, (k, e) in enumerate(self.pairs):
-                if x[self.x[i]] > 0.5:
-                    accept[self.t_e[e], k] = True
+            at = self._accepted_at().value(x) > 0.5
+            accept[self.t_e[self.pairs[at, 1]], self.pairs[at, 0]] = True
         return [
             NativeAction(
                 asic_run_fraction=run[t][None],
