@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from hybridrl.baselines import RULE_POLICIES
+from hybridrl.baselines.milp import Expr, LinearModel
 from hybridrl.baselines.oracle import OracleModel, replay, solve_oracle
 from hybridrl.evaluation import evaluate
 from hybridrl.sim import ExogenousPath, Plant, load_scenario, sample_paths
@@ -53,15 +54,34 @@ def test_oracle_is_an_upper_bound_on_every_rule_policy(seed: int) -> None:
         assert result.objective_usd >= nav - 1e-6 * abs(nav), policy.name
 
 
-def test_warm_started_oracle_beats_the_policy_it_starts_from() -> None:
+@pytest.mark.parametrize("time_limit_s", [1.0, 10.0])
+def test_warm_started_oracle_beats_the_policy_it_starts_from(time_limit_s: float) -> None:
+    # 1 s leaves the GPU-relaxed stage no time to improve on the start: the guarantee must hold anyway
     params = load_scenario("default")
     plant = Plant(params)
     path = sample_paths(params, [5])
     policy = RULE_POLICIES["hashprice_threshold"]
     nav = evaluate(policy, params, [5], path)["nav_change_usd"].iloc[0]
-    result = OracleModel(plant, path).solve(time_limit_s=10, start_from=policy)
+    result = OracleModel(plant, path).solve(time_limit_s=time_limit_s, start_from=policy)
     assert result.plan is not None
     assert result.objective_usd >= nav - 1e-6 * abs(nav)
+    assert replay(plant, path, result.plan) == pytest.approx(result.objective_usd, rel=1e-6)
+
+
+def test_reported_bound_is_valid_and_at_most_the_lp_relaxation() -> None:
+    """The dual bound comes from the GPU-relaxed MILP: above the plan, below the LP relaxation,
+    and the gap is computed from the two."""
+    params = load_scenario("default")
+    plant = Plant(params)
+    model = OracleModel(plant, sample_paths(params, [0]))
+    lp = model.lp.solve_highs(relax=np.flatnonzero(model.lp._columns()[3]))
+    assert lp.status == "optimal"
+    result = model.solve(time_limit_s=10, start_from=RULE_POLICIES["greedy"])
+    assert result.plan is not None
+    assert result.objective_usd <= result.dual_bound_usd <= lp.objective * 1e6 * (1 + 1e-9)
+    gap = (result.dual_bound_usd - result.objective_usd) / result.objective_usd
+    assert result.mip_gap == pytest.approx(gap, rel=1e-9)
+    assert result.status == ("optimal" if gap <= 1e-4 else "time_limit")
 
 
 def test_constraint_families_are_named() -> None:
@@ -191,6 +211,21 @@ def test_three_step_optimum_by_hand_and_by_scipy() -> None:
     independent = model.lp.solve_scipy()
     assert independent.status == "optimal"
     assert independent.objective * 1e6 == pytest.approx(expected, rel=1e-9)
+
+
+def test_relaxed_and_fixed_solves_of_a_two_item_knapsack() -> None:
+    # max 5a + 4b, 6a + 4b <= 9, a, b in {0, 1}: the MILP takes a alone (5); relaxing a gives
+    # b = 1, a = 5/6 (8.1667); relaxing b gives a = 1, b = 3/4 (8); fixing a = 0 leaves b (4)
+    lp = LinearModel(maximize=True)
+    a, b = lp.add_vars(1, upper=1.0, integer=True), lp.add_vars(1, upper=1.0, integer=True)
+    lp.add_objective(Expr.var(a, 5.0) + Expr.var(b, 4.0))
+    lp.add_constraints("capacity", Expr.var(a, 6.0) + Expr.var(b, 4.0), upper=9.0)
+    assert lp.solve_highs(mip_rel_gap=0.0).objective == pytest.approx(5.0)
+    assert lp.solve_highs(relax=a).objective == pytest.approx(4.0 + 25.0 / 6.0)
+    assert lp.solve_highs(relax=b).objective == pytest.approx(8.0)
+    fixed = lp.solve_highs(fix=(a, np.zeros(1)))
+    assert fixed.objective == pytest.approx(4.0) and fixed.x is not None and fixed.x[a[0]] == 0.0
+    assert lp.solve_highs(mip_rel_gap=0.0).objective == pytest.approx(5.0)  # nothing stays relaxed
 
 
 def test_scipy_agrees_on_a_tiny_path() -> None:

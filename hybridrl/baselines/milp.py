@@ -221,13 +221,22 @@ class LinearModel:
         threads: int = 1,
         verbose: bool = False,
         start: tuple[IntArray, FloatArray] | None = None,
+        relax: IntArray | None = None,
+        fix: tuple[IntArray, FloatArray] | None = None,
     ) -> SolveResult:
         """Solve with HiGHS. ``start``: (columns, values) of a partial solution, which HiGHS
-        completes (fixing the given integers, solving for the rest) into a first incumbent."""
+        completes (fixing the given integers, solving for the rest) into a first incumbent.
+        ``relax``: integer columns to treat as continuous in this solve (a relaxation: its dual
+        bound bounds the model's optimum). ``fix``: (columns, values) held at those values."""
         import highspy
 
         t0 = time.perf_counter()
         lower, upper, cost, integer = self._columns()
+        if relax is not None:
+            integer[np.asarray(relax, dtype=np.int64).ravel()] = False
+        if fix is not None:
+            lower, upper = lower.copy(), upper.copy()
+            lower[fix[0]] = upper[fix[0]] = fix[1]
         a = self.matrix()
         lp = highspy.HighsLp()
         lp.num_col_ = self.n

@@ -26,6 +26,7 @@ rewards. Replaying :attr:`OracleResult.plan` through the plant reproduces it (te
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -46,6 +47,9 @@ USD_PER_UNIT = 1e6
 CAPACITY_MARGIN_MW = 1e-6
 """Capacity rows keep this slack so that a solution at tolerance never loses a whole node on replay."""
 BUDGET_MARGIN_USD = 1.0
+GPU_RELAXED_SHARE = 0.85
+"""Share of the time left after the policy runs given to the MILP with GPU node counts relaxed
+(the rest is for the LP that completes its rounded plan); see :meth:`OracleModel.solve`."""
 
 
 class OracleError(RuntimeError):
@@ -609,9 +613,14 @@ class OracleModel:
     def _best_start(self, policies: Sequence[Policy]) -> tuple[NDArray[np.int64], FloatArray]:
         """The integer decisions of whichever policy ends with the highest NAV on this path
         (bankrupt runs are skipped: their decisions cannot be completed into a plan)."""
+        return self._best_run(policies)[1]
+
+    def _best_run(self, policies: Sequence[Policy]) -> tuple[float, tuple[NDArray[np.int64], FloatArray]]:
+        """(NAV change in USD, integer decisions) of the best solvent policy on this path."""
         runs = [self._policy_run(policy) for policy in policies]
         solvent = [run for run in runs if not run[2]] or runs
-        return max(solvent, key=lambda run: run[0])[1]
+        best = max(solvent, key=lambda run: run[0])
+        return best[0], best[1]
 
     def _policy_run(self, policy: Policy) -> tuple[float, tuple[NDArray[np.int64], FloatArray], bool]:
         """(NAV change, integer decisions, went bankrupt) of ``policy`` on this path."""
@@ -643,8 +652,8 @@ class OracleModel:
         vals = [np.round(gbuy).ravel(), np.round(rb)] if self.invest else []
         if self.y.size:
             cols.append(self.y)
-            k, e = self.pairs[:, 0], self.pairs[:, 1]
-            vals.append(((accepted_at[k] >= 0) & (accepted_at[k] <= e)).astype(np.float64))
+            when = accepted_at[self.pairs[:, 0]]
+            vals.append(((when >= 0) & (when <= self.pairs[:, 1])).astype(np.float64))
         if self.invest and self.invest_flag is not None:
             # the capex switches too, so that the start fixes every integer and HiGHS completes
             # it with an LP instead of a sub-MIP
@@ -660,22 +669,76 @@ class OracleModel:
         mip_rel_gap: float = 1e-4,
         start_from: Policy | Sequence[Policy] | None = None,
     ) -> OracleResult:
-        """Solve; ``start_from`` seeds the search with a policy's integer decisions (or with the
-        best, on this path, of several policies)."""
-        start = None
+        """Solve within ``time_limit_s`` (wall clock, the policy runs of ``start_from`` included);
+        ``start_from`` seeds the search with a policy's integer decisions (or with the best, on
+        this path, of several policies).
+
+        With GPU orders to decide: (1) the MILP with GPU node counts relaxed to continuous, for
+        most of the time. It is a relaxation, so its dual bound bounds the oracle, and without
+        hundreds of general integers HiGHS's root cuts take seconds instead of minutes (on
+        ``default`` the full MILP's first cut round alone outlasts a 30 s limit). (2) Its plan
+        with node counts rounded down, every integer then fixed, is completed by one LP: fewer
+        nodes never need more room, capex or lease capacity, and the LP re-checks cash. (3) If
+        that is not within ``mip_rel_gap`` of the bound and time is left, the full MILP goes on
+        from it. The plan is never worse than the best ``start_from`` policy: if it would be,
+        that policy's decisions are completed instead."""
+        began = time.perf_counter()
+        deadline = began + time_limit_s
+        policy_nav, policy_start = None, None
         if start_from is not None:
-            start = self._best_start(list(start_from) if isinstance(start_from, Sequence) else [start_from])
-        res: SolveResult = self.lp.solve_highs(
-            time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, start=start
+            policies = list(start_from) if isinstance(start_from, Sequence) else [start_from]
+            policy_nav, policy_start = self._best_run(policies)
+        gpu = self.gbuy.ravel() if self.invest else np.zeros(0, dtype=np.int64)
+        if gpu.size == 0:
+            res = self.lp.solve_highs(time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, start=policy_start)
+            return self._result(res, res.dual_bound, began, proven=res.status == "optimal")
+        relaxed = self.lp.solve_highs(
+            time_limit_s=max(GPU_RELAXED_SHARE * (deadline - time.perf_counter()), 0.0),
+            mip_rel_gap=mip_rel_gap,
+            start=_drop_columns(policy_start, gpu),
+            relax=gpu,
         )
-        plan = self.plan(res.x) if res.x is not None else None
+        if relaxed.status in ("infeasible", "unbounded"):
+            return self._result(relaxed, relaxed.dual_bound, began, proven=False)
+        bound = relaxed.dual_bound
+        res, proven = relaxed, False
+        if relaxed.x is not None:
+            ints = np.flatnonzero(np.concatenate(self.lp.integer))
+            vals = np.round(relaxed.x[ints])
+            is_gpu = np.isin(ints, gpu)
+            vals[is_gpu] = np.floor(relaxed.x[ints[is_gpu]] + 1e-6)
+            res = self.lp.solve_highs(time_limit_s=time_limit_s, fix=(ints, vals))
+            unproven = res.x is not None and _gap(bound, res.objective) > mip_rel_gap
+            if unproven and time.perf_counter() < deadline:
+                full = self.lp.solve_highs(
+                    time_limit_s=deadline - time.perf_counter(), mip_rel_gap=mip_rel_gap, start=(ints, vals)
+                )
+                bound = min(bound, full.dual_bound)
+                res = _better(res, full)  # never worse than full's plan: full proves it too
+                proven = full.status == "optimal"
+        if policy_start is not None and policy_nav is not None:
+            policy_musd = policy_nav / USD_PER_UNIT
+            if res.x is None or res.objective < policy_musd - 1e-9 * max(abs(policy_musd), 1.0):
+                # completing the policy's integers is one LP: worth its seconds past the deadline
+                res = _better(res, self.lp.solve_highs(time_limit_s=time_limit_s, fix=policy_start))
+        proven = proven or (res.x is not None and _gap(bound, res.objective) <= mip_rel_gap)
+        return self._result(res, bound, began, proven)
+
+    def _result(self, res: SolveResult, bound: float, began: float, proven: bool) -> OracleResult:
+        """The plan of ``res`` with the search's statistics: ``bound`` its dual bound (M$),
+        ``proven`` whether the plan is optimal within the gap, the seconds since ``began``. The
+        status is the search's, not that of the solve (perhaps an LP) that gave the plan."""
+        status, gap = res.status, res.mip_gap
+        if res.x is not None:
+            status = "optimal" if proven else "time_limit"
+            gap = _gap(bound, res.objective) if np.isfinite(bound) else gap
         return OracleResult(
-            plan=plan,
+            plan=self.plan(res.x) if res.x is not None else None,
             objective_usd=res.objective * USD_PER_UNIT,
-            status=res.status,
-            seconds=res.seconds,
-            mip_gap=res.mip_gap,
-            dual_bound_usd=res.dual_bound * USD_PER_UNIT,
+            status=status,
+            seconds=time.perf_counter() - began,
+            mip_gap=gap,
+            dual_bound_usd=bound * USD_PER_UNIT,
             n_variables=self.lp.n,
             n_constraints=self.lp.m,
         )
@@ -716,6 +779,28 @@ class OracleModel:
             )
             for t in range(T)
         ]
+
+
+def _gap(bound: float, objective: float) -> float:
+    """Relative MIP gap of ``objective`` below the dual ``bound`` (maximisation), as HiGHS reports it."""
+    return max(bound - objective, 0.0) / max(abs(objective), 1e-9)
+
+
+def _better(a: SolveResult, b: SolveResult) -> SolveResult:
+    """The solve with the better plan (maximisation); ``a`` when neither has one."""
+    if b.x is not None and (a.x is None or b.objective > a.objective):
+        return b
+    return a
+
+
+def _drop_columns(
+    start: tuple[NDArray[np.int64], FloatArray] | None, columns: NDArray[np.int64]
+) -> tuple[NDArray[np.int64], FloatArray] | None:
+    """A partial solution without ``columns`` (relaxed ones: HiGHS completes only integers)."""
+    if start is None:
+        return None
+    keep = ~np.isin(start[0], columns)
+    return start[0][keep], start[1][keep]
 
 
 def _stack(parts: list[Expr]) -> Expr:
