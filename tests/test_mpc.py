@@ -32,6 +32,16 @@ def test_mpc_with_perfect_forecasts_and_full_horizon_equals_the_oracle(seed: int
     assert set(mpc.statuses) == {"optimal"}
 
 
+def test_mpc_solves_every_window_of_a_default_episode() -> None:
+    # on seed 0 some windows' GPU-relaxed solutions sit at HiGHS's integrality tolerance, so that
+    # rounding them cannot be completed: the full MILP must take over, never report "infeasible"
+    params = load_scenario("default")
+    path = sample_paths(params, [0])
+    mpc = MPC(PersistenceForecaster())
+    evaluate(mpc, params, [0], path)
+    assert set(mpc.statuses) == {"optimal"}
+
+
 def _with_future_changed(path: ExogenousPath, t: int) -> ExogenousPath:
     """The same past up to t, a different future (prices tripled, hashrate halved, offers moved)."""
     changes = {}

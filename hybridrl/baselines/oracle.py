@@ -679,9 +679,9 @@ class OracleModel:
         ``default`` the full MILP's first cut round alone outlasts a 30 s limit). (2) Its plan
         with node counts rounded down, every integer then fixed, is completed by one LP: fewer
         nodes never need more room, capex or lease capacity, and the LP re-checks cash. (3) If
-        that is not within ``mip_rel_gap`` of the bound and time is left, the full MILP goes on
-        from it. The plan is never worse than the best ``start_from`` policy: if it would be,
-        that policy's decisions are completed instead."""
+        that is not within ``mip_rel_gap`` of the bound (or cash ran short) and time is left,
+        the full MILP goes on from it. The plan is never worse than the best ``start_from``
+        policy: if it would be, that policy's decisions are completed instead."""
         began = time.perf_counter()
         deadline = began + time_limit_s
         policy_nav, policy_start = None, None
@@ -701,21 +701,26 @@ class OracleModel:
         if relaxed.status in ("infeasible", "unbounded"):
             return self._result(relaxed, relaxed.dual_bound, began, proven=False)
         bound = relaxed.dual_bound
-        res, proven = relaxed, False
+        res, proven = dataclasses.replace(relaxed, x=None), False  # a relaxed solution is no plan
+        start = policy_start
         if relaxed.x is not None:
             ints = np.flatnonzero(np.concatenate(self.lp.integer))
             vals = np.round(relaxed.x[ints])
             is_gpu = np.isin(ints, gpu)
             vals[is_gpu] = np.floor(relaxed.x[ints[is_gpu]] + 1e-6)
-            res = self.lp.solve_highs(time_limit_s=time_limit_s, fix=(ints, vals))
-            unproven = res.x is not None and _gap(bound, res.objective) > mip_rel_gap
-            if unproven and time.perf_counter() < deadline:
-                full = self.lp.solve_highs(
-                    time_limit_s=deadline - time.perf_counter(), mip_rel_gap=mip_rel_gap, start=(ints, vals)
-                )
-                bound = min(bound, full.dual_bound)
-                res = _better(res, full)  # never worse than full's plan: full proves it too
-                proven = full.status == "optimal"
+            completed = self.lp.solve_highs(time_limit_s=time_limit_s, fix=(ints, vals))
+            if completed.x is not None:
+                res, start = completed, (ints, vals)
+        unproven = res.x is None or _gap(bound, res.objective) > mip_rel_gap
+        if unproven and time.perf_counter() < deadline:
+            full = self.lp.solve_highs(
+                time_limit_s=deadline - time.perf_counter(), mip_rel_gap=mip_rel_gap, start=start
+            )
+            if full.status in ("infeasible", "unbounded"):
+                return self._result(full, full.dual_bound, began, proven=False)
+            bound = min(bound, full.dual_bound)
+            res = _better(res, full)  # never worse than full's plan: full's proof covers it too
+            proven = full.status == "optimal"
         if policy_start is not None and policy_nav is not None:
             policy_musd = policy_nav / USD_PER_UNIT
             if res.x is None or res.objective < policy_musd - 1e-9 * max(abs(policy_musd), 1.0):
