@@ -282,7 +282,7 @@ def test_policy_warm_start_fixes_every_integer_variable() -> None:
     params = load_scenario("default")
     plant = Plant(params)
     model = OracleModel(plant, sample_paths(params, [0]), row=0)
-    cols, vals = model._best_start([RULE_POLICIES["hashprice_threshold"]])
+    cols, vals = model.integer_start(RULE_POLICIES["hashprice_threshold"])
     integer = model.lp._columns()[3]
     assert sorted(cols.tolist()) == np.flatnonzero(integer).tolist()
     assert np.all(vals == np.round(vals))

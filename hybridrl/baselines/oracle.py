@@ -611,13 +611,9 @@ class OracleModel:
         good as the policy (same integers, best continuous decisions)."""
         return self._policy_run(policy)[1]
 
-    def _best_start(self, policies: Sequence[Policy]) -> tuple[NDArray[np.int64], FloatArray]:
-        """The integer decisions of whichever policy ends with the highest NAV on this path
-        (bankrupt runs are skipped: their decisions cannot be completed into a plan)."""
-        return self._best_run(policies)[1]
-
     def _best_run(self, policies: Sequence[Policy]) -> tuple[float, tuple[NDArray[np.int64], FloatArray]]:
-        """(NAV change in USD, integer decisions) of the best solvent policy on this path."""
+        """(NAV change in USD, integer decisions) of whichever policy ends with the highest NAV on
+        this path (bankrupt runs are skipped: their decisions cannot be completed into a plan)."""
         runs = [self._policy_run(policy) for policy in policies]
         solvent = [run for run in runs if not run[2]] or runs
         best = max(solvent, key=lambda run: run[0])
