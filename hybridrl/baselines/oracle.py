@@ -50,7 +50,11 @@ BUDGET_MARGIN_USD = 1.0
 GPU_RELAXED_SHARE = 0.92
 """Share of the time left after the policy runs given to the MILP with GPU node counts relaxed
 (the rest is a margin for HiGHS's overrun and the LP that completes its rounded plan: 0.5 s and
-0.4-0.6 s on ``default``); see :meth:`OracleModel.solve`."""
+0.4-0.6 s on ``default``), unless that leaves more than ``COMPLETION_MARGIN_S``; see
+:meth:`OracleModel.solve`."""
+COMPLETION_MARGIN_S = 3.0
+"""The margin's cap in seconds, so that long time limits go to the search (at 600 s a share
+alone would leave 46 s unused)."""
 
 
 class OracleError(RuntimeError):
@@ -690,8 +694,9 @@ class OracleModel:
         if gpu.size == 0:
             res = self.lp.solve_highs(time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, start=policy_start)
             return self._result(res, res.dual_bound, began, proven=res.status == "optimal")
+        left = deadline - time.perf_counter()
         relaxed = self.lp.solve_highs(
-            time_limit_s=max(GPU_RELAXED_SHARE * (deadline - time.perf_counter()), 0.0),
+            time_limit_s=max(left - min((1.0 - GPU_RELAXED_SHARE) * left, COMPLETION_MARGIN_S), 0.0),
             mip_rel_gap=mip_rel_gap,
             start=_drop_columns(policy_start, gpu),
             relax=gpu,
