@@ -20,6 +20,14 @@ IntArray = NDArray[np.int64]
 INF = float("inf")
 
 
+def concatenated_ranges(starts: ArrayLike, lengths: ArrayLike) -> IntArray:
+    """range(starts[0], starts[0] + lengths[0]), then the next range, ... as one array."""
+    starts = np.asarray(starts, dtype=np.int64)
+    lengths = np.asarray(lengths, dtype=np.int64)
+    offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return np.repeat(starts, lengths) + offsets
+
+
 class Expr:
     """m linear expressions: sum_j A[i, j] x_j + const[i], stored as triplets."""
 
@@ -92,10 +100,7 @@ class Expr:
         order = np.argsort(self.rows, kind="stable")
         starts = np.searchsorted(self.rows[order], np.arange(self.m + 1))
         counts = starts[idx + 1] - starts[idx]
-        pos = np.repeat(starts[idx], counts) + (
-            np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-        )
-        sel = order[pos]
+        sel = order[concatenated_ranges(starts[idx], counts)]
         return Expr(
             idx.size, np.repeat(np.arange(idx.size), counts), self.cols[sel], self.vals[sel], self.const[idx]
         )

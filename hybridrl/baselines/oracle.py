@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from hybridrl.baselines.milp import Expr, LinearModel, SolveResult
+from hybridrl.baselines.milp import Expr, LinearModel, SolveResult, concatenated_ranges
 from hybridrl.baselines.rules import Policy, asic_best_use, gpu_margin_usd_per_node_step
 from hybridrl.sim.exogenous import ExogenousPath
 from hybridrl.sim.information import PathReveal
@@ -550,8 +550,7 @@ class OracleModel:
             j, k = self.served_pairs[:, 0], self.served_pairs[:, 1]
             length = self.seg_stop[j] - self.seg_start[j]
             pair = np.repeat(np.arange(j.size), length)  # one entry per (step, served pair)
-            t = np.arange(length.sum()) - np.repeat(np.cumsum(length) - length, length)
-            t = t + np.repeat(self.seg_start[j], length)
+            t = concatenated_ranges(self.seg_start[j], length)
             k = k[pair]
             rev = lt.revenue_per_mw_step[0, k] * self.avail[t]
             pen = lt.penalty_per_mw_step[0, k]
