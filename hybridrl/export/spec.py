@@ -168,13 +168,19 @@ def feature_spec(plant: Plant) -> list[dict[str, Any]]:
 
 
 def physical_state(
-    plant: Plant, state: PlantState, path: ExogenousPath | PathView, nav_usd: np.ndarray, nav0_usd: np.ndarray
+    plant: Plant,
+    state: PlantState,
+    path: ExogenousPath | PathView,
+    nav_usd: np.ndarray,
+    nav0_usd: np.ndarray,
+    encoder: ObservationEncoder | None = None,
 ) -> dict[str, np.ndarray]:
     """The scheduler's input fields for every row of a simulated state, (B,) each: what a site's
-    systems would report, read off the simulator (for tests, parity checks and benchmarks)."""
+    systems would report, read off the simulator (for tests, parity checks and benchmarks).
+    ``encoder``: the plant's observation encoder, if the caller holds one (built otherwise)."""
     t = state.t
     p = plant.params
-    enc = ObservationEncoder(plant)
+    enc = ObservationEncoder(plant) if encoder is None else encoder
     lag = path.btc_price_usd[:, max(t - enc.lag_30d, 0)]
     out: dict[str, np.ndarray] = {
         "btc_price_usd": path.btc_price_usd[:, t],
@@ -338,7 +344,7 @@ def simulated_states(scenario: str, n: int, seed: int = 0) -> tuple[list[dict[st
     observations = []
     while len(fields) < n:
         assert env.state is not None and env.path is not None
-        values = physical_state(env.plant, env.state, env.path, env._nav, env._nav0)
+        values = physical_state(env.plant, env.state, env.path, env._nav, env._nav0, env._encoder)
         fields.append({k: float(v[0]) for k, v in values.items()})
         observations.append(obs)
         obs, _, terminated, truncated, _ = env.step(
