@@ -1,6 +1,6 @@
 """hybridrl: a reinforcement-learning lab for hybrid Bitcoin-mining / AI-compute sites.
 
-Importing the package registers ``hybridrl/HybridMine-v0`` with Gymnasium: at once when
+Importing the package registers ``hybridrl/HybridMine-v1`` with Gymnasium: at once when
 Gymnasium is already imported, otherwise as soon as it is. The package itself does not import
 Gymnasium, so that the production runtime (:mod:`hybridrl.scheduler`) loads only numpy and
 onnxruntime.
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 __version__ = "0.1.0.dev0"
-ENV_ID = "hybridrl/HybridMine-v0"
+ENV_ID = "hybridrl/HybridMine-v1"
 
 
 def _register() -> None:

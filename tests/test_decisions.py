@@ -1,5 +1,7 @@
-"""The default world must make decisions matter: pivoting to AI hosting changes the outcome by a
-wide margin against mining alone, on the same paths."""
+"""The default world must make decisions matter: pivoting to AI hosting changes the outcome
+against mining alone, on the same paths, by tens of millions on average (under v1's valuation a
+hall and its lease count for the project's NPV, not its capex plus the lease's PV as in v0,
+where this gain was over 100 M$ on every path)."""
 
 from __future__ import annotations
 
@@ -34,7 +36,8 @@ def test_pivot_changes_nav_by_a_wide_margin(default_params: ScenarioParams) -> N
     mine = evaluate(AlwaysMine(), default_params, seeds, path)
     pivot = evaluate(PivotToHosting(), default_params, seeds, path)
     gain = pivot["nav_change_usd"].to_numpy() - mine["nav_change_usd"].to_numpy()
-    assert np.all(gain > 100e6), gain  # paired, per path
+    assert gain.mean() > 30e6, gain  # paired, per path
+    assert np.all(np.abs(gain) > 5e6), gain  # never a wash
     assert pivot["ai_energy_share"].min() > 0.1 and mine["ai_energy_share"].max() == 0.0
     assert not pivot["bankrupt"].any()
 

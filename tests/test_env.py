@@ -21,7 +21,7 @@ def test_check_env_passes_without_warnings(scenario: str) -> None:
 
 
 def test_registered_and_made_by_id() -> None:
-    env = gym.make("hybridrl/HybridMine-v0", scenario="tiny")
+    env = gym.make("hybridrl/HybridMine-v1", scenario="tiny")
     assert isinstance(env.unwrapped, HybridMineEnv)
     assert len(env.unwrapped.observation_names) == env.observation_space.shape[0]
     assert len(env.unwrapped.action_names) == env.action_space.shape[0]

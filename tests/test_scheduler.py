@@ -140,10 +140,10 @@ def test_tampered_or_mismatched_files_are_refused(exported: dict[str, Path], tmp
 
     version = _copy(exported["ppo"], tmp_path / "version")
     meta = json.loads((version / "policy.json").read_text())
-    meta["env_version"] = "v1"
+    meta["env_version"] = "v0"
     meta["metadata_sha256"] = metadata_digest(meta)  # a consistent file, made for another env
     (version / "policy.json").write_text(json.dumps(meta))
-    with pytest.raises(PolicyFileError, match="made for environment hybridrl/HybridMine-v0 v1"):
+    with pytest.raises(PolicyFileError, match="made for environment hybridrl/HybridMine-v1 v0"):
         Scheduler.load(version)
 
     swapped = _copy(exported["ppo"], tmp_path / "swapped")

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from hybridrl import ENV_ID
 from hybridrl.agents.config import (
     AGENT_CONFIGS,
     Algo,
@@ -250,7 +251,7 @@ def train(
             json.dumps(
                 {
                     "algo": cfg.agent.algo.value,
-                    "env_id": "hybridrl/HybridMine-v0",
+                    "env_id": ENV_ID,
                     "scenario": params.name,
                     "scenario_hash": params.scenario_hash,
                     "num_timesteps": model.num_timesteps,

@@ -552,7 +552,7 @@ class OracleModel:
             pair = np.repeat(np.arange(j.size), length)  # one entry per (step, served pair)
             t = concatenated_ranges(self.seg_start[j], length)
             k = k[pair]
-            rev = lt.revenue_per_mw_step[0, k] * self.avail[t]
+            rev = (lt.revenue_per_mw_step[0, k] - p.lease_serving_usd_per_mw_step) * self.avail[t]
             pen = lt.penalty_per_mw_step[0, k]
             lease = Expr.var(self.s[pair], rev + pen) - self._accepted_by(k, t) * (lt.facility_mw[0, k] * pen)
             flows = flows + lease.group_sum(t, T)
@@ -600,11 +600,27 @@ class OracleModel:
             nav = nav + float(self.A0 @ resale * TH_PER_UNIT * p.asic_keep_per_step**T + self.N0 @ gresale)
         nav = nav + book0
         if self.y.size or self.accepted0.any():
-            pv_each = p.offer_backlog_usd(path, T)[0]  # what each offer adds to NAV if accepted
-            ks = np.arange(p.n_offers)
-            nav = nav + (self._accepted_by(ks, np.full(p.n_offers, T)) * pv_each).sum()
+            nav = nav + self._lease_value_at_end()
         nav0 = p.nav_usd(dataclasses.replace(init, t=0), path)[0]
         self.lp.add_objective((nav - nav0) * (1 / USD_PER_UNIT))
+
+    def _lease_value_at_end(self) -> Expr:
+        """What the accepted leases add to NAV(T), as in Plant.nav_breakdown_usd  [USD]: the
+        margin still to come, plus the leased-hall term hall_book_k(T) x factor_k(T), where a
+        lease accepted at epoch e carries hall book facility_k x retrofit capex per MW x
+        keep^(T - t_e) (one coefficient per acceptance candidate, on x[k,e])."""
+        p, path, T = self.plant, self.path, self.T
+        ks = np.arange(p.n_offers)
+        margin = (self._accepted_by(ks, np.full(p.n_offers, T)) * p.offer_backlog_usd(path, T)[0]).sum()
+        factor = p.leased_hall_factor(path, T)[0]
+        hall0 = self.start.lease_hall_book_usd[0] * p.infrastructure_keep_per_step**T
+        value = margin + float(hall0 @ factor)
+        if self.y.size:
+            k, te = self.pairs[:, 0], self.t_e[self.pairs[:, 1]]
+            facility = p.lease_terms(path).facility_mw[0, k]
+            hall = facility * p.retrofit_capex_usd_per_mw * p.infrastructure_keep_per_step ** (T - te)
+            value = value + (self._accepted_at() * (hall * factor[k])).sum()
+        return value
 
     # ------------------------------------------------------------------ solve and plan
 

@@ -63,15 +63,19 @@ class HybridMineEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
     Only the past and present of the path are observed; the BTC regime is latent.
 
     ## Rewards
-    Change in mark-to-market net asset value over the step, in millions of USD: cash (negative
-    when drawing on credit) + hardware at resale + infrastructure at book + discounted lease
-    backlog. Rewards telescope: their sum is final NAV - initial NAV. ``info["reward_terms"]``
-    holds every cash-flow term in USD (they sum to the change in cash), ``info["nav_usd"]`` the NAV.
+    Change in mark-to-market net asset value over the step, in millions of USD, where every
+    asset is counted once: cash (negative when drawing on credit) + hardware at resale + halls at
+    depreciated book, except that a hall under lease counts for the discounted margin of its
+    lease plus its discounted residual book after the term, in place of its book
+    (``Plant.nav_breakdown_usd`` gives the parts). Building a hall and signing a lease so moves
+    NAV by the project's net present value. Rewards telescope: their sum is final NAV - initial
+    NAV. ``info["reward_terms"]`` holds every cash-flow term in USD (they sum to the change in
+    cash), ``info["nav_usd"]`` the NAV.
 
     ## Episode End
     Terminated at the scenario's end date (``terminated=True``: the horizon is part of the
     MDP and observed through ``episode_progress``) or on bankruptcy (cash below minus the credit
-    limit; ``info["bankrupt"]``), where the lease backlog is forfeited and leaves NAV. Never
+    limit; ``info["bankrupt"]``), where the leases are forfeited and their halls count at book. Never
     truncated by the environment itself.
 
     ## Arguments
@@ -84,6 +88,10 @@ class HybridMineEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
     ``reset(options={"path": path})`` replays a given one-row :class:`ExogenousPath`.
 
     ## Version History
+    * v1: NAV counts every asset once: a leased hall counts for the PV of its lease margin
+      (price less serving cost and the hall's fixed opex) plus its discounted residual book, in
+      place of its book (v0 added the lease's PV on top of the hall's book); the lease serving
+      cost is a cash flow (``lease_serving_usd``). v0 no longer exists: its rewards were wrong.
     * v0: initial release.
     """
 

@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from hybridrl.scheduler.features import compute_features
 
 SUPPORTED_SCHEMA_VERSIONS = (1,)
-SUPPORTED_ENV = ("hybridrl/HybridMine-v0", "v0")
+SUPPORTED_ENV = ("hybridrl/HybridMine-v1", "v1")
 ONNX_FILE = "policy.onnx"
 JSON_FILE = "policy.json"
 METADATA_HASH_KEY = "hybridrl_metadata_sha256"

@@ -1,7 +1,7 @@
 """The plant: the site's controllable state and its deterministic step, batched over B paths.
 
 Given an exogenous path, the plant evolves deterministically and linearly in the decisions
-(DESIGN.md section 2). Requests outside the feasible set (no cash, no room, not a decision epoch)
+(docs/model.md). Requests outside the feasible set (no cash, no room, not a decision epoch)
 are clipped to it here, and the amount clipped is reported; a feasible plan, such as the MILP
 oracle's, passes through unchanged. The MILP reads the constants of :class:`Plant`, so the two
 never disagree.
@@ -11,14 +11,18 @@ Order of events within step t (time index t to t+1):
    orders (into built HPC MW not taken by GPUs); ASIC orders (into mining MW not taken by
    ASICs); capex is paid at order, within cash + credit line - minimum liquidity;
 2. at a decision epoch: offer acceptance, within HPC capacity built or under retrofit net of
-   GPUs (installed or on order) and of leases already accepted;
+   GPUs (installed or on order) and of leases already accepted; the accepted lease's hall is
+   booked at the retrofit capex per MW (``lease_hall_book_usd``), which its valuation replaces;
 3. dispatch: ASIC run fractions, DR curtailment, GPU offer fractions, lease delivery;
 4. cash flows; ASIC failures; infrastructure depreciation.
 
 Leases: IT MW x pue_hpc of HPC-ready facility capacity each. Delivery is limited by the HPC room
 left by installed GPUs; when short, the leases worth most per MW (price + penalty, i.e. the
 highest ``priority``) are served first, the rest pay the late-delivery penalty. Power used by leases is
-passed through.
+passed through; serving a lease costs ``serving_cost_usd_per_kw_month`` per IT kW-month served.
+
+Valuation (:meth:`Plant.nav_breakdown_usd`): every asset counted once, so that an investment
+moves NAV by its net present value at the scenario's discount rate.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ CASH_FLOW_TERMS = (
     "gpu_revenue_usd",
     "lease_revenue_usd",
     "lease_penalty_usd",
+    "lease_serving_usd",
     "dr_credit_usd",
     "power_ppa_usd",
     "power_rt_usd",
@@ -118,6 +123,11 @@ class PlantState:
     lease_accepted: BoolArray
     """(B, K)"""
     infrastructure_book_usd: FloatArray
+    """(B,) every hall, mining and HPC, at depreciated book (leased halls included: see
+    :meth:`Plant.nav_breakdown_usd` for how a lease replaces its hall's book)"""
+    lease_hall_book_usd: FloatArray
+    """(B, K) book of the hall each accepted lease occupies: its facility MW at the retrofit
+    capex per MW when accepted, depreciating with the infrastructure since (0 if not accepted)"""
     bankrupt: BoolArray
     """(B,) cash has fallen below minus the credit limit at some step (sticky)"""
 
@@ -172,9 +182,13 @@ class _LeaseTerms:
     """(B, K) A: backlog = exp(rho t) A before the ready-by step"""
     backlog_end_term: FloatArray
     """(B, K) C"""
+    end_step: FloatArray
+    """(B, K) step at which each lease's term ends"""
     backlog_table: FloatArray | None
     """(T+1, B, K) backlog value of each offer at every step, kept when small enough (a few
     paths); None for large batches, which compute it step by step with the same function"""
+    hall_table: FloatArray | None
+    """(T+1, B, K) :meth:`Plant.leased_hall_factor` at every step, kept like ``backlog_table``"""
     priority: NDArray[np.int64]
     """(B, K) slots by value per MW (price + penalty), highest first: the order leases are served"""
     priority_rows: NDArray[np.int64]
@@ -218,10 +232,16 @@ class Plant:
         self.lease_mw_per_it_mw = site.pue_hpc
         self.kw_month_per_it_mw_step = 1e3 * tp.dt_days / DAYS_PER_MONTH
         self.lease_serving_cost_usd_per_kw_month = p.offers.serving_cost_usd_per_kw_month
-        self.discount_rate_per_step = p.finance.discount_rate_per_year * self.dt_years
-        self.infrastructure_keep_per_step = float(
-            np.exp(-site.infrastructure_depreciation_per_year * self.dt_years)
+        self.lease_serving_usd_per_mw_step = (
+            self.lease_serving_cost_usd_per_kw_month * self.kw_month_per_it_mw_step / site.pue_hpc
         )
+        self.hall_opex_usd_per_it_kw_month = (
+            site.opex_hpc_usd_per_mw_year * site.pue_hpc / 1e3 / (DAYS_PER_YEAR / DAYS_PER_MONTH)
+        )
+        self.discount_rate_per_step = p.finance.discount_rate_per_year * self.dt_years
+        self.infrastructure_depreciation_per_step = site.infrastructure_depreciation_per_year * self.dt_years
+        self.infrastructure_keep_per_step = float(np.exp(-self.infrastructure_depreciation_per_step))
+        self.retrofit_capex_usd_per_mw = site.retrofit_capex_usd_per_mw
         self.opex_mining_usd_per_mw_step = site.opex_mining_usd_per_mw_year * self.dt_years
         self.opex_hpc_usd_per_mw_step = site.opex_hpc_usd_per_mw_year * self.dt_years
         self.interest_per_step = p.finance.interest_rate_per_year * self.dt_years
@@ -276,6 +296,7 @@ class Plant:
             retrofit_on_order_mw=np.zeros(B),
             lease_accepted=np.zeros((B, self.n_offers), dtype=bool),
             infrastructure_book_usd=np.full(B, p.site.infrastructure_book_usd),
+            lease_hall_book_usd=np.zeros((B, self.n_offers)),
             bankrupt=np.zeros(B, dtype=bool),
         )
 
@@ -397,13 +418,21 @@ class Plant:
         """Facility MW of the installed GPU nodes at full load."""
         return state.gpu_nodes @ self.gpu_node_mw
 
+    def lease_margin_usd_per_kw_month(self, price_usd_per_kw_month: FloatArray) -> FloatArray:
+        """What a lease earns per IT kW-month net of the cost of serving it: the tenant's price
+        less the serving cost and the fixed opex of the HPC hall it occupies (which the site pays
+        as ``opex_usd`` while it holds the hall). Negative when the deal loses money."""
+        return (
+            price_usd_per_kw_month
+            - self.lease_serving_cost_usd_per_kw_month
+            - self.hall_opex_usd_per_it_kw_month
+        )
+
     def lease_terms(self, path: ExogenousPath) -> _LeaseTerms:
         """Per-offer constants of ``path`` (computed once per path object)."""
         if self._lease_path is not path or self._lease_terms is None:
             rho = self.discount_rate_per_step
-            net = np.maximum(
-                path.offer_price_usd_per_kw_month - self.lease_serving_cost_usd_per_kw_month, 0.0
-            )
+            net = self.lease_margin_usd_per_kw_month(path.offer_price_usd_per_kw_month)
             v_over_rho = path.offer_it_mw * self.kw_month_per_it_mw_step * net / rho
             kw_month_per_mw = self.kw_month_per_it_mw_step / self.lease_mw_per_it_mw
             facility_mw = path.offer_it_mw * self.lease_mw_per_it_mw
@@ -415,6 +444,8 @@ class Plant:
                 revenue_per_mw_step=revenue,
                 penalty_per_mw_step=penalty,
                 backlog_table=None,
+                hall_table=None,
+                end_step=np.asarray(path.offer_end_step, dtype=np.float64),
                 priority=priority,
                 priority_rows=np.arange(priority.shape[0])[:, None],
                 facility_mw_by_priority=np.take_along_axis(facility_mw, priority, axis=1),
@@ -426,10 +457,32 @@ class Plant:
                 backlog_end_term=v_over_rho * np.exp(-rho * path.offer_end_step),
             )
             if path.n_paths * path.offer_it_mw.shape[1] * (path.n_steps + 1) <= BACKLOG_TABLE_MAX:
-                table = self._offer_pv(self._lease_terms, path, np.arange(path.n_steps + 1))
-                self._lease_terms = dataclasses.replace(self._lease_terms, backlog_table=table)
+                steps = np.arange(path.n_steps + 1)
+                self._lease_terms = dataclasses.replace(
+                    self._lease_terms,
+                    backlog_table=self._offer_pv(self._lease_terms, path, steps),
+                    hall_table=self._hall_factor(self._lease_terms, steps),
+                )
             self._lease_path = path
         return self._lease_terms
+
+    def leased_hall_factor(self, path: ExogenousPath, t: int) -> FloatArray:
+        """(B, K) what a leased hall's book is worth at step t in place of that book, minus one.
+
+        While lease k runs (t < end), its hall counts for the discounted residual book after the
+        term instead of its book: book x exp(-(delta + rho)(end - t)) in place of book, so the
+        factor is exp(-(delta + rho)(end - t)) - 1 (delta: infrastructure depreciation, rho: the
+        discount rate, per step). After the term the hall is an unleased hall again (factor 0).
+        """
+        lt = self.lease_terms(path)
+        return lt.hall_table[t] if lt.hall_table is not None else self._hall_factor(lt, t)
+
+    def _hall_factor(self, lt: _LeaseTerms, t: int | NDArray[np.int64]) -> FloatArray:
+        """(B, K) leased-hall factor at step t (or (len(t), B, K) for steps t)."""
+        tt = np.asarray(t, dtype=np.float64)[..., None, None]
+        left = lt.end_step - tt
+        rate = self.infrastructure_depreciation_per_step + self.discount_rate_per_step
+        return np.where(left > 0.0, np.expm1(-rate * np.maximum(left, 0.0)), 0.0)
 
     def lease_reserved_mw(self, state: PlantState, path: ExogenousPath | PathView) -> FloatArray:
         """Facility MW promised to accepted leases that have not ended (started or not)."""
@@ -442,7 +495,8 @@ class Plant:
         return (path.offer_arrival_step <= t) & (t < path.offer_expiry_step) & ~state.lease_accepted
 
     def lease_backlog_usd(self, state: PlantState, path: ExogenousPath) -> FloatArray:
-        """Lease revenue still to come, net of serving cost, discounted at the scenario's rate.
+        """Lease margin still to come (:meth:`lease_margin_usd_per_kw_month`), discounted at the
+        scenario's rate.
 
         Continuous annuity of v USD per step from max(t, ready) to the end of the term:
         PV = v/rho (exp(-rho (a - t)) - exp(-rho (end - t))).
@@ -466,20 +520,59 @@ class Plant:
             np.where(tt < path.offer_end_step, lt.backlog_after_start - grow * lt.backlog_end_term, 0.0),
         ).reshape(np.shape(t) + path.offer_it_mw.shape)
 
-    def nav_usd(self, state: PlantState, path: ExogenousPath) -> FloatArray:
-        """Mark-to-market net asset value: cash (negative when drawing credit) + hardware at resale
-        + infrastructure at book + lease backlog (forfeited on bankruptcy: the leases fall away)."""
+    NAV_COMPONENTS = (
+        "cash_usd",
+        "asic_resale_usd",
+        "gpu_resale_usd",
+        "infrastructure_book_usd",
+        "lease_margin_pv_usd",
+        "leased_hall_usd",
+    )
+    """The parts of NAV, in the order :meth:`nav_usd` adds them."""
+
+    def nav_breakdown_usd(self, state: PlantState, path: ExogenousPath) -> dict[str, FloatArray]:
+        """NAV in parts (each (B,) USD); added in ``NAV_COMPONENTS`` order they give :meth:`nav_usd`.
+
+        Every asset is counted once, so that an investment moves NAV by its net present value:
+
+        - ``cash_usd``: cash, negative when drawing on the credit line;
+        - ``asic_resale_usd``, ``gpu_resale_usd``: hardware installed or on order, at resale;
+        - ``infrastructure_book_usd``: every hall at depreciated book;
+        - ``lease_margin_pv_usd``: the accepted leases' margin still to come, discounted;
+        - ``leased_hall_usd``: for each lease still running, its hall's discounted residual book
+          after the term *in place of* its book today (:meth:`leased_hall_factor`; negative).
+
+        A leased hall thus counts for the PV of its lease margin plus its discounted residual
+        book, never for its book as well. On bankruptcy the leases fall away (their two parts
+        are 0) and the halls count at book.
+        """
         t = state.t
-        asic_th = state.asic_th + state.asic_on_order_th
-        nodes = state.gpu_nodes + state.gpu_on_order_nodes
-        nav = (
-            state.cash_usd
-            + np.vecdot(asic_th, path.asic_resale_usd_per_th[:, t])
-            + np.vecdot(nodes, path.gpu_node_resale_usd[:, t])
-            + state.infrastructure_book_usd
-        )
+        zeros = np.zeros(state.n_paths)
+        parts = {
+            "cash_usd": state.cash_usd,
+            "asic_resale_usd": np.vecdot(
+                state.asic_th + state.asic_on_order_th, path.asic_resale_usd_per_th[:, t]
+            ),
+            "gpu_resale_usd": np.vecdot(
+                state.gpu_nodes + state.gpu_on_order_nodes, path.gpu_node_resale_usd[:, t]
+            ),
+            "infrastructure_book_usd": state.infrastructure_book_usd,
+            "lease_margin_pv_usd": zeros,
+            "leased_hall_usd": zeros,
+        }
         if state.lease_accepted.any():
-            nav = nav + self.lease_backlog_usd(state, path) * ~state.bankrupt
+            alive = ~state.bankrupt
+            parts["lease_margin_pv_usd"] = self.lease_backlog_usd(state, path) * alive
+            hall = np.vecdot(state.lease_hall_book_usd, self.leased_hall_factor(path, t))
+            parts["leased_hall_usd"] = hall * alive
+        return parts
+
+    def nav_usd(self, state: PlantState, path: ExogenousPath) -> FloatArray:
+        """Mark-to-market net asset value, USD (B,): the sum of :meth:`nav_breakdown_usd`."""
+        parts = self.nav_breakdown_usd(state, path)
+        nav = parts[self.NAV_COMPONENTS[0]]
+        for name in self.NAV_COMPONENTS[1:]:
+            nav = nav + parts[name]
         return nav
 
     # ------------------------------------------------------------------ the step
@@ -612,6 +705,7 @@ class Plant:
         # offer acceptance at decision epochs, in slot order (highest price first), within HPC
         # capacity built or under retrofit and not taken by GPUs or other leases
         accepted = state.lease_accepted
+        hall_book = state.lease_hall_book_usd
         want = action.accept_offer
         refused = zeros
         if want is not self.no_acceptance(B) and want.any():
@@ -619,7 +713,7 @@ class Plant:
                 open_now = self.open_offers(state, path) & want
                 refused = (want & ~open_now).sum(axis=1).astype(np.float64)
                 if open_now.any():
-                    accepted = accepted.copy()
+                    accepted, hall_book = accepted.copy(), hall_book.copy()
                     facility_mw = self.lease_terms(path).facility_mw
                     reserved = self.lease_reserved_mw(state, path)
                     capacity = hpc_ready + retro_on_order - (gpu_nodes + gpu_on_order) @ self.gpu_node_mw
@@ -627,6 +721,7 @@ class Plant:
                         need = facility_mw[:, k]
                         ok = open_now[:, k] & (reserved + need <= capacity + 1e-9)
                         accepted[:, k] |= ok
+                        hall_book[:, k] += ok * need * self.retrofit_capex_usd_per_mw
                         reserved = reserved + ok * need
                         refused = refused + (open_now[:, k] & ~ok)
             else:
@@ -669,8 +764,9 @@ class Plant:
             )
             lease_revenue = revenue_full * avail
             lease_power = served_mw * avail
+            lease_serving = lease_power * -self.lease_serving_usd_per_mw_step
         else:
-            lease_revenue = lease_penalty = lease_power = zeros
+            lease_revenue = lease_penalty = lease_power = lease_serving = zeros
 
         run_total_th = run_th @ self._ones_asic
         mining_revenue = (
@@ -682,6 +778,7 @@ class Plant:
             "gpu_revenue_usd": gpu_revenue,
             "lease_revenue_usd": lease_revenue,
             "lease_penalty_usd": lease_penalty,
+            "lease_serving_usd": lease_serving,
             "dr_credit_usd": zeros if curtail is zeros else curtail * (hours * self.dr_credit_usd_per_mwh),
             "power_ppa_usd": ppa_flow,
             "power_rt_usd": (self.ppa_mw - asic_power - gpu_power) * path.power_rt_usd_per_mwh[:, t] * hours,
@@ -712,6 +809,9 @@ class Plant:
             retrofit_on_order_mw=retro_on_order,
             lease_accepted=accepted,
             infrastructure_book_usd=book * self.infrastructure_keep_per_step,
+            lease_hall_book_usd=hall_book * self.infrastructure_keep_per_step
+            if accepted.any()
+            else hall_book,
             bankrupt=state.bankrupt | (new_cash < -self.credit_limit_usd),
         )
         return StepOutcome(

@@ -1,0 +1,188 @@
+"""NAV counts every asset once: building a hall and signing a lease moves NAV by the project's
+net present value, computed here from the offer's terms without the plant's valuation code."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from hybridrl.sim import Plant, ScenarioParams, sample_paths
+from hybridrl.sim.exogenous import ExogenousPath
+from hybridrl.sim.plant import PlantState
+
+BLOCKS = 3
+TERM_MONTHS = 150.0
+READY_MONTHS = 10.0
+
+
+@pytest.fixture(scope="module")
+def params(default_params: ScenarioParams) -> ScenarioParams:
+    """The default world with an empty mining hall (no ASICs), no HPC hall yet and no mining
+    opex, so that the project is the only thing that differs between the two plans compared."""
+    site = dataclasses.replace(
+        default_params.site,
+        initial_asic_th={},
+        hpc_ready_mw=0.0,
+        opex_mining_usd_per_mw_year=0.0,
+    )
+    return dataclasses.replace(default_params, site=site)
+
+
+def _path_with_one_offer(params: ScenarioParams, plant: Plant, t0: int, price: float) -> ExogenousPath:
+    """Path of seed 0 whose only offer opens at step t0 and fills the retrofitted blocks exactly."""
+    path = sample_paths(params, [0])
+    T = path.n_steps
+    K = plant.n_offers
+    steps_per_month = 365.25 / 12.0 / params.time.dt_days
+    ready = t0 + round(READY_MONTHS * steps_per_month)
+    never = np.full((1, K), T + 1, dtype=np.int64)
+    it_mw = BLOCKS * params.site.retrofit_block_mw / params.site.pue_hpc
+
+    def first(value: float, rest: float, dtype: type = np.float64) -> np.ndarray:
+        out = np.full((1, K), rest, dtype=dtype)
+        out[0, 0] = value
+        return out
+
+    return dataclasses.replace(
+        path,
+        offer_arrival_step=first(t0, T + 1, np.int64),
+        offer_expiry_step=first(t0 + 30, T + 1, np.int64),
+        offer_ready_step=first(ready, T + 1, np.int64) if K else never,
+        offer_end_step=first(ready + TERM_MONTHS * steps_per_month, T + 1.0),
+        offer_it_mw=first(it_mw, 0.0),
+        offer_price_usd_per_kw_month=first(price, 0.0),
+        offer_penalty_usd_per_kw_month=first(0.5 * price, 0.0),
+        offer_term_months=first(TERM_MONTHS, 0.0),
+    )
+
+
+def _project_npv_usd(params: ScenarioParams, t0: int, price: float) -> float:
+    """NPV, as of the step after signing (t0 + 1), of retrofitting BLOCKS blocks at t0 and leasing
+    them for the term: - capex + PV(monthly margin over the term) + PV(residual book at the end).
+    The margin is the price less the serving cost and the hall's fixed opex, per IT kW-month."""
+    site, fin, dt = params.site, params.finance, params.time.dt_days
+    year = 365.25
+    capex = BLOCKS * site.retrofit_block_mw * site.retrofit_capex_usd_per_mw
+    it_kw = BLOCKS * site.retrofit_block_mw / site.pue_hpc * 1e3
+    hall_opex_per_it_kw_month = site.opex_hpc_usd_per_mw_year * site.pue_hpc / 1e3 / 12.0
+    margin_per_month = it_kw * (
+        price - params.offers.serving_cost_usd_per_kw_month - hall_opex_per_it_kw_month
+    )
+    now_years = (t0 + 1) * dt / year
+    ready_years = (t0 + round(READY_MONTHS * year / 12.0 / dt)) * dt / year
+    end_years = ready_years + TERM_MONTHS / 12.0
+    r = fin.discount_rate_per_year
+    # continuous annuity of margin_per_month * 12 per year from ready to end, valued now
+    pv_margin = (
+        margin_per_month
+        * 12.0
+        / r
+        * (np.exp(-r * (ready_years - now_years)) - np.exp(-r * (end_years - now_years)))
+    )
+    book_at_end = capex * np.exp(-site.infrastructure_depreciation_per_year * (end_years - t0 * dt / year))
+    residual = book_at_end * np.exp(-r * (end_years - now_years))
+    return float(-capex + pv_margin + residual)
+
+
+def _nav_change_of_project(params: ScenarioParams, t0: int, price: float) -> float:
+    """NAV after step t0 with the project (retrofit + acceptance) minus NAV without it."""
+    plant = Plant(params)
+    path = _path_with_one_offer(params, plant, t0, price)
+    state = dataclasses.replace(plant.initial_state(1), t=t0)
+    idle = plant.idle_action(1)
+    accept = np.zeros((1, plant.n_offers), dtype=bool)
+    accept[0, 0] = True
+    project = dataclasses.replace(idle, retrofit_blocks=np.array([float(BLOCKS)]), accept_offer=accept)
+    with_it = plant.step(state, project, path)
+    without = plant.step(state, idle, path)
+    assert with_it.state.lease_accepted[0, 0], "the lease must be accepted"
+    assert with_it.state.retrofit_on_order_mw[0] == BLOCKS * params.site.retrofit_block_mw
+    return float(plant.nav_usd(with_it.state, path)[0] - plant.nav_usd(without.state, path)[0])
+
+
+def _last_epoch_in_last_month(params: ScenarioParams) -> int:
+    T, E = params.time.n_steps, params.time.epoch_steps
+    t0 = (T - 1) // E * E
+    assert T - t0 <= 31
+    return t0
+
+
+@pytest.mark.parametrize("when", ["first_epoch", "last_month"])
+@pytest.mark.parametrize("price", [80.0, 130.0, 160.0])
+def test_a_hall_and_its_lease_move_nav_by_the_project_npv(
+    params: ScenarioParams, when: str, price: float
+) -> None:
+    t0 = 0 if when == "first_epoch" else _last_epoch_in_last_month(params)
+    npv = _project_npv_usd(params, t0, price)
+    assert _nav_change_of_project(params, t0, price) == pytest.approx(npv, rel=1e-6)
+
+
+def test_a_zero_npv_project_leaves_nav_unchanged_and_a_negative_one_lowers_it(params: ScenarioParams) -> None:
+    # NPV is affine in the price: find the break-even price from two points
+    low, high = _project_npv_usd(params, 0, 50.0), _project_npv_usd(params, 0, 150.0)
+    breakeven = 50.0 - low * (150.0 - 50.0) / (high - low)
+    capex = BLOCKS * params.site.retrofit_block_mw * params.site.retrofit_capex_usd_per_mw
+    assert abs(_nav_change_of_project(params, 0, breakeven)) < 1e-6 * capex
+    assert _nav_change_of_project(params, 0, breakeven - 20.0) < -1e-3 * capex
+
+
+def test_a_late_lease_counts_for_its_npv_not_its_gross_pv(params: ScenarioParams) -> None:
+    t0 = _last_epoch_in_last_month(params)
+    plant = Plant(params)
+    path = _path_with_one_offer(params, plant, t0, 130.0)
+    gross_pv = plant.lease_terms(path).backlog_table
+    assert gross_pv is not None
+    change = _nav_change_of_project(params, t0, 130.0)
+    assert change == pytest.approx(_project_npv_usd(params, t0, 130.0), rel=1e-6)
+    assert change < 0.5 * gross_pv[t0 + 1, 0, 0]  # far below the lease's PV alone
+
+
+def _random_states(params: ScenarioParams, n_steps: int) -> list[tuple[Plant, PlantState, ExogenousPath]]:
+    from hybridrl.env.encoding import decode_action
+
+    plant = Plant(params)
+    path = sample_paths(params, list(range(4)))
+    rng = np.random.default_rng(5)
+    state = plant.initial_state(4)
+    out = []
+    for _ in range(n_steps):
+        action = decode_action(plant, state, path, rng.uniform(-1, 1, (4, 2 * plant.n_asic + 6)))
+        state = plant.step(state, action, path).state
+        out.append((plant, state, path))
+    return out
+
+
+def test_nav_breakdown_sums_to_nav_exactly(default_params: ScenarioParams) -> None:
+    leases = 0
+    for plant, state, path in _random_states(default_params, 900)[::7]:
+        parts = plant.nav_breakdown_usd(state, path)
+        assert tuple(parts) == Plant.NAV_COMPONENTS
+        total = parts["cash_usd"]
+        for name in Plant.NAV_COMPONENTS[1:]:
+            total = total + parts[name]
+        np.testing.assert_array_equal(total, plant.nav_usd(state, path))
+        leases += int(state.lease_accepted.any())
+        assert np.all(parts["leased_hall_usd"] <= 0.0)
+        assert np.all(
+            parts["leased_hall_usd"]
+            >= -parts["infrastructure_book_usd"] - state.lease_hall_book_usd.sum(axis=1)
+        )
+    assert leases > 10  # the check saw states with leases
+
+
+def test_leased_hall_factor_table_equals_the_step_by_step_value(
+    default_params: ScenarioParams, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    import hybridrl.sim.plant as plant_module
+
+    path = sample_paths(default_params, [0, 1])
+    tabled = Plant(default_params)
+    assert tabled.lease_terms(path).hall_table is not None
+    monkeypatch.setattr(plant_module, "BACKLOG_TABLE_MAX", 0)
+    computed = Plant(default_params)
+    for t in (0, 100, 700, path.n_steps):
+        np.testing.assert_allclose(
+            tabled.leased_hall_factor(path, t), computed.leased_hall_factor(path, t), rtol=1e-12
+        )
