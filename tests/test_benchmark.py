@@ -27,7 +27,9 @@ from hybridrl.evaluation.metrics import (
     monthly_sum,
     paired_difference,
 )
+from hybridrl.evaluation.report import PLOTS
 from hybridrl.sim import load_scenario, sample_paths
+from hybridrl.sim.plant import NAV_COMPONENTS
 
 ROOT = Path(__file__).resolve().parents[1]
 DAILY = np.arange("2026-01-01", "2026-07-01", dtype="datetime64[D]")
@@ -93,6 +95,10 @@ def test_trajectories_add_up_to_the_evaluators_totals() -> None:
     used = traj.mining_mw + traj.own_gpu_mw + traj.leased_mw + traj.curtailed_mw + traj.idle_mw
     assert np.all(used <= traj.limit_mw + 1e-6)
     assert traj.leased_mw.max() > 0 and traj.mining_mw.min() >= 0
+    parts = frame[[f"nav_end_{k}" for k in NAV_COMPONENTS]].to_numpy()
+    np.testing.assert_allclose(parts.sum(axis=1), traj.nav_usd[:, -1], rtol=1e-12)
+    assert (frame["nav_end_lease_margin_pv_usd"] > 0).any()  # leases signed: the parts are not all cash
+    assert np.all(frame["nav_end_leased_hall_usd"] <= 0)
 
 
 def test_held_out_seeds_never_meet_training_or_validation_seeds() -> None:
@@ -123,12 +129,13 @@ def test_benchmark_end_to_end_on_tiny(tmp_path: Path) -> None:
     out = tmp_path / "bench"
     proc = _run(["preset=smoke", "logger=wandb", f"hydra.run.dir={out}"], cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
+    assert "NAV at the end of the episode by part" in (out / "summary.md").read_text()
     for name in (
         "paths.csv",
         "summary.csv",
         "summary.md",
         "pairs.csv",
-        *(f"plots/{p}" for p in ("allocation.png", "nav_change.png", "gap_closed.png", "revenue_vs_btc.png")),
+        *(f"plots/{p}" for p in PLOTS),
     ):
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
     paths = pd.read_csv(out / "paths.csv")

@@ -295,7 +295,7 @@ class Greedy:
         rho = plant.discount_rate_per_step / plant.dt_days * DAYS_PER_MONTH
         annuity_months = (1.0 - np.exp(-rho * view.offer_term_months)) / max(rho, 1e-12)
         lease_value_per_mw = (
-            np.maximum(view.offer_price_usd_per_kw_month - plant.lease_serving_cost_usd_per_kw_month, 0.0)
+            plant.lease_margin_usd_per_kw_month(view.offer_price_usd_per_kw_month)
             * 1e3
             / plant.lease_mw_per_it_mw
             * annuity_months

@@ -1,5 +1,6 @@
 """Benchmark report files: ``paths.csv``, ``summary.csv``, ``summary.md``, ``pairs.csv`` and
-PNG plots (allocation over time, NAV-change distribution, gap closed, revenue against BTC)."""
+PNG plots (allocation over time, NAV-change distribution, gap closed, revenue against BTC, NAV
+at the end by part)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,46 @@ import pandas as pd
 
 from hybridrl.evaluation.benchmark import BenchmarkResult
 from hybridrl.evaluation.metrics import monthly_mean, monthly_rate
+from hybridrl.sim.plant import NAV_COMPONENTS
 
-PLOTS = ("allocation.png", "nav_change.png", "gap_closed.png", "revenue_vs_btc.png")
+PLOTS = ("allocation.png", "nav_change.png", "gap_closed.png", "revenue_vs_btc.png", "nav_breakdown.png")
+NAV_PART_LABELS = {
+    "cash_usd": "cash",
+    "asic_resale_usd": "ASICs at resale",
+    "gpu_resale_usd": "GPUs at resale",
+    "infrastructure_book_usd": "halls at book",
+    "lease_margin_pv_usd": "lease margin PV",
+    "leased_hall_usd": "leased halls: residual - book",
+}
+"""How the report names each part of NAV (:data:`~hybridrl.sim.plant.NAV_COMPONENTS`)."""
+
+
+def nav_breakdown_means(paths: pd.DataFrame) -> pd.DataFrame:
+    """Mean NAV part at the end of the episode per policy (USD), columns in NAV order, plus the total."""
+    cols = [f"nav_end_{k}" for k in NAV_COMPONENTS]
+    means = paths.groupby("policy", sort=False)[cols].mean()
+    means.columns = list(NAV_COMPONENTS)
+    means["nav_usd"] = means.sum(axis=1)
+    return means
+
+
+def nav_breakdown_markdown(paths: pd.DataFrame) -> list[str]:
+    """Table lines: what each policy's NAV is made of at the end, mean over paths, in M$."""
+    means = nav_breakdown_means(paths)
+    head = " | ".join(NAV_PART_LABELS[k] for k in NAV_COMPONENTS)
+    lines = [
+        "",
+        "NAV at the end of the episode by part, mean over paths (M$); each asset counted once: a "
+        "leased hall counts for its lease margin's PV plus its discounted residual book, in place of "
+        "its book (the last column is that replacement).",
+        "",
+        f"| policy | NAV | {head} |",
+        "|---|---" + "|---" * len(NAV_COMPONENTS) + "|",
+    ]
+    for policy, row in means.iterrows():
+        cells = " | ".join(f"{row[k] / 1e6:,.1f}" for k in NAV_COMPONENTS)
+        lines.append(f"| {policy} | {row['nav_usd'] / 1e6:,.1f} | {cells} |")
+    return lines
 
 
 def summary_markdown(result: BenchmarkResult, title: str) -> str:
@@ -49,6 +88,9 @@ def summary_markdown(result: BenchmarkResult, title: str) -> str:
         "correlation of monthly operating revenue with the monthly mean BTC price. CVaR 5 % = mean "
         "NAV change of the worst 5 % of paths.",
     ]
+    if f"nav_end_{NAV_COMPONENTS[0]}" in result.paths:
+        lines += nav_breakdown_markdown(result.paths)
+        lines.append("")
     if "oracle_status" in result.paths:
         oracle = result.paths[result.paths["policy"] == "oracle"]
         statuses = ", ".join(f"{k}: {v}" for k, v in oracle["oracle_status"].value_counts().items())
@@ -75,7 +117,9 @@ def write_report(result: BenchmarkResult, out_dir: str | Path, title: str = "Ben
     result.pairs.to_csv(files["pairs.csv"], index=False)
     files["summary.md"].write_text(summary_markdown(result, title))
     for name, fn in zip(
-        PLOTS, (plot_allocation, plot_nav_change, plot_gap_closed, plot_revenue_vs_btc), strict=True
+        PLOTS,
+        (plot_allocation, plot_nav_change, plot_gap_closed, plot_revenue_vs_btc, plot_nav_breakdown),
+        strict=True,
     ):
         files[name] = out / "plots" / name
         fn(result, files[name])
@@ -160,6 +204,29 @@ def plot_revenue_vs_btc(result: BenchmarkResult, file: Path) -> None:
     ax.set_xlabel("BTC price, monthly mean (k$)")
     ax.set_ylabel("operating revenue per month (M$)")
     ax.legend(fontsize=7, markerscale=3)
+    fig.tight_layout()
+    fig.savefig(file, dpi=110)
+    plt.close(fig)
+
+
+def plot_nav_breakdown(result: BenchmarkResult, file: Path) -> None:
+    """Stacked bars of the mean NAV parts at the end per policy (negative parts below zero), with
+    the total NAV marked."""
+    plt = _plt()
+    means = nav_breakdown_means(result.paths) / 1e6
+    x = np.arange(len(means))
+    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(means)) + 2.5, 4.5))
+    up, down = np.zeros(len(means)), np.zeros(len(means))
+    for name in NAV_COMPONENTS:
+        v = means[name].to_numpy(dtype=float)
+        base = np.where(v >= 0, up, down)
+        ax.bar(x, v, bottom=base, label=NAV_PART_LABELS[name], width=0.6)
+        up, down = up + np.maximum(v, 0.0), down + np.minimum(v, 0.0)
+    ax.scatter(x, means["nav_usd"], color="black", marker="D", zorder=3, label="NAV")
+    ax.set_xticks(x, list(means.index), rotation=30, ha="right", fontsize=8)
+    ax.axhline(0, color="grey", lw=0.5)
+    ax.set_ylabel("NAV at the end, mean over paths (M$)")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(file, dpi=110)
     plt.close(fig)

@@ -15,7 +15,7 @@ from hybridrl.baselines.rules import Policy
 from hybridrl.sim.exogenous import ExogenousPath, SeedLike, sample_paths
 from hybridrl.sim.information import PathReveal, PathView
 from hybridrl.sim.params import ScenarioParams, load_scenario
-from hybridrl.sim.plant import CASH_FLOW_TERMS, NativeAction, Plant, PlantState
+from hybridrl.sim.plant import CASH_FLOW_TERMS, NativeAction, Plant, PlantState, nav_from_parts
 from hybridrl.sim.protocol import HALVING_INTERVAL_BLOCKS
 
 FloatArray = NDArray[np.float64]
@@ -69,6 +69,8 @@ class RolloutResult:
     lease_energy_mwh: FloatArray
     bankrupt: NDArray[np.bool_]
     steps: NDArray[np.int64]
+    nav_end_parts_usd: dict[str, FloatArray] = dataclasses.field(default_factory=dict)
+    """:meth:`Plant.nav_breakdown_usd` at the end (or at the bankruptcy step); sums to ``nav_end_usd``"""
     trajectory: Trajectory | None = None
 
     @property
@@ -109,6 +111,7 @@ def rollout(plant: Plant, path: ExogenousPath, policy: Policy, record: bool = Fa
     state = plant.initial_state(B)
     nav_start = plant.nav_usd(state, path)
     nav_end = nav_start.copy()
+    parts_end = plant.nav_breakdown_usd(state, path)
     cash_start = state.cash_usd
     cash_end = cash_start.copy()
     flows = {k: np.zeros(B) for k in CASH_FLOW_TERMS}
@@ -139,7 +142,9 @@ def rollout(plant: Plant, path: ExogenousPath, policy: Policy, record: bool = Fa
         energy["asic"] += out.asic_power_mw * hours * alive
         energy["gpu"] += out.gpu_power_mw * hours * alive
         energy["lease"] += out.lease_power_mw * hours * alive
-        nav_end = np.where(alive, plant.nav_usd(state, path), nav_end)
+        parts = plant.nav_breakdown_usd(state, path)
+        parts_end = {k: np.where(alive, v, parts_end[k]) for k, v in parts.items()}
+        nav_end = np.where(alive, nav_from_parts(parts), nav_end)
         cash_end = np.where(alive, state.cash_usd, cash_end)
         steps += alive
         alive &= ~state.bankrupt
@@ -173,6 +178,7 @@ def rollout(plant: Plant, path: ExogenousPath, policy: Policy, record: bool = Fa
         lease_energy_mwh=energy["lease"],
         bankrupt=state.bankrupt,
         steps=steps,
+        nav_end_parts_usd=parts_end,
         trajectory=trajectory,
     )
 
@@ -342,6 +348,7 @@ def _frame(name: str, seeds: Sequence[SeedLike], res: RolloutResult, path: Exoge
             "ai_energy_share": res.ai_energy_share,
             "bankrupt": res.bankrupt,
             "steps": res.steps,
+            **{f"nav_end_{k}": v for k, v in res.nav_end_parts_usd.items()},
         }
     )
     return pd.concat([frame, halving_summary(path)], axis=1)

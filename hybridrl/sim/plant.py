@@ -61,6 +61,24 @@ CASH_FLOW_TERMS = (
 )
 """Every cash flow of a step, signed (+ in, - out), in USD; their sum is the change in cash."""
 
+NAV_COMPONENTS = (
+    "cash_usd",
+    "asic_resale_usd",
+    "gpu_resale_usd",
+    "infrastructure_book_usd",
+    "lease_margin_pv_usd",
+    "leased_hall_usd",
+)
+"""The parts of NAV (:meth:`Plant.nav_breakdown_usd`), in the order :func:`nav_from_parts` adds them."""
+
+
+def nav_from_parts(parts: dict[str, FloatArray]) -> FloatArray:
+    """NAV from its parts, added in ``NAV_COMPONENTS`` order (so the result is the same bit for bit)."""
+    total = parts[NAV_COMPONENTS[0]]
+    for name in NAV_COMPONENTS[1:]:
+        total = total + parts[name]
+    return total
+
 
 @dataclass(frozen=True)
 class NativeAction:
@@ -520,15 +538,7 @@ class Plant:
             np.where(tt < path.offer_end_step, lt.backlog_after_start - grow * lt.backlog_end_term, 0.0),
         ).reshape(np.shape(t) + path.offer_it_mw.shape)
 
-    NAV_COMPONENTS = (
-        "cash_usd",
-        "asic_resale_usd",
-        "gpu_resale_usd",
-        "infrastructure_book_usd",
-        "lease_margin_pv_usd",
-        "leased_hall_usd",
-    )
-    """The parts of NAV, in the order :meth:`nav_usd` adds them."""
+    NAV_COMPONENTS = NAV_COMPONENTS
 
     def nav_breakdown_usd(self, state: PlantState, path: ExogenousPath) -> dict[str, FloatArray]:
         """NAV in parts (each (B,) USD); added in ``NAV_COMPONENTS`` order they give :meth:`nav_usd`.
@@ -569,11 +579,7 @@ class Plant:
 
     def nav_usd(self, state: PlantState, path: ExogenousPath) -> FloatArray:
         """Mark-to-market net asset value, USD (B,): the sum of :meth:`nav_breakdown_usd`."""
-        parts = self.nav_breakdown_usd(state, path)
-        nav = parts[self.NAV_COMPONENTS[0]]
-        for name in self.NAV_COMPONENTS[1:]:
-            nav = nav + parts[name]
-        return nav
+        return nav_from_parts(self.nav_breakdown_usd(state, path))
 
     # ------------------------------------------------------------------ the step
 
