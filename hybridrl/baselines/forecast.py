@@ -17,7 +17,7 @@ import numpy as np
 from hybridrl.sim import protocol
 from hybridrl.sim.exogenous import ExogenousPath, break_even_hashrate_th_s, network_markup, sample_paths
 from hybridrl.sim.information import PathView
-from hybridrl.sim.params import ScenarioParams
+from hybridrl.sim.params import DAYS_PER_YEAR, ScenarioParams
 
 SERIES = tuple(
     f.name
@@ -114,7 +114,8 @@ class ConditionalExpectationForecaster:
             protocol.block_subsidy_btc(float(today["height"][0])),
             frontier,
         )
-        gap = float(level) / (network_markup(params) * hashrate)
+        years = view.t * params.time.dt_days / DAYS_PER_YEAR
+        gap = float(level) / (network_markup(params, years) * hashrate)
         released = today["gpu_available"][0]
         gpus = tuple(
             dataclasses.replace(

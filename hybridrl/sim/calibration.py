@@ -11,7 +11,7 @@ The fits are simple and transparent:
   regimes), states ordered by drift (bull, calm, bear); durations and switch probabilities
   from its transition matrix;
 - fees per block: AR(1) on daily log fees per block; spike episodes are days above
-  ``spike_factor`` x the trailing 90-day median;
+  ``spike_factor`` x the trailing 90-day median; the level's pace from an AR(1) of 30-day means;
 - hashrate: log growth per year of the 7-day mean, and the deepest fall from a running peak.
 """
 
@@ -116,9 +116,61 @@ def history_stats(h: NetworkHistory) -> dict[str, float]:
             "fee_share": float(h.fees_btc.sum() / (h.fees_btc.sum() + h.issuance_btc.sum())),
             "fees_btc_per_block_median": float(np.median(h.fees_btc / np.maximum(h.blocks, 1.0))),
             "blocks_per_day": float(h.blocks.mean()),
+            **yearly_stats(h.price_usd, h.hashrate_th_s),
+            "fees_30d_btc_per_block": float(h.fees_btc[-30:].sum() / h.blocks[-30:].sum()),
         }
     )
     return stats
+
+
+def yearly_stats(
+    price_usd: FloatArray, hashrate_th_s: FloatArray, growth_years: int | None = None
+) -> dict[str, float]:
+    """Per-year facts of one daily series (medians over its 365-day blocks): BTC volatility,
+    excess kurtosis and days beyond +-15 %; hashrate growth (over the first ``growth_years``
+    years, all by default), and the shares of declining years and quarters."""
+    years = yearly_price_stats(price_usd)
+    growth = hashrate_growth(hashrate_th_s, YEAR_DAYS)
+    return {
+        "yearly_volatility": float(np.median(years["volatility_per_year"])),
+        "yearly_excess_kurtosis": float(np.median(years["excess_kurtosis"])),
+        "days_beyond_15pct_per_year": float(years["days_beyond_15pct"].mean()),
+        "hashrate_growth_per_year": float(np.median(growth[:growth_years])),
+        "hashrate_declining_years": float(np.mean(growth < 0)),
+        "hashrate_declining_quarters": float(np.mean(hashrate_growth(hashrate_th_s, QUARTER_DAYS) < 0)),
+    }
+
+
+BIG_MOVE_LOG = float(np.log(1.15))
+"""A daily move beyond +-15 % (in log terms, |r| > log 1.15)."""
+YEAR_DAYS = 365
+QUARTER_DAYS = 91
+SMOOTH_DAYS = 30
+"""Hashrate levels are 30-day means (the daily network estimate is noisy)."""
+
+
+def yearly_price_stats(price_usd: FloatArray) -> dict[str, FloatArray]:
+    """Per 365-day block of a daily price series: annualised volatility, excess kurtosis of the
+    daily log returns, and days beyond +-15 % (one value per whole block)."""
+    r = np.diff(np.log(price_usd))
+    n = len(r) // YEAR_DAYS
+    blocks = r[: n * YEAR_DAYS].reshape(n, YEAR_DAYS)
+    centred = blocks - blocks.mean(axis=1, keepdims=True)
+    var = (centred**2).mean(axis=1)
+    return {
+        "volatility_per_year": np.sqrt(var * DAYS_PER_YEAR),
+        "excess_kurtosis": (centred**4).mean(axis=1) / var**2 - 3.0,
+        "days_beyond_15pct": (np.abs(blocks) > BIG_MOVE_LOG).sum(axis=1).astype(np.float64),
+    }
+
+
+def hashrate_growth(hashrate_th_s: FloatArray, period_days: int) -> FloatArray:
+    """Growth of the 30-day mean hashrate over consecutive periods of ``period_days`` (the first
+    period starts with the series): H(end) / H(start) - 1, one value per whole period."""
+    smooth = np.convolve(hashrate_th_s, np.ones(SMOOTH_DAYS) / SMOOTH_DAYS, mode="valid")
+    ends = np.arange(0, len(smooth), period_days)
+    level = smooth[ends]
+    return level[1:] / level[:-1] - 1.0
 
 
 def _rolling_drawdown_median(price: FloatArray, window: int) -> float:
@@ -251,6 +303,17 @@ class FeeFit:
     spike_rate_per_year: float
     spike_mean_days: float
     spike_multiplier: float
+    level_reversion_per_year: float
+
+
+def _monthly_reversion_per_year(log_per_block: FloatArray) -> float:
+    """Pace at which the fee level moves: AR(1) of 30-day means of log fees per block, per year."""
+    n = len(log_per_block) // 30
+    monthly = log_per_block[: n * 30].reshape(n, 30).mean(axis=1)
+    if n < 3 or monthly[:-1].std() < 1e-9:
+        return 0.0
+    phi = float(np.clip(np.polyfit(monthly[:-1], monthly[1:], 1)[0], 1e-3, 0.9999))
+    return -math.log(phi) * DAYS_PER_YEAR / 30.0
 
 
 def fit_fees(h: NetworkHistory, spike_factor: float = 3.0) -> FeeFit:
@@ -276,6 +339,7 @@ def fit_fees(h: NetworkHistory, spike_factor: float = 3.0) -> FeeFit:
         spike_rate_per_year=round(len(starts) / years, 2),
         spike_mean_days=round(float(spike.sum() / episodes), 1),
         spike_multiplier=round(float(np.mean(per_block[spike] / baseline[spike])) if spike.any() else 1.0, 2),
+        level_reversion_per_year=round(_monthly_reversion_per_year(x), 3),
     )
 
 
@@ -323,6 +387,7 @@ def apply_fits(params: ScenarioParams, price: PriceFit, fees: FeeFit) -> Scenari
         spike_rate_per_year=fees.spike_rate_per_year,
         spike_mean_days=max(fees.spike_mean_days, 1.0),
         spike_multiplier=max(fees.spike_multiplier, 1.0),
+        level_reversion_per_year=fees.level_reversion_per_year,
     )
     return dataclasses.replace(params, btc_price=btc, fees=fee)
 
@@ -351,6 +416,23 @@ def model_stats(params: ScenarioParams, n_paths: int, seed: int = 0) -> dict[str
             ),
             "fees_btc_per_block_median": float(np.median(path.fees_btc_per_block)),
             "blocks_per_day": float(np.median(path.blocks[:, :-1].sum(axis=1) / (path.n_steps * dt))),
+            "fees_30d_btc_per_block": float(
+                np.median(path.fees_btc_per_block[:, : round(30 / dt)].mean(axis=1))
+            ),
         }
     )
+    if dt == 1.0:  # per-year facts of daily paths, pooled over paths (the first two years' growth)
+        per_year = [yearly_price_stats(p) for p in path.btc_price_usd]
+        growth = np.array([hashrate_growth(h, YEAR_DAYS) for h in hashrate])
+        quarters = np.array([hashrate_growth(h, QUARTER_DAYS) for h in hashrate])
+        stats.update(
+            {
+                "yearly_volatility": float(np.median([y["volatility_per_year"] for y in per_year])),
+                "yearly_excess_kurtosis": float(np.median([y["excess_kurtosis"] for y in per_year])),
+                "days_beyond_15pct_per_year": float(np.mean([y["days_beyond_15pct"] for y in per_year])),
+                "hashrate_growth_per_year": float(np.median(growth[:, :2])),
+                "hashrate_declining_years": float(np.mean(growth < 0)),
+                "hashrate_declining_quarters": float(np.mean(quarters < 0)),
+            }
+        )
     return stats

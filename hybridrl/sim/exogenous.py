@@ -367,8 +367,9 @@ def break_even_hashrate_th_s(
     )
 
 
-def network_markup(p: ScenarioParams) -> float:
-    """The cost markup of the network's equilibrium, fixed by the scenario's start."""
+def network_markup(p: ScenarioParams, years: float = 0.0) -> float:
+    """The cost markup of the network's equilibrium ``years`` after the scenario's start (fixed by
+    the start, falling at ``cost_decline_per_year``)."""
     n = p.network
     released = [g.efficiency_j_per_th for g in p.asic_market.generations if g.release <= p.time.start]
     if not released:
@@ -377,7 +378,8 @@ def network_markup(p: ScenarioParams) -> float:
     level = break_even_hashrate_th_s(
         n, p.btc_price.initial_usd, p.fees.initial_btc_per_block, sub0, min(released)
     )
-    return float(level) / (n.equilibrium_gap_at_start * n.initial_hashrate_eh_s * 1e6)
+    markup = float(level) / (n.equilibrium_gap_at_start * n.initial_hashrate_eh_s * 1e6)
+    return markup * float(np.exp(-n.cost_decline_per_year * years))
 
 
 def _simulate(p: ScenarioParams, d: dict[str, np.ndarray]) -> ExogenousPath:
@@ -422,8 +424,15 @@ def _simulate(p: ScenarioParams, d: dict[str, np.ndarray]) -> ExogenousPath:
     f = p.fees
     a_fee, s_fee = _ou_coefficients(f.reversion_per_day, f.volatility_per_sqrt_day, dt)
     m_fee = np.log(f.long_run_btc_per_block)
-    dev = _ar1(np.full(B, np.log(f.initial_btc_per_block) - m_fee), a_fee, s_fee * d["fee_z"])
-    fees = np.exp(m_fee + dev) * np.where(d["fee_spike"], f.spike_multiplier, 1.0)
+    gap0 = np.log(f.initial_btc_per_block) - m_fee
+    if f.level_reversion_per_year > 0:
+        # the level moves from today's toward the long-run one at a slow pace; days revert to it
+        level = m_fee + gap0 * np.exp(-f.level_reversion_per_year * years)
+        dev = _ar1(np.zeros(B), a_fee, s_fee * d["fee_z"])
+    else:
+        level = np.full(T + 1, m_fee)
+        dev = _ar1(np.full(B, gap0), a_fee, s_fee * d["fee_z"])
+    fees = np.exp(level + dev) * np.where(d["fee_spike"], f.spike_multiplier, 1.0)
 
     # ---- network hashrate toward the break-even level of the marginal fleet; then the chain.
     # The equilibrium depends on the subsidy, hence on when the halving happens, hence on the
@@ -437,11 +446,18 @@ def _simulate(p: ScenarioParams, d: dict[str, np.ndarray]) -> ExogenousPath:
     sub0 = protocol.block_subsidy_btc(float(n.initial_height))
     # cost markup fixed so that, at t=0, equilibrium = equilibrium_gap_at_start x initial hashrate
     markup = (sub0 * revenue_per_subsidy[:, 0] + revenue_per_fees[:, 0]) / (n.equilibrium_gap_at_start * h0)
+    # the all-in cost of a TH/s beyond the frontier's efficiency (power contracts, hosting,
+    # financing) falls at ``cost_decline_per_year``: the markup shrinks with time
+    markup = markup[:, None] * np.exp(-n.cost_decline_per_year * years)[None, :]
     keep = float(np.exp(-n.reversion_per_year * dt_y))
     noise = n.volatility_per_sqrt_day * np.sqrt(dt) * d["hash_z"]
     subsidy_at_height = np.full((B, T + 1), sub0)
     for _ in range(8):
-        log_target = np.log((subsidy_at_height * revenue_per_subsidy + revenue_per_fees) / markup[:, None])
+        log_target = np.log((subsidy_at_height * revenue_per_subsidy + revenue_per_fees) / markup)
+        if n.target_smoothing_days > 0:
+            # capacity is planned and built on expected economics, not on the day's price
+            a = 1.0 - float(np.exp(-dt / n.target_smoothing_days))
+            log_target = _ar1(log_target[:, 0], 1.0 - a, a * log_target)
         # x_(t+1) = keep x_t + (1 - keep) target_t + noise_(t+1)
         innov = np.concatenate([np.zeros((B, 1)), (1.0 - keep) * log_target[:, :T]], axis=1) + noise
         log_h = _ar1(np.full(B, np.log(h0)), keep, innov)

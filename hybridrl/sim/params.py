@@ -146,6 +146,14 @@ class FeeParams:
     spike_rate_per_year: float = _spec(0.0, ge=0.0)
     spike_mean_days: float = _spec(5.0, gt=0.0)
     spike_multiplier: float = _spec(1.0, ge=1.0)
+    level_reversion_per_year: float = _spec(
+        0.0,
+        ge=0.0,
+        le=365.0,
+        doc="the fee level moves from initial_btc_per_block toward long_run_btc_per_block at this "
+        "pace (daily fees revert to that level at reversion_per_day); 0: no slow level, the daily "
+        "process starts at the initial level and reverts to the long-run one at reversion_per_day",
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -170,6 +178,20 @@ class NetworkParams:
     )
     marginal_power_usd_per_mwh: float = _spec(45.0, gt=0.0)
     volatility_per_sqrt_day: float = _spec(0.0, ge=0.0)
+    cost_decline_per_year: float = _spec(
+        0.0,
+        ge=-1.0,
+        le=1.0,
+        doc="log decline per year of the network's all-in cost per TH/s beyond fleet efficiency "
+        "(cheaper power and hosting, financing): raises the equilibrium hashrate at this rate",
+    )
+    target_smoothing_days: float = _spec(
+        0.0,
+        ge=0.0,
+        le=3650.0,
+        doc="the equilibrium follows an exponential mean of the break-even level over this many days "
+        "(capacity is built on expected, not daily, economics); 0: no smoothing",
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
