@@ -29,6 +29,24 @@ def test_replay_reproduces_the_objective_on_tiny(seed: int) -> None:
     assert replay(plant, path, result.plan) == pytest.approx(result.objective_usd, rel=1e-6)
 
 
+def test_replay_reproduces_the_objective_when_tenants_default() -> None:
+    """The oracle knows when each tenant defaults (perfect foresight): its leases stop there and
+    their value leaves NAV, exactly as in the plant."""
+    params = load_scenario("tiny")
+    plant = Plant(params)
+    path = sample_paths(params, [0])
+    steps = np.arange(path.n_steps + 1)[None, :, None]
+    defaulted = steps >= (path.offer_ready_step + 2)[:, None, :]
+    path = dataclasses.replace(path, tenant_defaulted=defaulted)
+    assert defaulted[:, -1].any()
+    result = solve_oracle(plant, path)
+    assert result.status == "optimal" and result.plan is not None
+    assert replay(plant, path, result.plan) == pytest.approx(result.objective_usd, rel=1e-6)
+    # with every tenant defaulting two days after its start, the oracle earns no less by not leasing
+    no_leases = [dataclasses.replace(a, accept_offer=np.zeros_like(a.accept_offer)) for a in result.plan]
+    assert result.objective_usd >= replay(plant, path, no_leases) - 1e-6 * abs(result.objective_usd)
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_replay_reproduces_the_objective_on_default(seed: int) -> None:
     # the full horizon under a time limit: whatever incumbent HiGHS holds, the plant must agree

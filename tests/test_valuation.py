@@ -59,31 +59,33 @@ def _path_with_one_offer(params: ScenarioParams, plant: Plant, t0: int, price: f
 
 
 def _project_npv_usd(params: ScenarioParams, t0: int, price: float) -> float:
-    """NPV, as of the step after signing (t0 + 1), of retrofitting BLOCKS blocks at t0 and leasing
-    them for the term: - capex + PV(monthly margin over the term) + PV(residual book at the end).
+    """Expected NPV, as of the step after signing (t0 + 1), of retrofitting BLOCKS blocks at t0
+    and leasing them: - capex + the discounted margin while the tenant pays + the discounted book
+    of the hall when it comes back (at the end of the term, or at the tenant's default, a
+    constant hazard from the ready-by date). Integrated numerically over a fine grid of years.
     The margin is the price less the serving cost and the hall's fixed opex, per IT kW-month."""
     site, fin, dt = params.site, params.finance, params.time.dt_days
     year = 365.25
     capex = BLOCKS * site.retrofit_block_mw * site.retrofit_capex_usd_per_mw
     it_kw = BLOCKS * site.retrofit_block_mw / site.pue_hpc * 1e3
     hall_opex_per_it_kw_month = site.opex_hpc_usd_per_mw_year * site.pue_hpc / 1e3 / 12.0
-    margin_per_month = it_kw * (
-        price - params.offers.serving_cost_usd_per_kw_month - hall_opex_per_it_kw_month
+    margin_per_year = (
+        12.0 * it_kw * (price - params.offers.serving_cost_usd_per_kw_month - hall_opex_per_it_kw_month)
     )
-    now_years = (t0 + 1) * dt / year
-    ready_years = (t0 + round(READY_MONTHS * year / 12.0 / dt)) * dt / year
-    end_years = ready_years + TERM_MONTHS / 12.0
-    r = fin.discount_rate_per_year
-    # continuous annuity of margin_per_month * 12 per year from ready to end, valued now
-    pv_margin = (
-        margin_per_month
-        * 12.0
-        / r
-        * (np.exp(-r * (ready_years - now_years)) - np.exp(-r * (end_years - now_years)))
-    )
-    book_at_end = capex * np.exp(-site.infrastructure_depreciation_per_year * (end_years - t0 * dt / year))
-    residual = book_at_end * np.exp(-r * (end_years - now_years))
-    return float(-capex + pv_margin + residual)
+    signed = t0 * dt / year
+    now = (t0 + 1) * dt / year
+    ready = (t0 + round(READY_MONTHS * year / 12.0 / dt)) * dt / year
+    end = ready + TERM_MONTHS / 12.0
+    r, delta = fin.discount_rate_per_year, site.infrastructure_depreciation_per_year
+    hazard = -np.log1p(-params.offers.tenant_default_per_year)
+    s = np.linspace(ready, end, 400_001)  # years
+    survival = np.exp(-hazard * (s - ready))
+    discount = np.exp(-r * (s - now))
+    pv_margin = np.trapezoid(margin_per_year * survival * discount, s)
+    book = capex * np.exp(-delta * (s - signed))
+    back_early = np.trapezoid(hazard * survival * discount * book, s)  # the tenant defaults at s
+    back_at_end = survival[-1] * discount[-1] * book[-1]
+    return float(-capex + pv_margin + back_early + back_at_end)
 
 
 def _nav_change_of_project(params: ScenarioParams, t0: int, price: float) -> float:
@@ -186,3 +188,55 @@ def test_leased_hall_factor_table_equals_the_step_by_step_value(
         np.testing.assert_allclose(
             tabled.leased_hall_factor(path, t), computed.leased_hall_factor(path, t), rtol=1e-12
         )
+
+
+def test_tenant_defaults_are_a_monotone_time_series_after_the_ready_date(
+    default_params: ScenarioParams,
+) -> None:
+    offers = dataclasses.replace(default_params.offers, tenant_default_per_year=0.5)
+    params = dataclasses.replace(default_params, offers=offers)
+    path = sample_paths(params, list(range(64)))
+    d = path.tenant_defaulted
+    assert d.shape == (64, path.n_steps + 1, params.offers.max_offers)
+    assert np.all(np.diff(d.astype(np.int8), axis=1) >= 0)  # once defaulted, always
+    steps = np.arange(path.n_steps + 1)[None, :, None]
+    assert not np.any(d & (steps < path.offer_ready_step[:, None, :]))
+    # the share defaulted by the end matches the hazard over the time each offer has run
+    exposed_years = np.clip(path.n_steps - path.offer_ready_step, 0, None) / 365.25
+    expected = 1.0 - np.exp(np.log1p(-0.5) * exposed_years)
+    started = path.offer_ready_step < path.n_steps
+    assert d[:, -1][started].mean() == pytest.approx(expected[started].mean(), abs=0.05)
+    # a path without the risk never defaults, and the other streams are unchanged by it
+    riskless = dataclasses.replace(params, offers=dataclasses.replace(offers, tenant_default_per_year=0.0))
+    safe = sample_paths(riskless, [0])
+    assert not safe.tenant_defaulted.any()
+    np.testing.assert_array_equal(safe.btc_price_usd, path.btc_price_usd[:1])
+    np.testing.assert_array_equal(safe.offer_price_usd_per_kw_month, path.offer_price_usd_per_kw_month[:1])
+
+
+def test_a_default_ends_the_lease_frees_its_hall_and_drops_its_value(params: ScenarioParams) -> None:
+    plant = Plant(params)
+    path = _path_with_one_offer(params, plant, 0, 130.0)
+    default_at = int(path.offer_ready_step[0, 0]) + 60
+    defaulted = path.tenant_defaulted.copy()
+    defaulted[0, default_at:, 0] = True
+    path = dataclasses.replace(path, tenant_defaulted=defaulted)
+    plant = Plant(params)
+    accept = np.zeros((1, plant.n_offers), dtype=bool)
+    accept[0, 0] = True
+    idle = plant.idle_action(1)
+    state = plant.initial_state(1)
+    state = plant.step(
+        state, dataclasses.replace(idle, retrofit_blocks=np.array([float(BLOCKS)]), accept_offer=accept), path
+    ).state
+    served, parts = {}, {}  # by step t
+    while state.t <= default_at + 1:
+        parts[state.t] = plant.nav_breakdown_usd(state, path)
+        out = plant.step(state, idle, path)
+        served[state.t] = float(out.lease_power_mw[0])
+        state = out.state
+    before, after = default_at - 1, default_at
+    assert served[before] > 0 and served[after] == 0.0  # served until the default, not from it on
+    assert parts[before]["lease_margin_pv_usd"][0] > 0 and parts[before]["leased_hall_usd"][0] < 0
+    assert parts[after]["lease_margin_pv_usd"][0] == 0 and parts[after]["leased_hall_usd"][0] == 0
+    assert plant.lease_reserved_mw(state, path)[0] == 0.0  # the hall can take another lease

@@ -55,7 +55,8 @@ def _start_date(params: ScenarioParams, view: PathView) -> np.datetime64:
 
 class PersistenceForecaster:
     """Tomorrow looks like today: every series stays at today's value (so the halving, hashrate
-    growth and GPU price declines are ignored), no DR calls, full availability."""
+    growth and GPU price declines are ignored), no DR calls, full availability, no tenant default
+    beyond today's."""
 
     name = "persistence"
 
@@ -159,6 +160,8 @@ class ConditionalExpectationForecaster:
             arrays[name][:, 0] = today[name]
         arrays["dr_call"][:, 1:] = False
         arrays["regime"] = np.rint(arrays["regime"]).astype(np.int8)
+        # the known offers' tenants: no default foreseen beyond today's (the valuation prices the risk)
+        arrays["tenant_defaulted"] = np.repeat(today["tenant_defaulted"][:, None], steps + 1, axis=1)
         return ExogenousPath(
             dt_days=params.time.dt_days, start_date=_start_date(params, view), **arrays, **_known_offers(view)
         )

@@ -52,6 +52,9 @@ GPU_RELAXED_SHARE = 0.92
 (the rest is a margin for HiGHS's overrun and the LP that completes its rounded plan: 0.5 s and
 0.4-0.6 s on ``default``), unless that leaves more than ``COMPLETION_MARGIN_S``; see
 :meth:`OracleModel.solve`."""
+POLICY_COMPLETION_LIMIT_S = 120.0
+"""Time allowed to the LP that completes the best warm-start policy's integers, the guarantee
+that the oracle is never below that policy, whatever the time limit (seconds)."""
 COMPLETION_MARGIN_S = 3.0
 """The margin's cap in seconds, so that long time limits go to the search (at 600 s a share
 alone would leave 46 s unused)."""
@@ -178,7 +181,8 @@ class OracleModel:
         for k, e in pairs:
             first_accept[k] = min(first_accept[k], self.t_e[e])
         ready = path.offer_ready_step[0]
-        stop = np.ceil(path.offer_end_step[0]).astype(np.int64)  # first step out of service
+        # first step out of service: the end of the term or the tenant's default (perfect foresight)
+        stop = np.ceil(np.minimum(p.lease_terms(path).stop_step[0], T + 1)).astype(np.int64)
         live = first_accept <= T
         bounds = np.unique(np.clip(np.r_[self.t_e, ready[live], stop[live], T], 0, T))
         self.seg_start, self.seg_stop = bounds[:-1], bounds[1:]
@@ -428,7 +432,7 @@ class OracleModel:
             return
         p, path = self.plant, self.path
         facility = p.lease_terms(path).facility_mw[0]
-        end = path.offer_end_step[0]
+        end = p.lease_terms(path).stop_step[0]  # a defaulted lease no longer reserves its hall
         # reserved <= H + retrofit on order always holds (lease-capacity_total), so GPU MW, at most
         # the interconnection, bounds how far the row can be off when x[k,e] = 0
         big_m = float(p.interconnection_mw)
@@ -745,7 +749,9 @@ class OracleModel:
             policy_musd = policy_nav / USD_PER_UNIT
             if res.x is None or res.objective < policy_musd - 1e-9 * max(abs(policy_musd), 1.0):
                 # completing the policy's integers is one LP: worth its seconds past the deadline
-                res = _better(res, self.lp.solve_highs(time_limit_s=time_limit_s, fix=policy_start))
+                # (not bounded by a short limit: on a busy machine that LP alone can outlast 1 s)
+                limit = max(time_limit_s, POLICY_COMPLETION_LIMIT_S)
+                res = _better(res, self.lp.solve_highs(time_limit_s=limit, fix=policy_start))
         proven = proven or (res.x is not None and _gap(bound, res.objective) <= mip_rel_gap)
         return self._result(res, bound, began, proven)
 

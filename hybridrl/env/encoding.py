@@ -193,7 +193,7 @@ class ObservationEncoder:
         self.n_features = len(self.names)
         self._window_path: ExogenousPath | PathView | None = None
         self._window: NDArray[np.bool_] = np.zeros(0, dtype=bool)
-        self._reserved_key: tuple[object, object, int] | None = None
+        self._reserved_key: tuple[object, object, int, int] | None = None
         self._reserved: FloatArray = np.zeros(0)
         self._calendar_table: FloatArray = np.zeros((0, 4))
 
@@ -216,16 +216,26 @@ class ObservationEncoder:
         return self._window
 
     def _reserved_mw(self, state: PlantState, path: ExogenousPath | PathView) -> FloatArray:
-        """Lease-reserved MW, recomputed only when acceptances change or a lease ends."""
+        """Lease-reserved MW, recomputed only when acceptances change or a lease ends (its term or
+        its tenant's default)."""
         accepted = state.lease_accepted
         key = self._reserved_key
-        if key is None or key[0] is not accepted or key[1] is not path or state.t >= key[2]:
+        defaults = (
+            int((accepted & self.plant.tenant_defaulted_now(path, state.t)).sum()) if accepted.any() else 0
+        )
+        if (
+            key is None
+            or key[0] is not accepted
+            or key[1] is not path
+            or state.t >= key[2]
+            or defaults != key[3]
+        ):
             ends = path.offer_end_step[accepted & (path.offer_end_step > state.t)]
             until = int(min(np.ceil(ends.min()), path.n_steps + 1)) if ends.size else path.n_steps + 1
             self._reserved = (
                 self.plant.lease_reserved_mw(state, path) if accepted.any() else np.zeros(state.n_paths)
             )
-            self._reserved_key = (accepted, path, until)
+            self._reserved_key = (accepted, path, until, defaults)
         return self._reserved
 
     def exogenous(self, path: ExogenousPath, t: int | slice) -> NDArray[np.float32]:

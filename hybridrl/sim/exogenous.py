@@ -33,7 +33,7 @@ BoolArray = NDArray[np.bool_]
 IntArray = NDArray[np.int64]
 SeedLike = int | np.random.SeedSequence
 
-STREAMS = ("btc", "fees", "network", "power", "outages", "asic", "gpu", "offers")
+STREAMS = ("btc", "fees", "network", "power", "outages", "asic", "gpu", "offers", "tenants")
 """Independent random streams of one path, spawned in this order from the path's seed."""
 
 MWH_PER_TH_DAY_PER_J_PER_TH = 24.0 / 1e6
@@ -68,6 +68,10 @@ class ExogenousPath:
     gpu_utilisation: FloatArray
     gpu_node_capex_usd: FloatArray
     gpu_node_resale_usd: FloatArray
+    tenant_defaulted: BoolArray
+    """(B, T+1, K): the tenant of offer k has defaulted by step t (were the offer accepted): the
+    lease ends, its hall is free again and its margin still to come is lost. A time series, so
+    that a decision-maker learns of a default only when it happens."""
     offer_arrival_step: IntArray
     """(B, K): step at which offer k opens (n_steps+1 for an empty slot), in arrival order"""
     offer_expiry_step: IntArray
@@ -257,6 +261,7 @@ def _row_inputs(p: ScenarioParams, seq: np.random.SeedSequence) -> dict[str, np.
     d["offer_price"] = g.uniform(of.price_min_usd_per_kw_month, of.price_max_usd_per_kw_month, K)
     d["offer_term"] = g.uniform(of.term_min_months, of.term_max_months, K)
     d["offer_ready"] = g.uniform(of.ready_min_months, of.ready_max_months, K)
+    d["tenant_default_exp"] = rng["tenants"].exponential(1.0, K)
     return d
 
 
@@ -561,6 +566,15 @@ def _simulate(p: ScenarioParams, d: dict[str, np.ndarray]) -> ExogenousPath:
         np.int64
     )
     end = np.where(exists, ready + d["offer_term"] * DAYS_PER_MONTH / dt, T + 1.0)
+    # tenant default: a constant hazard from the ready-by step on
+    hazard_per_step = o.tenant_default_hazard_per_year * dt_y
+    with np.errstate(divide="ignore"):
+        default_step = ready + d["tenant_default_exp"] / hazard_per_step if hazard_per_step > 0 else None
+    tenant_defaulted = (
+        steps[None, :, None] >= np.ceil(default_step)[:, None, :]
+        if default_step is not None
+        else np.zeros((B, T + 1, arrival.shape[1]), dtype=bool)
+    )
 
     return ExogenousPath(
         dt_days=dt,
@@ -585,6 +599,7 @@ def _simulate(p: ScenarioParams, d: dict[str, np.ndarray]) -> ExogenousPath:
         gpu_utilisation=util,
         gpu_node_capex_usd=capex,
         gpu_node_resale_usd=gm.resale_fraction * capex,
+        tenant_defaulted=tenant_defaulted,
         offer_arrival_step=arrival,
         offer_expiry_step=expiry,
         offer_ready_step=ready,

@@ -297,6 +297,18 @@ class OfferParams:
     ready_max_months: float = _spec(ge=0.0)
     late_penalty_fraction: float = _spec(0.5, ge=0.0, doc="penalty per late kW-month / price")
     serving_cost_usd_per_kw_month: float = _spec(0.0, ge=0.0)
+    tenant_default_per_year: float = _spec(
+        0.0,
+        ge=0.0,
+        lt=1.0,
+        doc="annual probability that a tenant defaults once its lease has started (a constant "
+        "hazard): the lease ends, its hall is free again, the margin still to come is lost",
+    )
+
+    @property
+    def tenant_default_hazard_per_year(self) -> float:
+        """The constant hazard rate (per year) of ``tenant_default_per_year``."""
+        return -math.log1p(-self.tenant_default_per_year)
 
     def __post_init__(self) -> None:
         for lo, hi in (

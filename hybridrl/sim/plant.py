@@ -194,14 +194,14 @@ class _LeaseTerms:
     revenue_per_mw_step: FloatArray
     """(B, K) USD per served facility MW per step"""
     penalty_per_mw_step: FloatArray
-    backlog_after_start: FloatArray
-    """(B, K) v/rho: backlog = v/rho - exp(rho t) C while running"""
-    backlog_before_start: FloatArray
-    """(B, K) A: backlog = exp(rho t) A before the ready-by step"""
-    backlog_end_term: FloatArray
-    """(B, K) C"""
+    margin_per_step: FloatArray
+    """(B, K) v: lease margin per step while served, USD"""
+    ready_step: FloatArray
     end_step: FloatArray
     """(B, K) step at which each lease's term ends"""
+    stop_step: FloatArray
+    """(B, K) step from which each lease is out of service on this path: the end of its term, or
+    its tenant's default if earlier (known to the plant and the oracle, not to policies)"""
     backlog_table: FloatArray | None
     """(T+1, B, K) backlog value of each offer at every step, kept when small enough (a few
     paths); None for large batches, which compute it step by step with the same function"""
@@ -257,6 +257,7 @@ class Plant:
             site.opex_hpc_usd_per_mw_year * site.pue_hpc / 1e3 / (DAYS_PER_YEAR / DAYS_PER_MONTH)
         )
         self.discount_rate_per_step = p.finance.discount_rate_per_year * self.dt_years
+        self.tenant_hazard_per_step = p.offers.tenant_default_hazard_per_year * self.dt_years
         self.infrastructure_depreciation_per_step = site.infrastructure_depreciation_per_year * self.dt_years
         self.infrastructure_keep_per_step = float(np.exp(-self.infrastructure_depreciation_per_step))
         self.retrofit_capex_usd_per_mw = site.retrofit_capex_usd_per_mw
@@ -374,7 +375,7 @@ class Plant:
         ):
             return key[6]
         lt = self.lease_terms(path)
-        active = accepted & (path.offer_ready_step <= t) & (t < path.offer_end_step)
+        active = accepted & (path.offer_ready_step <= t) & (t < lt.stop_step)
         demand = active[lt.priority_rows, lt.priority] * lt.facility_mw_by_priority
         room_hpc = np.maximum(hpc_ready_mw - gpu_nodes @ self.gpu_node_mw, 0.0)
         served = np.minimum(np.maximum(room_hpc[:, None] - (np.cumsum(demand, axis=1) - demand), 0.0), demand)
@@ -383,9 +384,9 @@ class Plant:
             -np.vecdot(demand - served, lt.penalty_by_priority),
             served.sum(axis=1),
         )
-        # valid until the next step at which an accepted lease starts or ends
+        # valid until the next step at which an accepted lease starts or ends (term or default)
         changes = np.concatenate(
-            [path.offer_ready_step[accepted].astype(np.float64), np.ceil(path.offer_end_step[accepted])]
+            [path.offer_ready_step[accepted].astype(np.float64), np.ceil(lt.stop_step[accepted])]
         )
         later = changes[changes > t]
         until = int(later.min()) if later.size else path.n_steps + 1
@@ -449,36 +450,39 @@ class Plant:
     def lease_terms(self, path: ExogenousPath) -> _LeaseTerms:
         """Per-offer constants of ``path`` (computed once per path object)."""
         if self._lease_path is not path or self._lease_terms is None:
-            rho = self.discount_rate_per_step
             net = self.lease_margin_usd_per_kw_month(path.offer_price_usd_per_kw_month)
-            v_over_rho = path.offer_it_mw * self.kw_month_per_it_mw_step * net / rho
             kw_month_per_mw = self.kw_month_per_it_mw_step / self.lease_mw_per_it_mw
             facility_mw = path.offer_it_mw * self.lease_mw_per_it_mw
             revenue = path.offer_price_usd_per_kw_month * kw_month_per_mw
             penalty = path.offer_penalty_usd_per_kw_month * kw_month_per_mw
             priority = np.argsort(-(revenue + penalty), axis=1, kind="stable")
+            if isinstance(path, ExogenousPath):
+                defaulted = path.tenant_defaulted
+                default_step = np.where(defaulted.any(axis=1), defaulted.argmax(axis=1), np.inf)
+            else:  # a view knows no default to come
+                default_step = np.full(path.offer_it_mw.shape, np.inf)
+            end_step = np.asarray(path.offer_end_step, dtype=np.float64)
             self._lease_terms = _LeaseTerms(
                 facility_mw=facility_mw,
                 revenue_per_mw_step=revenue,
                 penalty_per_mw_step=penalty,
+                margin_per_step=path.offer_it_mw * self.kw_month_per_it_mw_step * net,
                 backlog_table=None,
                 hall_table=None,
-                end_step=np.asarray(path.offer_end_step, dtype=np.float64),
+                end_step=end_step,
+                stop_step=np.minimum(end_step, default_step),
+                ready_step=np.asarray(path.offer_ready_step, dtype=np.float64),
                 priority=priority,
                 priority_rows=np.arange(priority.shape[0])[:, None],
                 facility_mw_by_priority=np.take_along_axis(facility_mw, priority, axis=1),
                 revenue_by_priority=np.take_along_axis(revenue, priority, axis=1),
                 penalty_by_priority=np.take_along_axis(penalty, priority, axis=1),
-                backlog_after_start=v_over_rho,
-                backlog_before_start=v_over_rho
-                * (np.exp(-rho * path.offer_ready_step) - np.exp(-rho * path.offer_end_step)),
-                backlog_end_term=v_over_rho * np.exp(-rho * path.offer_end_step),
             )
             if path.n_paths * path.offer_it_mw.shape[1] * (path.n_steps + 1) <= BACKLOG_TABLE_MAX:
                 steps = np.arange(path.n_steps + 1)
                 self._lease_terms = dataclasses.replace(
                     self._lease_terms,
-                    backlog_table=self._offer_pv(self._lease_terms, path, steps),
+                    backlog_table=self._offer_pv(self._lease_terms, steps),
                     hall_table=self._hall_factor(self._lease_terms, steps),
                 )
             self._lease_path = path
@@ -487,24 +491,44 @@ class Plant:
     def leased_hall_factor(self, path: ExogenousPath, t: int) -> FloatArray:
         """(B, K) what a leased hall's book is worth at step t in place of that book, minus one.
 
-        While lease k runs (t < end), its hall counts for the discounted residual book after the
-        term instead of its book: book x exp(-(delta + rho)(end - t)) in place of book, so the
-        factor is exp(-(delta + rho)(end - t)) - 1 (delta: infrastructure depreciation, rho: the
-        discount rate, per step). After the term the hall is an unleased hall again (factor 0).
+        While lease k runs, its hall counts for the expected discounted book it returns with, at
+        the end of the term or at the tenant's default if earlier (a constant hazard lambda from
+        the ready-by step a), instead of its book today. Per step, with rho the discount rate and
+        delta the infrastructure depreciation, W = max(a - t, 0), L = end - max(t, a), s = rho +
+        delta, R = s + lambda:
+
+            factor = exp(-s W) (lambda/R (1 - exp(-R L)) + exp(-R L)) - 1,
+
+        which is exp(-s (end - t)) - 1 without default risk. After the term or a default the hall
+        is an unleased hall again (factor 0).
         """
         lt = self.lease_terms(path)
-        return lt.hall_table[t] if lt.hall_table is not None else self._hall_factor(lt, t)
+        factor = lt.hall_table[t] if lt.hall_table is not None else self._hall_factor(lt, t)
+        return factor * ~self.tenant_defaulted_now(path, t)
 
     def _hall_factor(self, lt: _LeaseTerms, t: int | NDArray[np.int64]) -> FloatArray:
-        """(B, K) leased-hall factor at step t (or (len(t), B, K) for steps t)."""
+        """(B, K) leased-hall factor at step t (or (len(t), B, K) for steps t), default ignored."""
         tt = np.asarray(t, dtype=np.float64)[..., None, None]
-        left = lt.end_step - tt
-        rate = self.infrastructure_depreciation_per_step + self.discount_rate_per_step
-        return np.where(left > 0.0, np.expm1(-rate * np.maximum(left, 0.0)), 0.0)
+        wait = np.maximum(lt.ready_step - tt, 0.0)
+        left = np.maximum(lt.end_step - np.maximum(tt, lt.ready_step), 0.0)
+        s = self.infrastructure_depreciation_per_step + self.discount_rate_per_step
+        lam = self.tenant_hazard_per_step
+        rate = s + lam
+        factor = np.expm1(-s * wait - rate * left) - (lam / rate) * np.exp(-s * wait) * np.expm1(-rate * left)
+        return np.where(tt < lt.end_step, factor, 0.0)
+
+    @staticmethod
+    def tenant_defaulted_now(path: ExogenousPath | PathView, t: int) -> BoolArray:
+        """(B, K) tenants that have defaulted by step t, from a path or a view at t."""
+        if isinstance(path, ExogenousPath):
+            return path.tenant_defaulted[:, t]
+        return path.now("tenant_defaulted")
 
     def lease_reserved_mw(self, state: PlantState, path: ExogenousPath | PathView) -> FloatArray:
-        """Facility MW promised to accepted leases that have not ended (started or not)."""
-        live = state.lease_accepted & (state.t < path.offer_end_step)
+        """Facility MW promised to accepted leases that have not ended (started or not; a lease
+        whose tenant has defaulted has ended)."""
+        defaulted = self.tenant_defaulted_now(path, state.t)
+        live = state.lease_accepted & (state.t < path.offer_end_step) & ~defaulted
         return np.vecdot(live, path.offer_it_mw) * self.lease_mw_per_it_mw
 
     def open_offers(self, state: PlantState, path: ExogenousPath | PathView) -> BoolArray:
@@ -513,30 +537,31 @@ class Plant:
         return (path.offer_arrival_step <= t) & (t < path.offer_expiry_step) & ~state.lease_accepted
 
     def lease_backlog_usd(self, state: PlantState, path: ExogenousPath) -> FloatArray:
-        """Lease margin still to come (:meth:`lease_margin_usd_per_kw_month`), discounted at the
-        scenario's rate.
-
-        Continuous annuity of v USD per step from max(t, ready) to the end of the term:
-        PV = v/rho (exp(-rho (a - t)) - exp(-rho (end - t))).
-        """
+        """Expected lease margin still to come (:meth:`lease_margin_usd_per_kw_month`),
+        discounted at the scenario's rate, of the accepted leases (:meth:`offer_backlog_usd`)."""
         if not state.lease_accepted.any():
             return np.zeros(state.n_paths)
         return np.vecdot(self.offer_backlog_usd(path, state.t), state.lease_accepted)
 
     def offer_backlog_usd(self, path: ExogenousPath, t: int) -> FloatArray:
-        """(B, K) backlog value at step t of each offer, were it accepted."""
+        """(B, K) value at step t of each offer's margin still to come, were it accepted; 0 once
+        its term has ended or its tenant has defaulted."""
         lt = self.lease_terms(path)
-        return lt.backlog_table[t] if lt.backlog_table is not None else self._offer_pv(lt, path, t)
+        value = lt.backlog_table[t] if lt.backlog_table is not None else self._offer_pv(lt, t)
+        return value * ~self.tenant_defaulted_now(path, t)
 
-    def _offer_pv(self, lt: _LeaseTerms, path: ExogenousPath, t: int | NDArray[np.int64]) -> FloatArray:
-        """(B, K) backlog value of each offer if accepted, at step t (or (len(t), B, K) for steps t)."""
-        grow = np.exp(self.discount_rate_per_step * np.asarray(t, dtype=np.float64))[..., None, None]
-        tt = np.asarray(t)[..., None, None]
-        return np.where(
-            tt <= path.offer_ready_step,
-            grow * lt.backlog_before_start,
-            np.where(tt < path.offer_end_step, lt.backlog_after_start - grow * lt.backlog_end_term, 0.0),
-        ).reshape(np.shape(t) + path.offer_it_mw.shape)
+    def _offer_pv(self, lt: _LeaseTerms, t: int | NDArray[np.int64]) -> FloatArray:
+        """(B, K) expected PV at step t of each offer's margin (or (len(t), B, K) for steps t),
+        default ignored: a continuous annuity of v USD per step from the ready-by step a to the end
+        of the term, at risk of default (hazard lambda) from a on. With W = max(a - t, 0),
+        L = end - max(t, a) and R = rho + lambda: PV = v / R exp(-rho W) (1 - exp(-R L))."""
+        tt = np.asarray(t, dtype=np.float64)[..., None, None]
+        wait = np.maximum(lt.ready_step - tt, 0.0)
+        left = np.maximum(lt.end_step - np.maximum(tt, lt.ready_step), 0.0)
+        rate = self.discount_rate_per_step + self.tenant_hazard_per_step
+        return (
+            lt.margin_per_step / rate * np.exp(-self.discount_rate_per_step * wait) * -np.expm1(-rate * left)
+        )
 
     NAV_COMPONENTS = NAV_COMPONENTS
 
