@@ -270,12 +270,13 @@ def test_model_from_a_mid_episode_state_replays_exactly(scenario: str) -> None:
     params = load_scenario(scenario)
     plant = Plant(params)
     path = sample_paths(params, [4])
-    policy = RULE_POLICIES["hashprice_threshold"]
+    # a policy that has orders in flight at t0 on this path
+    policy = RULE_POLICIES["static_split" if scenario == "tiny" else "hashprice_threshold"]
     from hybridrl.sim.information import PathReveal
 
     reveal = PathReveal(path)
     state = plant.initial_state(1)
-    t0 = plant.epoch_steps * (1 if scenario == "tiny" else 20)
+    t0 = plant.epoch_steps * (1 if scenario == "tiny" else 30)
     for _ in range(t0):
         state = plant.step(state, policy.act(plant, state, reveal.view(state.t)), path).state
     assert state.gpu_on_order_nodes.sum() > 0  # the start carries orders in flight

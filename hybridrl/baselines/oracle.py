@@ -544,7 +544,8 @@ class OracleModel:
         grp_a = np.repeat(steps, G)
         grp_g = np.repeat(steps, Gg)
         flows = (self._asic_th(steps) * (self.asic_value * TH_PER_UNIT).ravel()).group_sum(grp_a, T)
-        flows = flows + (self._nodes(steps) * self.gpu_value.ravel()).group_sum(grp_g, T)
+        per_node = self.gpu_value - p.gpu_opex_usd_per_node_step  # rent margin less fixed node opex
+        flows = flows + (self._nodes(steps) * per_node.ravel()).group_sum(grp_g, T)
         flows = flows + (p._ppa_usd_per_step + p.ppa_mw * rt * hours)
         flows = flows - self._ready(steps, "M") * p.opex_mining_usd_per_mw_step
         flows = flows - self._ready(steps, "H") * p.opex_hpc_usd_per_mw_step

@@ -90,6 +90,17 @@ def gpu_margin_usd_per_node_day(plant: Plant, view: PathView) -> FloatArray:
     return margin / plant.dt_days
 
 
+def gpu_opex_usd_per_node_day(plant: Plant) -> FloatArray:
+    """(Gg,) fixed cost of an installed node per day, rented or not."""
+    return plant.gpu_opex_usd_per_node_step / plant.dt_days
+
+
+def gpu_payback_days(plant: Plant, view: PathView) -> FloatArray:
+    """(B, Gg) days for a node to pay back its all-in capex at today's rent, energy and node opex."""
+    margin = gpu_margin_usd_per_node_day(plant, view) - gpu_opex_usd_per_node_day(plant)
+    return view.now("gpu_node_capex_usd") / np.maximum(margin, 1e-9)
+
+
 def mining_dispatch(plant: Plant, state: PlantState, view: PathView) -> tuple[FloatArray, FloatArray]:
     """Run fractions (B, G) of the generations with a positive margin, and DR curtailment (B,)
     offering the idle ASIC MW during a call."""
@@ -238,9 +249,7 @@ class HashpriceThreshold:
         payback_days = self.payback_months * DAYS_PER_MONTH
         rows = np.arange(state.n_paths)
         j = _newest_gpu(view)
-        gpu_payback = view.now("gpu_node_capex_usd")[rows, j] / np.maximum(
-            gpu_margin_usd_per_node_day(plant, view)[rows, j], 1e-9
-        )
+        gpu_payback = gpu_payback_days(plant, view)[rows, j]
         gpu, budget = _gpu_orders(plant, state, view, gpu_payback < payback_days, budget)
         asic = _asic_orders(plant, state, view, payback_days, budget, sale)
         return dataclasses.replace(
@@ -308,9 +317,9 @@ class Greedy:
             plant, state, view, lease_value_per_mw > cost_per_mw, budget
         )
         j = _newest_gpu(view)
-        gpu_margin = gpu_margin_usd_per_node_day(plant, view)[rows, j]
+        gpu_margin = gpu_margin_usd_per_node_day(plant, view)[rows, j] - gpu_opex_usd_per_node_day(plant)[j]
         payback_days = self.payback_months * DAYS_PER_MONTH
-        gpu_payback = view.now("gpu_node_capex_usd")[rows, j] / np.maximum(gpu_margin, 1e-9)
+        gpu_payback = gpu_payback_days(plant, view)[rows, j]
         gpu_worth = gpu_payback < payback_days
         gpu, budget = _gpu_orders(plant, state, view, gpu_worth, budget)
         # retrofit spare MW for GPUs when a MW of GPUs beats a MW of mining by enough to pay the retrofit

@@ -67,6 +67,7 @@ class ExogenousPath:
     gpu_spot_usd_per_gpu_hour: FloatArray
     gpu_utilisation: FloatArray
     gpu_node_capex_usd: FloatArray
+    """all-in capex of one node: the server plus its share of networking and storage"""
     gpu_node_resale_usd: FloatArray
     tenant_defaulted: BoolArray
     """(B, T+1, K): the tenant of offer k has defaulted by step t (were the offer accepted): the
@@ -597,7 +598,7 @@ def _simulate(p: ScenarioParams, d: dict[str, np.ndarray]) -> ExogenousPath:
         gpu_available=gpu_available,
         gpu_spot_usd_per_gpu_hour=spot,
         gpu_utilisation=util,
-        gpu_node_capex_usd=capex,
+        gpu_node_capex_usd=capex * (1.0 + gm.node_overhead_capex_share),
         gpu_node_resale_usd=gm.resale_fraction * capex,
         tenant_defaulted=tenant_defaulted,
         offer_arrival_step=arrival,

@@ -252,6 +252,9 @@ class GpuGeneration:
     spot_usd_per_gpu_hour: float = _spec(gt=0.0, doc="spot price at the later of start and release")
     node_capex_usd: float = _spec(gt=0.0)
     gpus_per_node: int = _spec(8, ge=1)
+    node_opex_usd_per_year: float = _spec(
+        0.0, ge=0.0, doc="fixed cost of an installed node (support contracts, spares, staff), rented or not"
+    )
     spot_trend_per_year: float = -0.15
     capex_trend_per_year: float = -0.10
     release: dt.date = dt.date(2020, 1, 1)
@@ -268,7 +271,14 @@ class GpuMarketParams:
     utilisation_persistence: float = _spec(0.95, ge=0.0, lt=1.0)
     utilisation_volatility: float = _spec(0.1, ge=0.0)
     idle_power_fraction: float = _prob(0.3)
-    resale_fraction: float = _prob(0.6, doc="used node value / current new-node price")
+    resale_fraction: float = _prob(0.6, doc="used node value / current new-node (server) price")
+    node_overhead_capex_share: float = _spec(
+        0.0,
+        ge=0.0,
+        le=5.0,
+        doc="networking fabric and storage bought with each node, as a share of the server's price: "
+        "the site pays (1 + this) x node_capex_usd per node; resale recovers the server only",
+    )
     lead_time_days: float = _spec(84.0, ge=0.0)
     max_order_nodes_per_epoch: int = _spec(100, ge=0)
 

@@ -53,6 +53,7 @@ CASH_FLOW_TERMS = (
     "power_ppa_usd",
     "power_rt_usd",
     "opex_usd",
+    "gpu_opex_usd",
     "interest_usd",
     "asic_sales_usd",
     "asic_capex_usd",
@@ -243,6 +244,9 @@ class Plant:
             np.array([g.gpus_per_node for g in gm.generations]) * self.hours_per_step
         )
         self.gpu_idle_power_fraction = gm.idle_power_fraction
+        self.gpu_opex_usd_per_node_step = (
+            np.array([g.node_opex_usd_per_year for g in gm.generations]) * self.dt_years
+        )
         self.max_gpu_order_nodes = gm.max_order_nodes_per_epoch
         self.retrofit_block_mw = site.retrofit_block_mw
         self.retrofit_capex_usd_per_block = site.retrofit_capex_usd_per_mw * site.retrofit_block_mw
@@ -814,6 +818,7 @@ class Plant:
             "power_ppa_usd": ppa_flow,
             "power_rt_usd": (self.ppa_mw - asic_power - gpu_power) * path.power_rt_usd_per_mwh[:, t] * hours,
             "opex_usd": self._opex_usd(mining_ready, hpc_ready),
+            "gpu_opex_usd": -(gpu_nodes @ self.gpu_opex_usd_per_node_step) if gpu_nodes.any() else zeros,
             "interest_usd": np.minimum(cash, 0.0) * self.interest_per_step,
             "asic_sales_usd": asic_sales,
             "asic_capex_usd": asic_capex,
