@@ -280,15 +280,15 @@ class Greedy:
         weighed against a lease that displaces it.
     :param reserve_usd: cash kept out of capex beyond the lender's covenant.
 
-    Defaults chosen on the 32 validation paths of ``default`` (seeds 2**32 + i, disjoint from
-    every held-out seed): mean NAV change 625 M$ with (12, 6, 0) against 276 M$ with the first
-    release's (24, 24, 20e6); on ``bear_market`` 552 against 258 M$, on ``ai_boom`` 632
-    against 664 M$ (same validation seeds).
+    Defaults chosen under model v1 by ``python experiments/tune_greedy.py`` on the 32 validation
+    paths (seeds 2**32 + i, disjoint from every held-out seed) of ``default``, ``bear_market``
+    and ``ai_boom``: mean NAV change 176.6 / 137.6 / 235.3 M$ with (6, 6, 20e6), against 174.9 /
+    144.5 / 228.2 M$ with v0's choice (12, 6, 0); no bankrupt path.
     """
 
-    payback_months: float = 12.0
+    payback_months: float = 6.0
     mining_horizon_months: float = 6.0
-    reserve_usd: float = 0.0
+    reserve_usd: float = 20e6
     name: str = "greedy"
 
     def act(self, plant: Plant, state: PlantState, view: PathView) -> NativeAction:
