@@ -54,7 +54,7 @@ def test_retarget_rejects_non_positive_time() -> None:
 
 
 def test_hashprice_coinmetrics_2024_07_04() -> None:
-    # DESIGN.md section 4: FPPS gives $46.1/PH/day; Luxor's realised $44.8 is lower because only
+    # docs/model.md: FPPS gives $46.1/PH/day; Luxor's realised $44.8 is lower because only
     # 140 blocks were found that day instead of the expected 144.
     value = hashprice_usd_per_ph_day(3.125, 0.1209, 57418.24, 8.135e13)
     assert value == pytest.approx(46.1, rel=0.01)

@@ -36,7 +36,7 @@ class HybridMineEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
     hashrate and difficulty (real 2,016-block retarget), halvings by height, FPPS hashprice,
     PPA + real-time power with spikes and demand-response calls, ASIC and GPU markets, hosting
     offers and outages. Dispatch happens every step; orders, sales and retrofits at decision
-    epochs (weekly by default). See DESIGN.md sections 4-5 and ``envs/<scenario>.yaml``.
+    epochs (weekly by default). See docs/model.md and ``envs/<scenario>.yaml``.
 
     ## Action Space
     ``Box(-1, 1, (2G + 6,), float32)`` with G ASIC generations (16 on ``default``); names in

@@ -6,7 +6,7 @@ exactly the path of seed b alone: each row draws its random numbers from its own
 ``numpy.random.SeedSequence`` (spawned into one stream per process), and the recursions are
 vectorised over rows.
 
-Models (DESIGN.md section 4): regime-switching jump diffusion for log BTC price; log-AR(1)
+Models (docs/model.md): regime-switching jump diffusion for log BTC price; log-AR(1)
 fees per block with spike episodes; network hashrate mean-reverting toward the level where the
 marginal fleet breaks even; difficulty with the 2,016-block retarget and x4 clamp; subsidy by
 height; FPPS hashprice; PPA + real-time power with spikes and demand-response calls; ASIC and GPU

@@ -32,7 +32,7 @@ import yaml
 DAYS_PER_YEAR = 365.25
 DAYS_PER_MONTH = DAYS_PER_YEAR / 12.0
 SITE_SHARE_LIMIT = 0.01
-"""A price-taking site stays under 1 % of network hashrate (DESIGN.md section 2)."""
+"""A price-taking site stays under 1 % of network hashrate (docs/model.md)."""
 
 
 class ScenarioError(ValueError):
