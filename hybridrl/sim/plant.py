@@ -195,9 +195,9 @@ class _LeaseTerms:
     revenue_per_mw_step: FloatArray
     """(B, K) USD per served facility MW per step"""
     penalty_per_mw_step: FloatArray
-    margin_per_step: FloatArray
-    """(B, K) v: lease margin per step while served, USD"""
     ready_step: FloatArray
+    valuation: dict[str, FloatArray]
+    """(B, K) per-offer constants of the lease valuation (:meth:`Plant._valuation_constants`)"""
     end_step: FloatArray
     """(B, K) step at which each lease's term ends"""
     stop_step: FloatArray
@@ -466,16 +466,19 @@ class Plant:
             else:  # a view knows no default to come
                 default_step = np.full(path.offer_it_mw.shape, np.inf)
             end_step = np.asarray(path.offer_end_step, dtype=np.float64)
+            ready_step = np.asarray(path.offer_ready_step, dtype=np.float64)
             self._lease_terms = _LeaseTerms(
                 facility_mw=facility_mw,
                 revenue_per_mw_step=revenue,
                 penalty_per_mw_step=penalty,
-                margin_per_step=path.offer_it_mw * self.kw_month_per_it_mw_step * net,
                 backlog_table=None,
                 hall_table=None,
                 end_step=end_step,
                 stop_step=np.minimum(end_step, default_step),
-                ready_step=np.asarray(path.offer_ready_step, dtype=np.float64),
+                ready_step=ready_step,
+                valuation=self._valuation_constants(
+                    path.offer_it_mw * self.kw_month_per_it_mw_step * net, ready_step, end_step
+                ),
                 priority=priority,
                 priority_rows=np.arange(priority.shape[0])[:, None],
                 facility_mw_by_priority=np.take_along_axis(facility_mw, priority, axis=1),
@@ -511,15 +514,40 @@ class Plant:
         return factor * ~self.tenant_defaulted_now(path, t)
 
     def _hall_factor(self, lt: _LeaseTerms, t: int | NDArray[np.int64]) -> FloatArray:
-        """(B, K) leased-hall factor at step t (or (len(t), B, K) for steps t), default ignored."""
+        """(B, K) leased-hall factor at step t (or (len(t), B, K) for steps t), default ignored:
+        before the ready-by step, K exp(-s (a - t)) - 1 with K = lambda/R (1 - exp(-R (end - a)))
+        + exp(-R (end - a)); while running, (lambda/R - 1)(1 - exp(-R (end - t)))."""
         tt = np.asarray(t, dtype=np.float64)[..., None, None]
-        wait = np.maximum(lt.ready_step - tt, 0.0)
-        left = np.maximum(lt.end_step - np.maximum(tt, lt.ready_step), 0.0)
         s = self.infrastructure_depreciation_per_step + self.discount_rate_per_step
+        rate = s + self.tenant_hazard_per_step
+        c = lt.valuation
+        return np.where(
+            tt < lt.ready_step,
+            c["hall_before"] * np.exp(s * tt) - 1.0,
+            np.where(tt < lt.end_step, c["hall_running"] * (1.0 - c["hall_decay"] * np.exp(rate * tt)), 0.0),
+        )
+
+    def _valuation_constants(
+        self, margin_per_step: FloatArray, ready_step: FloatArray, end_step: FloatArray
+    ) -> dict[str, FloatArray]:
+        """Per-offer constants of :meth:`_offer_pv` and :meth:`_hall_factor`, so that a step
+        needs only exp(rate t) of scalars."""
+        rho = self.discount_rate_per_step
         lam = self.tenant_hazard_per_step
-        rate = s + lam
-        factor = np.expm1(-s * wait - rate * left) - (lam / rate) * np.exp(-s * wait) * np.expm1(-rate * left)
-        return np.where(tt < lt.end_step, factor, 0.0)
+        r_pv = rho + lam
+        s = self.infrastructure_depreciation_per_step + rho
+        r_hall = s + lam
+        term = np.maximum(end_step - ready_step, 0.0)
+        v_over_r = margin_per_step / r_pv
+        k = lam / r_hall * -np.expm1(-r_hall * term) + np.exp(-r_hall * term)
+        return {
+            "pv_before": v_over_r * np.exp(-rho * ready_step) * -np.expm1(-r_pv * term),
+            "pv_running": v_over_r,
+            "pv_decay": v_over_r * np.exp(-r_pv * end_step),
+            "hall_before": k * np.exp(-s * ready_step),
+            "hall_running": np.full_like(end_step, lam / r_hall - 1.0),
+            "hall_decay": np.exp(-r_hall * end_step),
+        }
 
     @staticmethod
     def tenant_defaulted_now(path: ExogenousPath | PathView, t: int) -> BoolArray:
@@ -558,13 +586,17 @@ class Plant:
         """(B, K) expected PV at step t of each offer's margin (or (len(t), B, K) for steps t),
         default ignored: a continuous annuity of v USD per step from the ready-by step a to the end
         of the term, at risk of default (hazard lambda) from a on. With W = max(a - t, 0),
-        L = end - max(t, a) and R = rho + lambda: PV = v / R exp(-rho W) (1 - exp(-R L))."""
+        L = end - max(t, a) and R = rho + lambda: PV = v / R exp(-rho W) (1 - exp(-R L)),
+        evaluated from per-offer constants (:meth:`_valuation_constants`) with two scalar
+        exponentials a step."""
         tt = np.asarray(t, dtype=np.float64)[..., None, None]
-        wait = np.maximum(lt.ready_step - tt, 0.0)
-        left = np.maximum(lt.end_step - np.maximum(tt, lt.ready_step), 0.0)
-        rate = self.discount_rate_per_step + self.tenant_hazard_per_step
-        return (
-            lt.margin_per_step / rate * np.exp(-self.discount_rate_per_step * wait) * -np.expm1(-rate * left)
+        rho = self.discount_rate_per_step
+        rate = rho + self.tenant_hazard_per_step
+        c = lt.valuation
+        return np.where(
+            tt < lt.ready_step,
+            c["pv_before"] * np.exp(rho * tt),
+            np.where(tt < lt.end_step, c["pv_running"] - c["pv_decay"] * np.exp(rate * tt), 0.0),
         )
 
     NAV_COMPONENTS = NAV_COMPONENTS
@@ -600,10 +632,15 @@ class Plant:
             "leased_hall_usd": zeros,
         }
         if state.lease_accepted.any():
-            alive = ~state.bankrupt
-            parts["lease_margin_pv_usd"] = self.lease_backlog_usd(state, path) * alive
-            hall = np.vecdot(state.lease_hall_book_usd, self.leased_hall_factor(path, t))
-            parts["leased_hall_usd"] = hall * alive
+            # the leases that still count: accepted, tenant not defaulted, site not bankrupt
+            counted = state.lease_accepted & ~self.tenant_defaulted_now(path, t)
+            if state.bankrupt.any():
+                counted = counted & ~state.bankrupt[:, None]
+            lt = self.lease_terms(path)
+            pv = lt.backlog_table[t] if lt.backlog_table is not None else self._offer_pv(lt, t)
+            factor = lt.hall_table[t] if lt.hall_table is not None else self._hall_factor(lt, t)
+            parts["lease_margin_pv_usd"] = np.vecdot(pv, counted)
+            parts["leased_hall_usd"] = np.vecdot(factor, state.lease_hall_book_usd * counted)
         return parts
 
     def nav_usd(self, state: PlantState, path: ExogenousPath) -> FloatArray:
