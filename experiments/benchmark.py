@@ -1,47 +1,7 @@
-"""Benchmark every policy on the same held-out paths (a Hydra app; configs/benchmark.yaml).
+"""Benchmark every policy: the same Hydra app as the ``hybridrl-benchmark`` command
+(:mod:`hybridrl.apps.benchmark`), for running from a checkout: ``python experiments/benchmark.py ...``."""
 
-    python experiments/benchmark.py                                   # default scenario, 32 seeds
-    python experiments/benchmark.py preset=demo                       # `make demo`: PPO trained on the fly
-    python experiments/benchmark.py runs=[outputs/train/<run>] seeds=64
-    python experiments/benchmark.py env=ai_boom mpc=[] oracle_time_limit_s=60 logger=wandb
-
-Writes paths.csv, summary.csv, summary.md, pairs.csv and plots/*.png into the output directory
-(see hybridrl/evaluation/report.py) and prints the summary table.
-"""
-
-from __future__ import annotations
-
-import sys
-
-import hydra
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf
-
-from hybridrl.agents.config import BenchmarkConfig, ConfigError, register_configs
-
-register_configs()
-
-
-@hydra.main(config_path="../configs", config_name="benchmark", version_base="1.3")
-def main(cfg: DictConfig) -> None:
-    try:
-        bench_cfg = OmegaConf.to_object(cfg)
-    except ConfigError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
-    assert isinstance(bench_cfg, BenchmarkConfig)
-    from hybridrl.evaluation.benchmark import run_from_config
-
-    out = HydraConfig.get().runtime.output_dir
-    try:
-        run_from_config(bench_cfg, out, log=lambda line: print(line, flush=True))
-    except ValueError as err:  # e.g. held-out seeds that a run trained on
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
-    print()
-    print(open(f"{out}/summary.md").read())
-    print(f"report and plots: {out} (summary.md, summary.csv, paths.csv, pairs.csv, plots/)")
-
+from hybridrl.apps.benchmark import main
 
 if __name__ == "__main__":
     main()

@@ -458,9 +458,10 @@ class ScenarioParams:
 
 
 def envs_dir() -> Path:
-    """The scenario catalogue: ``$HYBRIDRL_ENVS_DIR`` or the project's ``envs/`` folder."""
-    override = os.environ.get("HYBRIDRL_ENVS_DIR")
-    return Path(override) if override else Path(__file__).resolve().parents[2] / "envs"
+    """The scenario catalogue (:func:`hybridrl.resources.envs_dir`)."""
+    from hybridrl.resources import envs_dir as catalogue
+
+    return catalogue()
 
 
 def list_scenarios() -> list[str]:
