@@ -163,3 +163,51 @@ def test_a_site_that_would_move_the_network_is_refused(tmp_path: Path) -> None:
     path = _write(tmp_path, {"network": {"initial_hashrate_eh_s": 300.0}})
     with pytest.raises(ScenarioError, match=r"site: .* not under 1% of network.initial_hashrate_eh_s"):
         load_scenario(path)
+
+
+BILLION_LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n" + "".join(
+    f"{chr(99 + i)}: &{chr(99 + i)} [{', '.join(['*' + chr(98 + i)] * 9)}]\n" for i in range(7)
+)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            "extends: default\ndescription: x\nsources:\n  " + BILLION_LAUGHS.replace("\n", "\n  "),
+            "anchors and aliases",
+        ),
+        ("extends: default\nname: d\n" + "x: " + "[" * 10_000 + "]" * 10_000 + "\n", "nesting deeper"),
+        (b"extends: default\nname: \xff\xfe\n", "not UTF-8"),
+        ("extends: default\nname: big\ndescription: " + "x" * (2 << 20) + "\n", "at most"),
+        ("extends: default\nname: huge\nbtc_price:\n  initial_usd: 1.0e308\n", "not finite"),
+        (
+            "extends: default\nname: digits\nnetwork:\n  initial_height: " + "9" * 5000 + "\n",
+            "unreadable value",
+        ),
+    ],
+    ids=["aliases", "deep", "not-utf8", "too-large", "overflow", "huge-integer"],
+)
+def test_hostile_scenario_files_fail_fast_with_the_file_named(
+    tmp_path: Path, content: str | bytes, message: str
+) -> None:
+    path = tmp_path / "hostile.yaml"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(ScenarioError, match=message) as err:
+        load_scenario(path)
+    assert str(path) in str(err.value)
+    assert len(str(err.value)) <= 800
+
+
+def test_long_values_are_cut_in_error_messages(tmp_path: Path) -> None:
+    path = tmp_path / "long.yaml"
+    path.write_text("extends: default\nname: long\ntime:\n  dt_days: '" + "9" * 100_000 + "'\n")
+    with pytest.raises(ScenarioError, match="characters cut") as err:
+        load_scenario(path)
+    assert len(str(err.value)) < 800
+
+
+def test_a_file_without_a_name_takes_its_own(tmp_path: Path) -> None:
+    path = tmp_path / "mine.yaml"
+    path.write_text("extends: tiny\ndescription: my own world\n")
+    assert load_scenario(path).name == "mine"

@@ -35,8 +35,71 @@ SITE_SHARE_LIMIT = 0.01
 """A price-taking site stays under 1 % of network hashrate (docs/model.md)."""
 
 
+MAX_SCENARIO_BYTES = 1 << 20
+"""A scenario file larger than this (1 MiB) is refused before it is parsed."""
+MAX_YAML_DEPTH = 32
+"""Deepest nesting of mappings and lists a scenario file may have."""
+MAX_MESSAGE_CHARS = 600
+"""Error messages are cut to this length (a bad value is quoted, never dumped whole)."""
+
+
 class ScenarioError(ValueError):
     """A scenario file (or mapping) that cannot be turned into valid parameters."""
+
+    def __init__(self, message: str) -> None:
+        if len(message) > MAX_MESSAGE_CHARS:
+            half = MAX_MESSAGE_CHARS // 2
+            message = f"{message[:half]} [... {len(message) - 2 * half} characters cut ...] {message[-half:]}"
+        super().__init__(message)
+
+
+class _ScenarioYamlLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without anchors and aliases (whose expansion can take a 1 KB file to
+    gigabytes) and with a nesting limit (deep nesting exhausts the recursion limit)."""
+
+    _depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise yaml.YAMLError(
+                f"YAML anchors and aliases are not allowed in scenario files {event.start_mark}"
+            )
+        self._depth += 1
+        if self._depth > MAX_YAML_DEPTH:
+            raise yaml.YAMLError(f"nesting deeper than {MAX_YAML_DEPTH} levels {event.start_mark}")
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def read_scenario_yaml(path: Path) -> Any:
+    """Parse one scenario file safely: bounded size, UTF-8, no aliases, bounded depth; every
+    problem a :class:`ScenarioError` naming the file."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_SCENARIO_BYTES:
+            raise ScenarioError(
+                f"{path}: {size:,} bytes; a scenario file may hold at most {MAX_SCENARIO_BYTES:,}"
+            )
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot be read: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(
+            f"{path}: not UTF-8 text (byte {exc.start}: {raw[exc.start : exc.start + 1]!r})"
+        ) from None
+    try:
+        return yaml.load(text, Loader=_ScenarioYamlLoader)
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
+    except RecursionError:
+        raise ScenarioError(f"{path}: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise ScenarioError(f"{path}: unreadable value: {exc}") from None
 
 
 def _spec(
@@ -489,7 +552,32 @@ def scenario_from_mapping(data: Mapping[str, Any], source: str = "<mapping>") ->
         check_price_taker(params)
     except ValueError as exc:
         raise _fail(source, "site", str(exc)) from None
+    check_simulates(params, source)
     return params
+
+
+FINITE_CHECK_STEPS = 60
+"""Steps of one path simulated at load to catch magnitudes whose simulation overflows."""
+
+
+def check_simulates(params: ScenarioParams, source: str) -> None:
+    """Simulate the first ``FINITE_CHECK_STEPS`` steps of one path and refuse the scenario if any
+    series is not finite (e.g. ``btc_price.initial_usd: 1e308`` overflows at once)."""
+    import numpy as np
+
+    from hybridrl.sim.exogenous import sample_paths
+
+    end = params.time.start + dt.timedelta(days=FINITE_CHECK_STEPS * params.time.dt_days)
+    short = dataclasses.replace(params, time=dataclasses.replace(params.time, end=min(end, params.time.end)))
+    with np.errstate(all="ignore"):
+        path = sample_paths(short, [0])
+    for f in dataclasses.fields(path):
+        value = getattr(path, f.name)
+        if isinstance(value, np.ndarray) and value.dtype.kind == "f" and not np.all(np.isfinite(value)):
+            raise ScenarioError(
+                f"{source}: the simulated {f.name} is not finite within {FINITE_CHECK_STEPS} steps: "
+                "a magnitude in this scenario is out of range"
+            )
 
 
 def check_price_taker(params: ScenarioParams) -> None:
@@ -513,12 +601,11 @@ def _read_with_extends(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
         raise ScenarioError(f"{path}: circular 'extends'")
     if not path.is_file():
         raise ScenarioError(f"{seen[-1] if seen else path}: extended scenario file {path} not found")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
+    data = read_scenario_yaml(path)
     if not isinstance(data, dict):
         raise ScenarioError(f"{path}: a scenario must be a mapping at top level")
+    if not seen and "name" not in data:
+        data["name"] = path.stem  # a file without a name is named after itself, not its parent
     base_name = data.pop("extends", None)
     if base_name is None:
         return data
@@ -607,7 +694,7 @@ def _build(tp: Any, value: Any, key: str, source: str, meta: Mapping[str, Any] |
         _check_range(value, key, source, meta)
         return value
     if tp is float:
-        if isinstance(value, str) and _YAML12_FLOAT.match(value):
+        if isinstance(value, str) and len(value) <= 64 and _YAML12_FLOAT.match(value):
             value = float(value)  # YAML 1.2 reads 1e6 as a number; PyYAML (YAML 1.1) as a string
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise _fail(source, key, f"expected a number, got {value!r}")
