@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import gymnasium as gym
@@ -167,3 +168,31 @@ def test_cached_observation_parts_match_a_fresh_encoder() -> None:
         fresh = ObservationEncoder(env.plant)(env.state, env.path, env._nav, env._nav0)[0]
         np.testing.assert_array_equal(obs, fresh)
     assert env.state is not None and env.state.lease_accepted.any()
+
+
+def test_render_mode_ansi_and_a_bad_mode_is_refused() -> None:
+    env = gym.make(hybridrl.ENV_ID, scenario="tiny", render_mode="ansi")
+    env.reset(seed=0)
+    env.step(env.action_space.sample())
+    text = env.render()
+    assert isinstance(text, str) and "NAV" in text and "2026-01-02" in text
+    plain = gym.make(hybridrl.ENV_ID, scenario="tiny")
+    plain.reset(seed=0)
+    assert plain.render() is None
+    with pytest.raises(ValueError, match="render_mode"):
+        HybridMineEnv("tiny", render_mode="human")
+
+
+def test_finite_actions_out_of_range_are_clipped_and_nan_acceptance_refused() -> None:
+    env = gym.make(hybridrl.ENV_ID, scenario="tiny")
+    env.reset(seed=0)
+    huge = np.full(env.action_space.shape, 1e308)
+    _, _, _, _, info = env.step(huge)  # clipped to 1, reported
+    assert info["clipped"]["action"] > 0
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        env.step(np.full(env.action_space.shape, np.nan))
+    plant = env.unwrapped.plant
+    action = plant.idle_action(1)
+    bad = dataclasses.replace(action, accept_offer=np.full((1, plant.n_offers), np.nan))
+    with pytest.raises(ValueError, match="accept_offer must hold booleans"):
+        env.unwrapped.step_native(bad)

@@ -81,6 +81,10 @@ class HybridMineEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
     ## Arguments
     :param scenario: catalogue name (``envs/<name>.yaml``), a path to a YAML file, or a
         :class:`~hybridrl.sim.params.ScenarioParams`.
+    :param render_mode: None, or ``"ansi"``: ``render()`` returns one line (date, NAV, cash, MW by use).
+
+    Actions outside [-1, 1] are clipped (the amount in ``info["clipped"]["action"]``); NaN or
+    infinity is refused. ``step_native`` refuses an ``accept_offer`` that is not boolean (or 0/1).
 
     ``reset(seed=s)`` samples the path of seed ``s`` (the same path as
     ``sample_paths(params, [s])``, so every policy sees the same world for the same seed);
@@ -95,9 +99,14 @@ class HybridMineEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
     * v0: initial release.
     """
 
-    metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012 - gymnasium convention
+    metadata: dict[str, Any] = {"render_modes": ["ansi"], "render_fps": 1}  # noqa: RUF012 - gymnasium convention
 
-    def __init__(self, scenario: str | ScenarioParams = "default") -> None:
+    def __init__(self, scenario: str | ScenarioParams = "default", render_mode: str | None = None) -> None:
+        if render_mode not in (None, *self.metadata["render_modes"]):
+            raise ValueError(
+                f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}"
+            )
+        self.render_mode = render_mode
         self.params = scenario if isinstance(scenario, ScenarioParams) else load_scenario(scenario)
         self.plant = Plant(self.params)
         self.action_names = action_names(self.plant)
@@ -152,7 +161,7 @@ class HybridMineEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
         a = np.asarray(action, dtype=np.float64)
         if a.shape != self.action_space.shape:
             raise ValueError(f"action must have shape {self.action_space.shape}, got {a.shape}")
-        if not np.isfinite(a.sum()):  # a sum is finite only if every term is
+        if not np.isfinite(a).all():  # finite values out of [-1, 1] are clipped below
             raise ValueError(f"action contains NaN or infinity: {a}")
         clipped_a = np.minimum(np.maximum(a, -1.0), 1.0)
         native = decode_action(self.plant, state, path, clipped_a[None, :])
@@ -167,6 +176,10 @@ class HybridMineEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
         def row(x: NDArray[Any]) -> NDArray[Any]:
             return np.asarray(x).reshape(1, -1)
 
+        accept = row(action.accept_offer)
+        if accept.dtype != bool and not np.isin(accept, (0, 1)).all():
+            raise ValueError(f"accept_offer must hold booleans (or 0 and 1), got {accept.ravel()[:8]}")
+
         batched = NativeAction(
             asic_run_fraction=row(action.asic_run_fraction),
             gpu_offer_fraction=row(action.gpu_offer_fraction),
@@ -174,7 +187,7 @@ class HybridMineEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
             gpu_order_nodes=row(action.gpu_order_nodes),
             retrofit_blocks=np.asarray(action.retrofit_blocks, dtype=np.float64).reshape(1),
             asic_sale_th=row(action.asic_sale_th),
-            accept_offer=row(action.accept_offer).astype(bool),
+            accept_offer=accept.astype(bool),
             curtail_mw=np.asarray(action.curtail_mw, dtype=np.float64).reshape(1),
         )
         shapes = {
@@ -194,6 +207,18 @@ class HybridMineEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
             raise ValueError("native action has wrong sizes: " + "; ".join(wrong))
         batched.check_finite()
         return self._advance(batched, action_clip=0.0)
+
+    def render(self) -> str | None:
+        """``render_mode="ansi"``: one line with the date, NAV, cash and MW by use; else None."""
+        if self.render_mode != "ansi" or self.state is None or self.path is None:
+            return None
+        state, path = self.state, self.path
+        t = min(state.t, path.n_steps)
+        return (
+            f"{str(path.dates[t])[:10]} NAV {float(self._nav[0]) / 1e6:,.1f} M$, cash "
+            f"{float(state.cash_usd[0]) / 1e6:,.1f} M$, ASICs {float(self.plant.asic_installed_mw(state)[0]):.1f} MW, "
+            f"GPUs {float(self.plant.gpu_installed_mw(state)[0]):.1f} MW, leases {int(state.lease_accepted.sum())}"
+        )
 
     # ------------------------------------------------------------------ internals
 
