@@ -165,7 +165,8 @@ class HybridMineEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
             raise ValueError(f"action contains NaN or infinity: {a}")
         clipped_a = np.minimum(np.maximum(a, -1.0), 1.0)
         native = decode_action(self.plant, state, path, clipped_a[None, :])
-        return self._advance(native, action_clip=float(np.abs(a - clipped_a).sum()))
+        excess = np.minimum(np.abs(a - clipped_a), np.finfo(np.float64).max / a.size)  # no overflow
+        return self._advance(native, action_clip=float(excess.sum()))
 
     def step_native(
         self, action: NativeAction
