@@ -15,9 +15,10 @@ import sys
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from hybridrl.agents.config import BenchmarkConfig, ConfigError, register_configs
+from hybridrl.agents.config import BenchmarkConfig, register_configs
+from hybridrl.apps import typed_config
 from hybridrl.resources import configs_dir
 
 register_configs()
@@ -25,12 +26,7 @@ register_configs()
 
 @hydra.main(config_path=str(configs_dir()), config_name="benchmark", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    try:
-        bench_cfg = OmegaConf.to_object(cfg)
-    except ConfigError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
-    assert isinstance(bench_cfg, BenchmarkConfig)
+    bench_cfg = typed_config(cfg, BenchmarkConfig)
     from hybridrl.evaluation.benchmark import run_from_config
 
     out = HydraConfig.get().runtime.output_dir

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import hydra
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf import MISSING, DictConfig
 
 from hybridrl.agents.files import MODELS, RUN_FILE
+from hybridrl.apps import typed_config
 from hybridrl.resources import configs_dir
 
 
@@ -35,8 +36,7 @@ ConfigStore.instance().store(name="export_schema", node=ExportConfig)
 
 @hydra.main(config_path=str(configs_dir()), config_name="export", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    conf = OmegaConf.to_object(cfg)
-    assert isinstance(conf, ExportConfig)
+    conf = typed_config(cfg, ExportConfig)
     problems = []
     if not (Path(conf.run_dir) / RUN_FILE).is_file():
         problems.append(f"run_dir: {conf.run_dir!r} is not a training run directory (no run.json)")

@@ -12,14 +12,13 @@ hybridrl/agents/training.py for what it holds.
 
 from __future__ import annotations
 
-import sys
-
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from hybridrl.agents.config import ConfigError, TrainConfig, register_configs
+from hybridrl.agents.config import TrainConfig, register_configs
+from hybridrl.apps import typed_config
 from hybridrl.resources import configs_dir
 
 register_configs()
@@ -27,12 +26,7 @@ register_configs()
 
 @hydra.main(config_path=str(configs_dir()), config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    try:
-        train_cfg = OmegaConf.to_object(cfg)
-    except ConfigError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
-    assert isinstance(train_cfg, TrainConfig)
+    train_cfg = typed_config(cfg, TrainConfig)
     from hybridrl.agents.training import resume, train
 
     hydra_cfg = HydraConfig.get()

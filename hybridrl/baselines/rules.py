@@ -90,15 +90,15 @@ def gpu_margin_usd_per_node_day(plant: Plant, view: PathView) -> FloatArray:
     return margin / plant.dt_days
 
 
-def gpu_opex_usd_per_node_day(plant: Plant) -> FloatArray:
-    """(Gg,) fixed cost of an installed node per day, rented or not."""
-    return plant.gpu_opex_usd_per_node_step / plant.dt_days
+def gpu_net_margin_usd_per_node_day(plant: Plant, view: PathView) -> FloatArray:
+    """(B, Gg) what an installed node earns per day at today's prices, net of its fixed opex
+    (paid whether it is rented or not): the margin an investment in it is judged on."""
+    return gpu_margin_usd_per_node_day(plant, view) - plant.gpu_opex_usd_per_node_step / plant.dt_days
 
 
-def gpu_payback_days(plant: Plant, view: PathView) -> FloatArray:
-    """(B, Gg) days for a node to pay back its all-in capex at today's rent, energy and node opex."""
-    margin = gpu_margin_usd_per_node_day(plant, view) - gpu_opex_usd_per_node_day(plant)
-    return view.now("gpu_node_capex_usd") / np.maximum(margin, 1e-9)
+def gpu_payback_days(view: PathView, net_margin_usd_per_node_day: FloatArray) -> FloatArray:
+    """(B, Gg) days for a node to pay back its all-in capex at the given net margin."""
+    return view.now("gpu_node_capex_usd") / np.maximum(net_margin_usd_per_node_day, 1e-9)
 
 
 def mining_dispatch(plant: Plant, state: PlantState, view: PathView) -> tuple[FloatArray, FloatArray]:
@@ -249,7 +249,7 @@ class HashpriceThreshold:
         payback_days = self.payback_months * DAYS_PER_MONTH
         rows = np.arange(state.n_paths)
         j = _newest_gpu(view)
-        gpu_payback = gpu_payback_days(plant, view)[rows, j]
+        gpu_payback = gpu_payback_days(view, gpu_net_margin_usd_per_node_day(plant, view))[rows, j]
         gpu, budget = _gpu_orders(plant, state, view, gpu_payback < payback_days, budget)
         asic = _asic_orders(plant, state, view, payback_days, budget, sale)
         return dataclasses.replace(
@@ -317,9 +317,10 @@ class Greedy:
             plant, state, view, lease_value_per_mw > cost_per_mw, budget
         )
         j = _newest_gpu(view)
-        gpu_margin = gpu_margin_usd_per_node_day(plant, view)[rows, j] - gpu_opex_usd_per_node_day(plant)[j]
+        net_margin = gpu_net_margin_usd_per_node_day(plant, view)
+        gpu_margin = net_margin[rows, j]
         payback_days = self.payback_months * DAYS_PER_MONTH
-        gpu_payback = gpu_payback_days(plant, view)[rows, j]
+        gpu_payback = gpu_payback_days(view, net_margin)[rows, j]
         gpu_worth = gpu_payback < payback_days
         gpu, budget = _gpu_orders(plant, state, view, gpu_worth, budget)
         # retrofit spare MW for GPUs when a MW of GPUs beats a MW of mining by enough to pay the retrofit

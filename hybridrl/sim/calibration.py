@@ -123,24 +123,6 @@ def history_stats(h: NetworkHistory) -> dict[str, float]:
     return stats
 
 
-def yearly_stats(
-    price_usd: FloatArray, hashrate_th_s: FloatArray, growth_years: int | None = None
-) -> dict[str, float]:
-    """Per-year facts of one daily series (medians over its 365-day blocks): BTC volatility,
-    excess kurtosis and days beyond +-15 %; hashrate growth (over the first ``growth_years``
-    years, all by default), and the shares of declining years and quarters."""
-    years = yearly_price_stats(price_usd)
-    growth = hashrate_growth(hashrate_th_s, YEAR_DAYS)
-    return {
-        "yearly_volatility": float(np.median(years["volatility_per_year"])),
-        "yearly_excess_kurtosis": float(np.median(years["excess_kurtosis"])),
-        "days_beyond_15pct_per_year": float(years["days_beyond_15pct"].mean()),
-        "hashrate_growth_per_year": float(np.median(growth[:growth_years])),
-        "hashrate_declining_years": float(np.mean(growth < 0)),
-        "hashrate_declining_quarters": float(np.mean(hashrate_growth(hashrate_th_s, QUARTER_DAYS) < 0)),
-    }
-
-
 BIG_MOVE_LOG = float(np.log(1.15))
 """A daily move beyond +-15 % (in log terms, |r| > log 1.15)."""
 YEAR_DAYS = 365
@@ -171,6 +153,28 @@ def hashrate_growth(hashrate_th_s: FloatArray, period_days: int) -> FloatArray:
     ends = np.arange(0, len(smooth), period_days)
     level = smooth[ends]
     return level[1:] / level[:-1] - 1.0
+
+
+def yearly_stats(
+    price_usd: FloatArray, hashrate_th_s: FloatArray, growth_years: int | None = None
+) -> dict[str, float]:
+    """Per-year facts of daily series, one row per path (a 1-D series is one path), pooled over
+    the rows' 365-day blocks: median BTC volatility and excess kurtosis, mean days beyond +-15 %;
+    median hashrate growth (over each row's first ``growth_years`` years, all by default), and
+    the shares of declining years and quarters."""
+    prices, hashrates = np.atleast_2d(price_usd), np.atleast_2d(hashrate_th_s)
+    per_year = [yearly_price_stats(p) for p in prices]
+    pooled = {k: np.concatenate([y[k] for y in per_year]) for k in per_year[0]}
+    growth = np.array([hashrate_growth(h, YEAR_DAYS) for h in hashrates])
+    quarters = np.array([hashrate_growth(h, QUARTER_DAYS) for h in hashrates])
+    return {
+        "yearly_volatility": float(np.median(pooled["volatility_per_year"])),
+        "yearly_excess_kurtosis": float(np.median(pooled["excess_kurtosis"])),
+        "days_beyond_15pct_per_year": float(pooled["days_beyond_15pct"].mean()),
+        "hashrate_growth_per_year": float(np.median(growth[:, :growth_years])),
+        "hashrate_declining_years": float(np.mean(growth < 0)),
+        "hashrate_declining_quarters": float(np.mean(quarters < 0)),
+    }
 
 
 def _rolling_drawdown_median(price: FloatArray, window: int) -> float:
@@ -422,17 +426,5 @@ def model_stats(params: ScenarioParams, n_paths: int, seed: int = 0) -> dict[str
         }
     )
     if dt == 1.0:  # per-year facts of daily paths, pooled over paths (the first two years' growth)
-        per_year = [yearly_price_stats(p) for p in path.btc_price_usd]
-        growth = np.array([hashrate_growth(h, YEAR_DAYS) for h in hashrate])
-        quarters = np.array([hashrate_growth(h, QUARTER_DAYS) for h in hashrate])
-        stats.update(
-            {
-                "yearly_volatility": float(np.median([y["volatility_per_year"] for y in per_year])),
-                "yearly_excess_kurtosis": float(np.median([y["excess_kurtosis"] for y in per_year])),
-                "days_beyond_15pct_per_year": float(np.mean([y["days_beyond_15pct"] for y in per_year])),
-                "hashrate_growth_per_year": float(np.median(growth[:, :2])),
-                "hashrate_declining_years": float(np.mean(growth < 0)),
-                "hashrate_declining_quarters": float(np.mean(quarters < 0)),
-            }
-        )
+        stats.update(yearly_stats(path.btc_price_usd, hashrate, growth_years=2))
     return stats

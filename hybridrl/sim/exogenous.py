@@ -569,13 +569,11 @@ def _simulate(p: ScenarioParams, d: dict[str, np.ndarray]) -> ExogenousPath:
     end = np.where(exists, ready + d["offer_term"] * DAYS_PER_MONTH / dt, T + 1.0)
     # tenant default: a constant hazard from the ready-by step on
     hazard_per_step = o.tenant_default_hazard_per_year * dt_y
-    with np.errstate(divide="ignore"):
-        default_step = ready + d["tenant_default_exp"] / hazard_per_step if hazard_per_step > 0 else None
-    tenant_defaulted = (
-        steps[None, :, None] >= np.ceil(default_step)[:, None, :]
-        if default_step is not None
-        else np.zeros((B, T + 1, arrival.shape[1]), dtype=bool)
-    )
+    if hazard_per_step > 0:
+        default_step = np.ceil(ready + d["tenant_default_exp"] / hazard_per_step)
+        tenant_defaulted = steps[None, :, None] >= default_step[:, None, :]
+    else:
+        tenant_defaulted = np.zeros((B, T + 1, arrival.shape[1]), dtype=bool)
 
     return ExogenousPath(
         dt_days=dt,

@@ -509,9 +509,11 @@ class Plant:
         which is exp(-s (end - t)) - 1 without default risk. After the term or a default the hall
         is an unleased hall again (factor 0).
         """
-        lt = self.lease_terms(path)
-        factor = lt.hall_table[t] if lt.hall_table is not None else self._hall_factor(lt, t)
-        return factor * ~self.tenant_defaulted_now(path, t)
+        return self._hall_factor_now(self.lease_terms(path), t) * ~self.tenant_defaulted_now(path, t)
+
+    def _hall_factor_now(self, lt: _LeaseTerms, t: int) -> FloatArray:
+        """(B, K) :meth:`_hall_factor` at step t, from the table when one is kept."""
+        return lt.hall_table[t] if lt.hall_table is not None else self._hall_factor(lt, t)
 
     def _hall_factor(self, lt: _LeaseTerms, t: int | NDArray[np.int64]) -> FloatArray:
         """(B, K) leased-hall factor at step t (or (len(t), B, K) for steps t), default ignored:
@@ -578,9 +580,11 @@ class Plant:
     def offer_backlog_usd(self, path: ExogenousPath, t: int) -> FloatArray:
         """(B, K) value at step t of each offer's margin still to come, were it accepted; 0 once
         its term has ended or its tenant has defaulted."""
-        lt = self.lease_terms(path)
-        value = lt.backlog_table[t] if lt.backlog_table is not None else self._offer_pv(lt, t)
-        return value * ~self.tenant_defaulted_now(path, t)
+        return self._offer_pv_now(self.lease_terms(path), t) * ~self.tenant_defaulted_now(path, t)
+
+    def _offer_pv_now(self, lt: _LeaseTerms, t: int) -> FloatArray:
+        """(B, K) :meth:`_offer_pv` at step t, from the table when one is kept."""
+        return lt.backlog_table[t] if lt.backlog_table is not None else self._offer_pv(lt, t)
 
     def _offer_pv(self, lt: _LeaseTerms, t: int | NDArray[np.int64]) -> FloatArray:
         """(B, K) expected PV at step t of each offer's margin (or (len(t), B, K) for steps t),
@@ -637,10 +641,9 @@ class Plant:
             if state.bankrupt.any():
                 counted = counted & ~state.bankrupt[:, None]
             lt = self.lease_terms(path)
-            pv = lt.backlog_table[t] if lt.backlog_table is not None else self._offer_pv(lt, t)
-            factor = lt.hall_table[t] if lt.hall_table is not None else self._hall_factor(lt, t)
-            parts["lease_margin_pv_usd"] = np.vecdot(pv, counted)
-            parts["leased_hall_usd"] = np.vecdot(factor, state.lease_hall_book_usd * counted)
+            parts["lease_margin_pv_usd"] = np.vecdot(self._offer_pv_now(lt, t), counted)
+            hall_book = state.lease_hall_book_usd * counted
+            parts["leased_hall_usd"] = np.vecdot(self._hall_factor_now(lt, t), hall_book)
         return parts
 
     def nav_usd(self, state: PlantState, path: ExogenousPath) -> FloatArray:
