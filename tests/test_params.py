@@ -113,6 +113,21 @@ BAD_INPUTS = [
         id="offer-window-shorter-than-epoch",
     ),
     pytest.param(
+        {"network": {"initial_hashrate_eh_s": 1e300}},
+        r"network\.initial_hashrate_eh_s: got 1e\+300; allowed: > 0\.0 and <= 1000000\.0",
+        id="sanity-range-hashrate",
+    ),
+    pytest.param(
+        {"finance": {"interest_rate_per_year": 1e6}},
+        r"finance\.interest_rate_per_year: got 1000000\.0; allowed: >= 0\.0 and <= 10\.0",
+        id="sanity-range-interest",
+    ),
+    pytest.param(
+        {"btc_price": {"regimes": {"volatility_per_year": [0.5, 0.4, 1e9]}}},
+        r"btc_price\.regimes\.volatility_per_year\[2\]: got 1000000000\.0; allowed",
+        id="sanity-range-tuple-element",
+    ),
+    pytest.param(
         {"finance": {"pool_fee": float("nan")}},
         r"finance\.pool_fee: expected a finite number",
         id="nan-value",
@@ -180,7 +195,10 @@ BILLION_LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, 
         ("extends: default\nname: d\n" + "x: " + "[" * 10_000 + "]" * 10_000 + "\n", "nesting deeper"),
         (b"extends: default\nname: \xff\xfe\n", "not UTF-8"),
         ("extends: default\nname: big\ndescription: " + "x" * (2 << 20) + "\n", "at most"),
-        ("extends: default\nname: huge\nbtc_price:\n  initial_usd: 1.0e308\n", "not finite"),
+        (
+            "extends: default\nname: huge\nbtc_price:\n  initial_usd: 1.0e308\n",
+            r"initial_usd: got 1e\+308; allowed",
+        ),
         (
             "extends: default\nname: digits\nnetwork:\n  initial_height: " + "9" * 5000 + "\n",
             "unreadable value",
@@ -211,3 +229,14 @@ def test_a_file_without_a_name_takes_its_own(tmp_path: Path) -> None:
     path = tmp_path / "mine.yaml"
     path.write_text("extends: tiny\ndescription: my own world\n")
     assert load_scenario(path).name == "mine"
+
+
+def test_a_series_that_overflows_within_the_ranges_is_refused_at_load(default_params) -> None:  # type: ignore[no-untyped-def]
+    """The finite check behind the ranges: parameters built past the loader's checks."""
+    import dataclasses
+
+    from hybridrl.sim.params import check_simulates
+
+    price = dataclasses.replace(default_params.btc_price, initial_usd=1e308)
+    with pytest.raises(ScenarioError, match="not finite within"):
+        check_simulates(dataclasses.replace(default_params, btc_price=price), "x.yaml")

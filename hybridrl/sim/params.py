@@ -163,8 +163,8 @@ class RegimeParams:
     """Markov chain of BTC market regimes (bull, calm, bear...) with per-regime drift and volatility."""
 
     names: tuple[str, ...]
-    drift_per_year: tuple[float, ...] = _spec(doc="log-price drift per regime")
-    volatility_per_year: tuple[float, ...] = _spec(ge=0.0, doc="annualised volatility per regime")
+    drift_per_year: tuple[float, ...] = _spec(ge=-10.0, le=10.0, doc="log-price drift per regime")
+    volatility_per_year: tuple[float, ...] = _spec(ge=0.0, le=10.0, doc="annualised volatility per regime")
     mean_duration_days: tuple[float, ...] = _spec(gt=0.0, doc="expected stay in each regime")
     switch_probabilities: tuple[tuple[float, ...], ...] = _spec(
         ge=0.0, le=1.0, doc="row i: where regime i goes when it ends (zero diagonal, rows sum to 1)"
@@ -191,21 +191,21 @@ class RegimeParams:
 class BtcPriceParams:
     """Regime-switching jump diffusion of the log BTC price."""
 
-    initial_usd: float = _spec(gt=0.0)
+    initial_usd: float = _spec(gt=0.0, le=1e8, doc="USD per BTC")
     regimes: RegimeParams = _spec()
-    jump_rate_per_year: float = _spec(0.0, ge=0.0)
-    jump_mean_log: float = 0.0
-    jump_std_log: float = _spec(0.0, ge=0.0)
+    jump_rate_per_year: float = _spec(0.0, ge=0.0, le=365.0)
+    jump_mean_log: float = _spec(0.0, ge=-2.0, le=2.0)
+    jump_std_log: float = _spec(0.0, ge=0.0, le=2.0)
 
 
 @dataclass(frozen=True, kw_only=True)
 class FeeParams:
     """Fees per block: log-AR(1) toward a long-run level, times a multiplier during spike episodes."""
 
-    initial_btc_per_block: float = _spec(gt=0.0)
-    long_run_btc_per_block: float = _spec(gt=0.0)
+    initial_btc_per_block: float = _spec(gt=0.0, le=100.0)
+    long_run_btc_per_block: float = _spec(gt=0.0, le=100.0)
     reversion_per_day: float = _spec(ge=0.0, le=1.0)
-    volatility_per_sqrt_day: float = _spec(ge=0.0)
+    volatility_per_sqrt_day: float = _spec(ge=0.0, le=2.0)
     spike_rate_per_year: float = _spec(0.0, ge=0.0)
     spike_mean_days: float = _spec(5.0, gt=0.0)
     spike_multiplier: float = _spec(1.0, ge=1.0)
@@ -223,9 +223,9 @@ class FeeParams:
 class NetworkParams:
     """Network hashrate: log H reverts toward the level where hashprice covers the marginal fleet's cost."""
 
-    initial_hashrate_eh_s: float = _spec(gt=0.0)
-    initial_height: int = _spec(ge=0)
-    initial_difficulty: float = _spec(gt=0.0)
+    initial_hashrate_eh_s: float = _spec(gt=0.0, le=1e6)
+    initial_height: int = _spec(ge=0, le=10_000_000)
+    initial_difficulty: float = _spec(gt=0.0, le=1e20)
     reversion_per_year: float = _spec(ge=0.0, doc="speed of log H toward equilibrium")
     floor_share_of_peak: float = _spec(
         0.5, gt=0.0, le=1.0, doc="hashrate never falls below this share of its running peak (sunk fleets)"
@@ -239,8 +239,8 @@ class NetworkParams:
     fleet_turnover_years: float = _spec(
         2.0, gt=0.0, doc="the network's fleet follows the frontier efficiency with this time constant"
     )
-    marginal_power_usd_per_mwh: float = _spec(45.0, gt=0.0)
-    volatility_per_sqrt_day: float = _spec(0.0, ge=0.0)
+    marginal_power_usd_per_mwh: float = _spec(45.0, gt=0.0, le=1e4)
+    volatility_per_sqrt_day: float = _spec(0.0, ge=0.0, le=1.0)
     cost_decline_per_year: float = _spec(
         0.0,
         ge=-1.0,
@@ -261,18 +261,18 @@ class NetworkParams:
 class PowerParams:
     """A firm PPA block plus a real-time price with spikes, and demand-response calls."""
 
-    ppa_mw: float = _spec(ge=0.0)
-    ppa_usd_per_mwh: float = _spec(ge=0.0)
-    rt_mean_usd_per_mwh: float = _spec(gt=0.0)
+    ppa_mw: float = _spec(ge=0.0, le=1e5)
+    ppa_usd_per_mwh: float = _spec(ge=0.0, le=1e4)
+    rt_mean_usd_per_mwh: float = _spec(gt=0.0, le=1e4)
     rt_reversion_per_day: float = _spec(gt=0.0, le=24.0)
-    rt_volatility_per_sqrt_day: float = _spec(ge=0.0)
+    rt_volatility_per_sqrt_day: float = _spec(ge=0.0, le=10.0)
     rt_seasonal_amplitude: float = _spec(0.0, ge=0.0, lt=1.0, doc="summer peak (late July)")
     rt_intraday_amplitude: float = _spec(0.0, ge=0.0, lt=1.0, doc="evening peak (17:00); hourly steps only")
     spike_rate_per_year: float = _spec(0.0, ge=0.0)
-    spike_mean_usd_per_mwh: float = _spec(0.0, ge=0.0)
+    spike_mean_usd_per_mwh: float = _spec(0.0, ge=0.0, le=1e5)
     spike_half_life_days: float = _spec(1.0, gt=0.0)
-    price_cap_usd_per_mwh: float = _spec(5000.0, gt=0.0, doc="ERCOT system-wide offer cap")
-    price_floor_usd_per_mwh: float = -50.0
+    price_cap_usd_per_mwh: float = _spec(5000.0, gt=0.0, le=1e5, doc="ERCOT system-wide offer cap")
+    price_floor_usd_per_mwh: float = _spec(-50.0, ge=-1e4, le=1e4)
     dr_call_probability_per_step: float = _prob(0.0)
     dr_trigger_usd_per_mwh: float = _spec(1000.0, ge=0.0, doc="an RT price above this also calls DR")
     dr_credit_usd_per_mwh: float = _spec(0.0, ge=0.0)
@@ -281,7 +281,7 @@ class PowerParams:
 @dataclass(frozen=True, kw_only=True)
 class AsicGeneration:
     name: str
-    efficiency_j_per_th: float = _spec(gt=0.0)
+    efficiency_j_per_th: float = _spec(gt=0.0, le=1e4)
     release: dt.date = dt.date(2020, 1, 1)
     release_jitter_days: float = _spec(0.0, ge=0.0)
 
@@ -311,9 +311,9 @@ class AsicMarketParams:
 @dataclass(frozen=True, kw_only=True)
 class GpuGeneration:
     name: str
-    node_kw: float = _spec(gt=0.0, doc="IT power of one node at full load")
-    spot_usd_per_gpu_hour: float = _spec(gt=0.0, doc="spot price at the later of start and release")
-    node_capex_usd: float = _spec(gt=0.0)
+    node_kw: float = _spec(gt=0.0, le=1e3, doc="IT power of one node at full load")
+    spot_usd_per_gpu_hour: float = _spec(gt=0.0, le=1e3, doc="spot price at the later of start and release")
+    node_capex_usd: float = _spec(gt=0.0, le=1e8)
     gpus_per_node: int = _spec(8, ge=1)
     node_opex_usd_per_year: float = _spec(
         0.0, ge=0.0, doc="fixed cost of an installed node (support contracts, spares, staff), rented or not"
@@ -360,12 +360,12 @@ class OfferParams:
     rate_per_year: float = _spec(ge=0.0)
     max_offers: int = _spec(12, ge=0)
     window_days: float = _spec(30.0, gt=0.0)
-    it_mw_min: float = _spec(gt=0.0)
-    it_mw_max: float = _spec(gt=0.0)
-    price_min_usd_per_kw_month: float = _spec(ge=0.0)
-    price_max_usd_per_kw_month: float = _spec(ge=0.0)
-    term_min_months: float = _spec(gt=0.0)
-    term_max_months: float = _spec(gt=0.0)
+    it_mw_min: float = _spec(gt=0.0, le=1e4)
+    it_mw_max: float = _spec(gt=0.0, le=1e4)
+    price_min_usd_per_kw_month: float = _spec(ge=0.0, le=1e4)
+    price_max_usd_per_kw_month: float = _spec(ge=0.0, le=1e4)
+    term_min_months: float = _spec(gt=0.0, le=1200.0)
+    term_max_months: float = _spec(gt=0.0, le=1200.0)
     ready_min_months: float = _spec(ge=0.0)
     ready_max_months: float = _spec(ge=0.0)
     late_penalty_fraction: float = _spec(0.5, ge=0.0, doc="penalty per late kW-month / price")
@@ -410,20 +410,20 @@ class OutageParams:
 class SiteParams:
     """Physical site. All MW are facility (grid-side) MW; a lease's IT MW occupies IT MW x pue_hpc."""
 
-    interconnection_mw: float = _spec(gt=0.0)
-    mining_ready_mw: float = _spec(ge=0.0)
-    hpc_ready_mw: float = _spec(ge=0.0)
+    interconnection_mw: float = _spec(gt=0.0, le=1e5)
+    mining_ready_mw: float = _spec(ge=0.0, le=1e5)
+    hpc_ready_mw: float = _spec(ge=0.0, le=1e5)
     pue_mining: float = _spec(1.07, ge=1.0)
     pue_hpc: float = _spec(1.3, ge=1.0)
     initial_asic_th: dict[str, float] = _spec({}, ge=0.0, doc="TH/s held per generation name")
     initial_gpu_nodes: dict[str, int] = _spec({}, ge=0)
     retrofit_block_mw: float = _spec(5.0, gt=0.0)
-    retrofit_capex_usd_per_mw: float = _spec(9.0e6, ge=0.0)
+    retrofit_capex_usd_per_mw: float = _spec(9.0e6, ge=0.0, le=1e10)
     retrofit_lead_time_days: float = _spec(280.0, ge=0.0)
     max_retrofit_blocks_per_epoch: int = _spec(4, ge=0)
     opex_mining_usd_per_mw_year: float = _spec(0.0, ge=0.0)
     opex_hpc_usd_per_mw_year: float = _spec(0.0, ge=0.0)
-    infrastructure_book_usd: float = _spec(0.0, ge=0.0)
+    infrastructure_book_usd: float = _spec(0.0, ge=0.0, le=1e13)
     infrastructure_depreciation_per_year: float = _prob(0.05)
 
     def __post_init__(self) -> None:
@@ -433,9 +433,9 @@ class SiteParams:
 
 @dataclass(frozen=True, kw_only=True)
 class FinanceParams:
-    initial_cash_usd: float
-    credit_limit_usd: float = _spec(0.0, ge=0.0)
-    interest_rate_per_year: float = _spec(0.1, ge=0.0)
+    initial_cash_usd: float = _spec(ge=-1e13, le=1e13)
+    credit_limit_usd: float = _spec(0.0, ge=0.0, le=1e13)
+    interest_rate_per_year: float = _spec(0.1, ge=0.0, le=10.0)
     min_liquidity_usd: float = _spec(
         0.0, ge=0.0, doc="capex may not bring cash below -credit_limit + this (a lender's liquidity covenant)"
     )
