@@ -231,7 +231,7 @@ def test_a_file_without_a_name_takes_its_own(tmp_path: Path) -> None:
     assert load_scenario(path).name == "mine"
 
 
-def test_a_series_that_overflows_within_the_ranges_is_refused_at_load(default_params) -> None:  # type: ignore[no-untyped-def]
+def test_the_finite_check_refuses_a_series_that_overflows(default_params) -> None:  # type: ignore[no-untyped-def]
     """The finite check behind the ranges: parameters built past the loader's checks."""
     import dataclasses
 
