@@ -24,6 +24,7 @@ from hybridrl.evaluation.metrics import (
     max_drawdown_usd,
     monthly_mean,
     monthly_rate,
+    monthly_sd,
     monthly_sum,
     paired_difference,
 )
@@ -52,6 +53,27 @@ def test_constant_revenue_has_zero_monthly_std_and_no_btc_beta() -> None:
     np.testing.assert_allclose(
         monthly_rate(np.full((1, hourly.size), 2.0), hourly, 1 / 24), 2.0 * 24 * 30.4375
     )
+
+
+def test_metrics_undefined_on_too_few_months_are_nan_and_reported_as_na() -> None:
+    rng = np.random.default_rng(2)
+    for months in (1, 2):
+        price = rng.uniform(5e4, 1e5, (3, months))
+        assert np.isnan(btc_beta(0.01 * price, price)).all()
+    assert np.isnan(monthly_sd(np.ones((3, 1)))).all()
+    assert np.all(np.isfinite(monthly_sd(np.ones((3, 2)))))
+    from hybridrl.evaluation.report import summary_markdown
+
+    tiny = load_scenario("tiny")  # three weeks: one calendar month
+    from hybridrl.evaluation.benchmark import run_benchmark
+
+    result = run_benchmark(tiny, [0, 1], [RULE_POLICIES["always_mine"]], oracle=None, n_boot=50)
+    assert result.paths["btc_beta"].isna().all() and result.paths["monthly_cash_flow_std_usd"].isna().all()
+    row = next(
+        line for line in summary_markdown(result, "t").splitlines() if line.startswith("| always_mine")
+    )
+    cells = [c.strip() for c in row.split("|")]
+    assert cells[6] == "n/a" and cells[8] == "n/a", row
 
 
 def test_revenue_proportional_to_price_has_beta_one_and_unrelated_revenue_near_zero() -> None:

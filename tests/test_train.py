@@ -190,6 +190,17 @@ def test_every_agent_trains_saves_and_loads(algo: str, tmp_path: Path) -> None:
     assert len(frame) == 2 and np.isfinite(frame["nav_change_usd"]).all()
 
 
+@pytest.mark.parametrize("algo", ["ppo", "sac"])
+def test_smoke_trains_the_steps_it_says_and_evaluates_after_learning(algo: str, tmp_path: Path) -> None:
+    cfg = compose_train(["experiment=smoke", "logger=none", f"agent={algo}", "eval.gap_closed=false"])
+    result = train(cfg, tmp_path / "run")
+    assert result.num_timesteps == cfg.total_timesteps == 512
+    import pandas as pd
+
+    steps = pd.read_csv(tmp_path / "run" / "eval.csv")["step"].tolist()
+    assert steps[-1] == 512  # the model as learning left it was evaluated
+
+
 def _actions(run_dir: Path) -> np.ndarray:
     policy = load_trained_policy(run_dir)
     from hybridrl.sim.params import load_scenario

@@ -19,9 +19,9 @@ from stable_baselines3.common.logger import KVWriter
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecNormalize
 
+from hybridrl.agents.best import write_best
 from hybridrl.agents.factory import save_normalizer
 from hybridrl.agents.files import (
-    BEST_DIR,
     CHECKPOINT_DIR,
     EVAL_FILE,
     MODEL_FILE,
@@ -128,11 +128,19 @@ class CheckpointAndEval(BaseCallback):
         self.state = dict(state or {"best_nav_change_usd": None, "evaluations": 0})
         self._next_checkpoint = 0
         self._next_eval = 0
+        self._last_eval_step: int | None = None
+        self._start_step = 0
 
     def _on_training_start(self) -> None:
-        n = self.num_timesteps
+        n = self._start_step = self.num_timesteps
         self._next_checkpoint = (n // self.checkpoint_every + 1) * self.checkpoint_every
         self._next_eval = (n // self.eval_every + 1) * self.eval_every
+
+    def _on_training_end(self) -> None:
+        """Evaluate the model as learning left it (the last update comes after the last step
+        callback), so that ``best/`` can be the trained policy and not only an earlier one."""
+        if self.num_timesteps > self._start_step and self._last_eval_step != self.num_timesteps:
+            self.evaluate()
 
     def _on_step(self) -> bool:
         if self.num_timesteps >= self._next_eval:
@@ -174,6 +182,7 @@ class CheckpointAndEval(BaseCallback):
     # ------------------------------------------------------------------ evaluation
 
     def evaluate(self) -> dict[str, float]:
+        self._last_eval_step = self.num_timesteps
         vecnorm = self._vecnormalize()
         normalizer = ObservationNormalizer.from_vecnormalize(vecnorm) if vecnorm is not None else None
         policy = NetworkPolicy("agent", sb3_act_fn(self.model), normalizer)
@@ -199,7 +208,8 @@ class CheckpointAndEval(BaseCallback):
         if best is None or metrics["eval/nav_change_usd"] > best:
             self.state["best_nav_change_usd"] = metrics["eval/nav_change_usd"]
             self.state["best_step"] = self.num_timesteps
-            self.save_model(self.run_dir / BEST_DIR)
+            record = {"step": self.num_timesteps, "nav_change_usd": metrics["eval/nav_change_usd"]}
+            write_best(self.run_dir, self.save_model, record)
         append_eval_row(self.run_dir / EVAL_FILE, {"step": self.num_timesteps, **metrics})
         return metrics
 

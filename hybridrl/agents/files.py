@@ -7,6 +7,8 @@ from pathlib import Path
 
 RUN_CONFIG_FILE = "config.yaml"
 """The resolved configuration, written at the top of every run directory."""
+SCENARIO_FILE = "scenario.yaml"
+"""The run's own copy of its resolved scenario (self-contained, same hash), written first."""
 RUN_FILE = "run.json"
 """What was trained, on which seeds, how fast; written when training ends."""
 MODEL_FILE = "model.zip"
@@ -17,6 +19,9 @@ VECNORMALIZE_FILE = "vecnormalize.pkl"
 CHECKPOINT_DIR = "checkpoints"
 BEST_DIR = "best"
 STATE_FILE = "state.json"
+BEST_FILE = "best.json"
+"""In ``best/``: the step and validation NAV change of the model beside it, written last (a
+``best/`` without it is incomplete)."""
 REPLAY_BUFFER_FILE = "replay_buffer.pkl"
 EVAL_FILE = "eval.csv"
 MODELS = ("best", "final")

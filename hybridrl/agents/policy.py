@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from hybridrl.agents.files import MODEL_FILE, NORMALIZER_FILE, RUN_FILE, model_folder
+from hybridrl.agents.best import model_dir
+from hybridrl.agents.files import MODEL_FILE, NORMALIZER_FILE, RUN_FILE
 from hybridrl.env.encoding import ObservationEncoder, decode_action
 from hybridrl.sim.information import PathView
 from hybridrl.sim.plant import NativeAction, Plant, PlantState
@@ -127,7 +128,7 @@ def load_trained_policy(run_dir: str | Path, which: str = "final", name: str | N
 
     run_dir = Path(run_dir)
     meta = json.loads((run_dir / RUN_FILE).read_text())
-    folder = model_folder(run_dir, which)
+    folder = model_dir(run_dir, which)
     model = algorithm_class(meta["algo"]).load(folder / MODEL_FILE, device="cpu")
     stats = folder / NORMALIZER_FILE
     normalizer = ObservationNormalizer.from_json(stats) if stats.is_file() else None

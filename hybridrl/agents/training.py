@@ -1,6 +1,7 @@
 """Train an SB3 agent on a scenario from a :class:`TrainConfig` into a run directory.
 
-A run directory holds: ``config.yaml`` (the resolved configuration), ``run.json`` (what was
+A run directory holds: ``config.yaml`` (the resolved configuration), ``scenario.yaml`` (its own
+copy of the resolved scenario, which resuming, evaluation and export read), ``run.json`` (what was
 trained, on which seeds, how fast), ``model.zip`` with ``vecnormalize.pkl``/``.json``,
 ``checkpoints/step_*/`` (model, statistics, replay buffer, callback state), ``best/`` (the best
 model by validation NAV change, with the statistics it was evaluated with), ``eval.csv`` (the
@@ -37,6 +38,7 @@ from hybridrl.agents.config import (
     WandbMode,
 )
 from hybridrl.agents.files import (
+    BEST_DIR,
     CHECKPOINT_DIR,
     EVAL_FILE,
     MODEL_FILE,
@@ -48,7 +50,8 @@ from hybridrl.agents.files import (
 )
 from hybridrl.agents.seeds import training_seeds, validation_seeds
 from hybridrl.sim.exogenous import sample_paths
-from hybridrl.sim.params import load_scenario
+from hybridrl.sim.params import ScenarioParams, load_scenario
+from hybridrl.wandb_finish import finish_run
 
 log = logging.getLogger(__name__)
 
@@ -126,32 +129,69 @@ def resolve_progress_bar(setting: bool | None, multirun: bool = False) -> bool:
     return sys.stdout.isatty() and not multirun and not os.environ.get("CI")
 
 
+RESUMABLE_SETTINGS = ("total_timesteps", "logger", "progress_bar", "device", "torch_threads", "vec_env")
+"""What a resumed run may change: how long and where it runs and what it logs to, never what it
+learns (the scenario, the agent, the seed, the evaluation)."""
+
+
 def resume(
     run_dir: str | Path,
     total_timesteps: int | None = None,
     logger: LoggerConfig | None = None,
     progress_bar: bool | None = None,
     multirun: bool = False,
+    **settings: Any,
 ) -> TrainResult:
     """Continue the run in ``run_dir`` from its latest checkpoint (from scratch if it has none)
-    with its saved configuration; only the total steps, the logger and the progress bar may
-    change. A resumed run loses at most the steps since that checkpoint; its environments start
-    fresh episodes (on their training seeds' paths again)."""
+    with its saved configuration and on its own copy of the scenario; only
+    :data:`RESUMABLE_SETTINGS` may change (others raise :class:`ConfigError`). Refuses
+    (:class:`~hybridrl.agents.run_scenario.RunScenarioError`) if the scenario its config names
+    now describes another world. A resumed run loses at most the steps since that checkpoint;
+    its environments start fresh episodes (on their training seeds' paths again)."""
+    from hybridrl.agents.run_scenario import load_run_scenario, refuse_changed_source
+
     run_dir = Path(run_dir)
+    if not (run_dir / RUN_CONFIG_FILE).is_file():
+        raise ConfigError(
+            [("resume", f"{str(run_dir)!r} is not a training run directory (no {RUN_CONFIG_FILE})")]
+        )
     cfg = load_config(run_dir / RUN_CONFIG_FILE)
-    changes: dict[str, Any] = {"progress_bar": progress_bar}
+    not_allowed = sorted(set(settings) - set(RESUMABLE_SETTINGS))
+    if not_allowed:
+        raise ConfigError([(k, "cannot change when resuming a run") for k in not_allowed])
+    changes: dict[str, Any] = {"progress_bar": progress_bar, **settings}
     if total_timesteps is not None:
         changes["total_timesteps"] = total_timesteps
     if logger is not None:
         changes["logger"] = logger
-    return train(dataclasses.replace(cfg, **changes), run_dir, multirun=multirun, _resuming=True)
+    params = load_run_scenario(run_dir)
+    refuse_changed_source(params, cfg.env.scenario, run_dir)
+    return _train(dataclasses.replace(cfg, **changes), run_dir, params, multirun=multirun, resuming=True)
 
 
-def train(
-    cfg: TrainConfig, run_dir: str | Path, multirun: bool = False, _resuming: bool = False
-) -> TrainResult:
+def train(cfg: TrainConfig, run_dir: str | Path, multirun: bool = False) -> TrainResult:
     """Train a fresh run into ``run_dir`` (see the module docstring for its files); to continue
-    one, use :func:`resume`."""
+    one, use :func:`resume`. The scenario is loaded (and any problem raised) before anything is
+    written; the run keeps its own copy of it."""
+    from hybridrl.agents.run_scenario import save_run_scenario
+
+    if cfg.resume is not None:
+        raise ValueError("train() starts fresh runs; call resume(run_dir) to continue one")
+    run_dir = Path(run_dir)
+    if (run_dir / RUN_CONFIG_FILE).exists():
+        raise ValueError(
+            f"{run_dir} already holds a run; resume it with resume({str(run_dir)!r}) or pick a new one"
+        )
+    params = load_scenario(cfg.env.scenario)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_run_scenario(params, run_dir)
+    save_config(cfg, run_dir / RUN_CONFIG_FILE)
+    return _train(cfg, run_dir, params, multirun=multirun, resuming=False)
+
+
+def _train(
+    cfg: TrainConfig, run_dir: Path, params: ScenarioParams, multirun: bool, resuming: bool
+) -> TrainResult:
     import torch
     from stable_baselines3.common.logger import CSVOutputFormat, Logger
 
@@ -169,23 +209,14 @@ def train(
         wrap_normalize,
     )
 
-    if cfg.resume is not None:
-        raise ValueError("train() starts fresh runs; call resume(run_dir) to continue one")
-    run_dir = Path(run_dir)
-    checkpoint = latest_checkpoint(run_dir) if _resuming else None
+    checkpoint = latest_checkpoint(run_dir) if resuming else None
     state: dict[str, Any] | None = None
     if checkpoint is not None:
         state = json.loads((checkpoint / STATE_FILE).read_text())
-    if not _resuming:
-        if (run_dir / RUN_CONFIG_FILE).exists():
-            raise ValueError(
-                f"{run_dir} already holds a run; resume it with resume({str(run_dir)!r}) or pick a new one"
-            )
-        run_dir.mkdir(parents=True, exist_ok=True)
-        save_config(cfg, run_dir / RUN_CONFIG_FILE)
+    if resuming:
+        state = _repaired_best_state(run_dir, state)
 
     torch.set_num_threads(cfg.torch_threads)
-    params = load_scenario(cfg.env.scenario)
     train_seeds = training_seeds(cfg.seed, cfg.n_envs)
     eval_seeds = validation_seeds(cfg.eval.episodes)
     venv = make_vec_env(params, cfg.n_envs, cfg.vec_env)
@@ -200,7 +231,7 @@ def train(
     else:
         env = wrap_normalize(venv, cfg.agent.gamma) if cfg.normalize else venv
         model = make_model(cfg.agent, env, seed=cfg.seed, device=cfg.device)
-        if _resuming:  # killed before its first checkpoint: start again
+        if resuming:  # killed before its first checkpoint: start again
             truncate_eval_history(run_dir / EVAL_FILE, 0)
     seed_paths(venv, train_seeds)
 
@@ -269,8 +300,30 @@ def train(
         model.logger.close()
         env.close()
         if wandb_run is not None:
-            wandb_run.finish()
+            finish_run(wandb_run)
     return TrainResult(run_dir, model.num_timesteps, seconds, None if checkpoint is None else start_step)
+
+
+def _repaired_best_state(run_dir: Path, state: dict[str, Any] | None) -> dict[str, Any]:
+    """Repair ``best/`` after a kill and make the callback's record of the best agree with the
+    model actually on disk (which may come from steps past the checkpoint: it was evaluated on
+    the validation paths all the same)."""
+    from hybridrl.agents.best import best_record, repair_best
+
+    state = dict(state or {"best_nav_change_usd": None, "evaluations": 0})
+    outcome = repair_best(run_dir)
+    if outcome != "intact":
+        log.warning("%s/%s was incomplete: %s", run_dir, BEST_DIR, outcome)
+    record = best_record(run_dir)
+    if record is not None:
+        state["best_nav_change_usd"], state["best_step"] = (
+            float(record["nav_change_usd"]),
+            int(record["step"]),
+        )
+    elif not (run_dir / BEST_DIR).exists():
+        state["best_nav_change_usd"] = None
+        state.pop("best_step", None)
+    return state
 
 
 def _start_wandb(cfg: TrainConfig, run_dir: Path, state: dict[str, Any] | None) -> Any:

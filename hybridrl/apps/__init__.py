@@ -3,14 +3,48 @@ commands (``experiments/*.py`` run the same apps from a checkout)."""
 
 from __future__ import annotations
 
+import shutil
 import sys
-from typing import TypeVar
+from pathlib import Path
+from typing import NoReturn, TypeVar
 
 from omegaconf import DictConfig, OmegaConf
 
 from hybridrl.agents.config import ConfigError
 
 T = TypeVar("T")
+
+HYDRA_OWN_FILES = (".hydra",)
+"""What Hydra writes into a job's output folder before the app runs (plus ``*.log``)."""
+
+
+def hydra_output_dir() -> Path | None:
+    """This Hydra job's output folder (None outside a Hydra app)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return None
+    return Path(HydraConfig.get().runtime.output_dir)
+
+
+def holds_only_hydra_files(folder: Path) -> bool:
+    """True when ``folder`` holds nothing the app wrote (only Hydra's record and log)."""
+    return folder.is_dir() and all(p.name in HYDRA_OWN_FILES or p.suffix == ".log" for p in folder.iterdir())
+
+
+def discard_unused_output() -> None:
+    """Remove this job's output folder if the app wrote nothing into it (a config error must not
+    leave a misleadingly named run folder behind)."""
+    folder = hydra_output_dir()
+    if folder is not None and holds_only_hydra_files(folder):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def fail(message: object) -> NoReturn:
+    """Print ``error: message``, discard the unused output folder and exit with status 2."""
+    print(f"error: {message}", file=sys.stderr)
+    discard_unused_output()
+    sys.exit(2)
 
 
 def typed_config(cfg: DictConfig, kind: type[T]) -> T:
@@ -19,7 +53,6 @@ def typed_config(cfg: DictConfig, kind: type[T]) -> T:
     try:
         conf = OmegaConf.to_object(cfg)
     except ConfigError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+        fail(err)
     assert isinstance(conf, kind)
     return conf

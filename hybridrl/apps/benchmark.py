@@ -11,14 +11,12 @@ Writes paths.csv, summary.csv, summary.md, pairs.csv and plots/*.png into the ou
 
 from __future__ import annotations
 
-import sys
-
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from hybridrl.agents.config import BenchmarkConfig, register_configs
-from hybridrl.apps import typed_config
+from hybridrl.apps import fail, typed_config
 from hybridrl.resources import configs_dir
 
 register_configs()
@@ -33,8 +31,7 @@ def main(cfg: DictConfig) -> None:
     try:
         run_from_config(bench_cfg, out, log=lambda line: print(line, flush=True))
     except ValueError as err:  # e.g. held-out seeds that a run trained on
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+        fail(err)
     print()
     print(open(f"{out}/summary.md").read())
     print(f"report and plots: {out} (summary.md, summary.csv, paths.csv, pairs.csv, plots/)")

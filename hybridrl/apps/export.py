@@ -1,6 +1,6 @@
 """Export a training run's policy for the production scheduler (a Hydra app; configs/export.yaml).
 
-    hybridrl-export run_dir=outputs/train/<run> out=exported/<name> [which=best|final]
+    hybridrl-export run_dir=outputs/train/<run> out=exported/<name> [which=best|final] [verbose=true]
 
 Writes policy.onnx (one self-contained file: observation normalisation, the deterministic
 policy and the action mapping to physical units inside) and policy.json (schema and environment
@@ -11,7 +11,6 @@ trained). Load it with hybridrl.scheduler.Scheduler.load(out) or the hybridrl-sc
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig
 
 from hybridrl.agents.files import MODELS, RUN_FILE
-from hybridrl.apps import typed_config
+from hybridrl.apps import fail, typed_config
 from hybridrl.resources import configs_dir
 
 
@@ -29,6 +28,8 @@ class ExportConfig:
     run_dir: str = MISSING
     out: str = MISSING
     which: str = "best"
+    verbose: bool = False
+    """Show the ONNX exporter's progress lines and INFO logs."""
 
 
 ConfigStore.instance().store(name="export_schema", node=ExportConfig)
@@ -43,15 +44,13 @@ def main(cfg: DictConfig) -> None:
     if conf.which not in MODELS:
         problems.append(f"which: must be best or final, got {conf.which!r}")
     if problems:
-        print("error: invalid configuration:\n  " + "\n  ".join(problems), file=sys.stderr)
-        sys.exit(2)
+        fail("invalid configuration:\n  " + "\n  ".join(problems))
     from hybridrl.export.onnx_export import export_policy
 
     try:
-        meta = export_policy(conf.run_dir, conf.out, which=conf.which)
+        meta = export_policy(conf.run_dir, conf.out, which=conf.which, verbose=conf.verbose)
     except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+        fail(err)
     print(f"exported {meta['algo']} ({conf.which}) trained on {meta['scenario']} to {conf.out}")
     print(f"policy.onnx sha256 {meta['onnx_sha256']}")
 

@@ -8,8 +8,11 @@ a constraint family over thousands of time steps is built with a handful of arra
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -26,6 +29,31 @@ def concatenated_ranges(starts: ArrayLike, lengths: ArrayLike) -> IntArray:
     lengths = np.asarray(lengths, dtype=np.int64)
     offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
     return np.repeat(starts, lengths) + offsets
+
+
+_BANNER_SHOWN = False
+
+
+def new_highs(verbose: bool = False) -> Any:
+    """A ``highspy.Highs``; unless ``verbose``, without the banner its C++ constructor prints to
+    standard output once per process, before any option can turn it off (stdout's file
+    descriptor points at /dev/null for that one construction)."""
+    import highspy
+
+    global _BANNER_SHOWN
+    if verbose or _BANNER_SHOWN:
+        return highspy.Highs()
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            h = highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    _BANNER_SHOWN = True
+    return h
 
 
 class Expr:
@@ -265,7 +293,7 @@ class LinearModel:
             lp.integrality_ = [
                 highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous for i in integer
             ]
-        h = highspy.Highs()
+        h = new_highs(verbose)
         h.setOptionValue("output_flag", verbose)
         h.setOptionValue("time_limit", float(time_limit_s))
         h.setOptionValue("mip_rel_gap", float(mip_rel_gap))

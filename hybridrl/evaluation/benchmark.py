@@ -29,11 +29,13 @@ from hybridrl.evaluation.metrics import (
     max_drawdown_usd,
     monthly_mean,
     monthly_rate,
+    monthly_sd,
     paired_difference,
 )
 from hybridrl.evaluation.rollout import RecordingPolicy, Trajectory, evaluate, evaluate_oracle
 from hybridrl.sim.exogenous import ExogenousPath, sample_paths
 from hybridrl.sim.params import ScenarioParams
+from hybridrl.wandb_finish import finish_run
 
 SUMMARY_METRICS = (
     "nav_change_usd",
@@ -144,8 +146,8 @@ def add_path_metrics(
     oracle_nav = paths[paths["policy"] == "oracle"]["nav_change_usd"].to_numpy() if has_oracle else None
     for name, traj in trajectories.items():
         rows = paths[paths["policy"] == name].copy()
-        rows["monthly_cash_flow_std_usd"] = monthly_rate(traj.operating_cash_usd, dates, path.dt_days).std(
-            axis=1
+        rows["monthly_cash_flow_std_usd"] = monthly_sd(
+            monthly_rate(traj.operating_cash_usd, dates, path.dt_days)
         )
         rows["max_drawdown_usd"] = max_drawdown_usd(traj.nav_usd)
         rows["btc_beta"] = btc_beta(monthly_rate(traj.revenue_usd, dates, path.dt_days), price)
@@ -189,6 +191,24 @@ def pairwise(paths: pd.DataFrame, metric: str = "nav_change_usd", n_boot: int = 
     return pd.DataFrame(rows)
 
 
+def check_trained_world(run_dir: Path, params: ScenarioParams, log: Callable[[str], None]) -> None:
+    """Refuse a run trained on another world under the benchmarked scenario's name (its copy and
+    this scenario disagree); a run trained on a differently named scenario is benchmarked here
+    with a note (a transfer test)."""
+    from hybridrl.agents.run_scenario import RunScenarioError, load_run_scenario
+
+    trained = load_run_scenario(run_dir)
+    if trained.scenario_hash == params.scenario_hash:
+        return
+    if trained.name == params.name:
+        raise RunScenarioError(
+            f"{run_dir} was trained on a scenario named {params.name!r} that is not the one benchmarked "
+            f"here (hash {trained.scenario_hash[:12]} against {params.scenario_hash[:12]}): its results "
+            "would be reported under the wrong world"
+        )
+    log(f"note: {run_dir} was trained on scenario {trained.name!r}, benchmarked on {params.name!r}")
+
+
 def run_from_config(
     cfg: BenchmarkConfig, out_dir: str | Path, log: Callable[[str], None] = print
 ) -> BenchmarkResult:
@@ -226,9 +246,7 @@ def run_from_config(
     for run_dir in run_dirs:
         meta = json.loads((run_dir / RUN_FILE).read_text())
         check_held_out(seeds, training=[int(s) for s in meta.get("training_seeds", [])])
-        if meta.get("scenario_hash") not in (None, params.scenario_hash):
-            trained_on = meta.get("scenario")
-            log(f"note: {run_dir} was trained on scenario {trained_on!r}, benchmarked on {params.name!r}")
+        check_trained_world(run_dir, params, log)
         from hybridrl.agents.policy import load_trained_policy
 
         name = f"{meta['algo']}_{run_dir.name}" if len(run_dirs) > 1 else meta["algo"]
@@ -270,4 +288,4 @@ def _log_wandb(cfg: BenchmarkConfig, out: Path, result: BenchmarkResult, files: 
             }
         )
     finally:
-        run.finish()
+        finish_run(run)

@@ -60,10 +60,27 @@ def correlation(x: FloatArray, y: FloatArray) -> FloatArray:
     return np.where(den > tiny, num / np.where(den > tiny, den, 1.0), 0.0)
 
 
+MIN_MONTHS_FOR_BETA = 3
+"""Fewer monthly points leave a correlation undefined (one) or always +-1 (two): NaN, shown n/a."""
+MIN_MONTHS_FOR_SD = 2
+"""A standard deviation over one month is undefined: NaN, shown n/a."""
+
+
 def btc_beta(monthly_revenue_usd: FloatArray, monthly_btc_price_usd: FloatArray) -> FloatArray:
     """(B,) correlation of monthly revenue with the monthly mean BTC price: 1 when revenue moves
-    in proportion to the price, near 0 when it does not follow the price."""
+    in proportion to the price, near 0 when it does not follow the price; NaN over fewer than
+    :data:`MIN_MONTHS_FOR_BETA` months."""
+    if monthly_revenue_usd.shape[1] < MIN_MONTHS_FOR_BETA:
+        return np.full(monthly_revenue_usd.shape[0], np.nan)
     return correlation(monthly_revenue_usd, monthly_btc_price_usd)
+
+
+def monthly_sd(monthly_usd: FloatArray) -> FloatArray:
+    """(B, M) -> (B,) standard deviation across months; NaN over fewer than
+    :data:`MIN_MONTHS_FOR_SD` months."""
+    if monthly_usd.shape[1] < MIN_MONTHS_FOR_SD:
+        return np.full(monthly_usd.shape[0], np.nan)
+    return monthly_usd.std(axis=1)
 
 
 def gap_closed(policy_usd: FloatArray, always_mine_usd: FloatArray, oracle_usd: FloatArray) -> FloatArray:

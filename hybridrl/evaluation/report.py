@@ -58,6 +58,8 @@ def summary_markdown(result: BenchmarkResult, title: str) -> str:
     s = result.summary
 
     def money(m: str, row: pd.Series) -> str:
+        if m not in row or not np.isfinite(row[m]):
+            return "n/a"
         return f"{row[m] / 1e6:,.1f} [{row[m + '_lo'] / 1e6:,.1f}, {row[m + '_hi'] / 1e6:,.1f}]"
 
     def ratio(m: str, row: pd.Series) -> str:
@@ -86,7 +88,8 @@ def summary_markdown(result: BenchmarkResult, title: str) -> str:
         "",
         "Gap closed = (policy - always_mine) / (oracle - always_mine) per path. BTC beta = "
         "correlation of monthly operating revenue with the monthly mean BTC price. CVaR 5 % = mean "
-        "NAV change of the worst 5 % of paths.",
+        "NAV change of the worst 5 % of paths. n/a: undefined on this episode (a BTC beta needs 3 "
+        "calendar months, a monthly sd 2).",
     ]
     if f"nav_end_{NAV_COMPONENTS[0]}" in result.paths:
         lines += nav_breakdown_markdown(result.paths)

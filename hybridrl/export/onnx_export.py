@@ -11,17 +11,23 @@ decision fields, site limits, and hashes binding the two files to each other.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import json
+import logging
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from hybridrl.agents.files import MODEL_FILE, MODELS, NORMALIZER_FILE, RUN_FILE, model_folder
+from hybridrl.agents.best import model_dir, model_step
+from hybridrl.agents.files import MODEL_FILE, MODELS, NORMALIZER_FILE, RUN_FILE
 from hybridrl.agents.policy import ObservationNormalizer
-from hybridrl.export.spec import decision_fields, feature_spec, site_limits, state_fields
+from hybridrl.agents.run_scenario import load_run_scenario, refuse_catalogue_mismatch
+from hybridrl.export.spec import decision_fields, feature_spec, site_limits, state_fields_with_examples
 from hybridrl.scheduler.runtime import (
     JSON_FILE,
     METADATA_HASH_KEY,
@@ -30,7 +36,6 @@ from hybridrl.scheduler.runtime import (
     SUPPORTED_SCHEMA_VERSIONS,
     metadata_digest,
 )
-from hybridrl.sim.params import load_scenario
 from hybridrl.sim.plant import Plant
 
 SCHEMA_VERSION = SUPPORTED_SCHEMA_VERSIONS[-1]
@@ -97,8 +102,33 @@ def _policy_module(
     return Exported().eval()
 
 
-def export_policy(run_dir: str | Path, out_dir: str | Path, which: str = "best") -> dict[str, Any]:
-    """Write ``policy.onnx`` and ``policy.json`` for a training run into ``out_dir``."""
+QUIET_LOGGERS = ("torch.onnx", "torch.export", "onnxscript", "onnx_ir")
+"""The exporter's progress and INFO loggers, kept at WARNING (errors still show) unless verbose."""
+
+
+@contextlib.contextmanager
+def _exporter_quiet(verbose: bool) -> Iterator[None]:
+    if verbose:
+        yield
+        return
+    loggers = [logging.getLogger(name) for name in QUIET_LOGGERS]
+    levels = [lg.level for lg in loggers]
+    try:
+        for lg in loggers:
+            lg.setLevel(logging.ERROR)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
+def export_policy(
+    run_dir: str | Path, out_dir: str | Path, which: str = "best", verbose: bool = False
+) -> dict[str, Any]:
+    """Write ``policy.onnx`` and ``policy.json`` for a training run into ``out_dir``; the ONNX
+    exporter's progress lines and INFO logs show only if ``verbose``."""
     import onnx
     import torch
 
@@ -113,13 +143,9 @@ def export_policy(run_dir: str | Path, out_dir: str | Path, which: str = "best")
         )
     if which not in MODELS:
         raise ValueError(f"which must be one of {MODELS}, got {which!r}")
-    folder = model_folder(run_dir, which)
-    params = load_scenario(meta_run["scenario"])
-    if params.scenario_hash != meta_run["scenario_hash"]:
-        raise ValueError(
-            f"scenario {meta_run['scenario']!r} changed since the run was trained (hash differs): "
-            "export from the scenario it was trained on"
-        )
+    folder = model_dir(run_dir, which)
+    params = load_run_scenario(run_dir)
+    refuse_catalogue_mismatch(params, run_dir)
     plant = Plant(params)
     model = algorithm_class(algo).load(folder / MODEL_FILE, device="cpu")
     normalizer = (
@@ -143,7 +169,7 @@ def export_policy(run_dir: str | Path, out_dir: str | Path, which: str = "best")
         "trained": {
             "run_dir": str(run_dir.resolve()),
             "model": which,
-            "num_timesteps": meta_run.get("num_timesteps"),
+            "num_timesteps": model_step(run_dir, which, meta_run),
             "training_seeds": meta_run.get("training_seeds"),
         },
         "exported_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -153,7 +179,7 @@ def export_policy(run_dir: str | Path, out_dir: str | Path, which: str = "best")
             "action (float32, in [-1, 1])": [None, n_actions],
             "decision (float64)": [None, len(decisions)],
         },
-        "state_fields": state_fields(plant),
+        "state_fields": state_fields_with_examples(plant),
         "features": features,
         "decision_fields": decisions,
         "site_limits": site_limits(plant),
@@ -165,15 +191,17 @@ def export_policy(run_dir: str | Path, out_dir: str | Path, which: str = "best")
     torch.distributions.Distribution.set_default_validate_args(False)
     example = torch.zeros((2, n_obs), dtype=torch.float32)
     batch = torch.export.Dim("batch", min=1)
-    program = torch.onnx.export(
-        module,
-        (example,),
-        dynamo=True,
-        external_data=False,
-        input_names=["observation"],
-        output_names=["action", "decision"],
-        dynamic_shapes=({0: batch},),
-    )
+    with _exporter_quiet(verbose):
+        program = torch.onnx.export(
+            module,
+            (example,),
+            dynamo=True,
+            verbose=verbose,
+            external_data=False,
+            input_names=["observation"],
+            output_names=["action", "decision"],
+            dynamic_shapes=({0: batch},),
+        )
     assert program is not None
     proto = program.model_proto
     onnx.helper.set_model_props(proto, {METADATA_HASH_KEY: meta["metadata_sha256"]})

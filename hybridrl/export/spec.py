@@ -242,6 +242,24 @@ def physical_state(
     return out
 
 
+def start_state(plant: Plant, seed: int = 0) -> dict[str, float]:
+    """The scheduler's input at the start of the scenario on path ``seed`` (a realistic example
+    for each field: ``policy.json`` carries it, ``hybridrl-schedule --template`` prints it)."""
+    from hybridrl.sim.exogenous import sample_paths
+
+    path = sample_paths(plant.params, [seed])
+    state = plant.initial_state(1)
+    nav = plant.nav_usd(state, path)
+    values = physical_state(plant, state, path, nav, nav)
+    return {name: float(v[0]) for name, v in values.items()}
+
+
+def state_fields_with_examples(plant: Plant) -> list[dict[str, Any]]:
+    """:func:`state_fields`, each with its ``example`` value from :func:`start_state`."""
+    example = start_state(plant)
+    return [{**f, "example": example[f["name"]]} for f in state_fields(plant)]
+
+
 def site_limits(plant: Plant) -> dict[str, Any]:
     """Constants the scheduler's safety projection needs (units in the names)."""
     p = plant.params

@@ -1,5 +1,6 @@
 """``hybridrl-schedule --policy DIR --state state.json`` prints the decision as JSON;
-``--batch states.jsonl`` decides one state per line and prints one decision per line.
+``--batch states.jsonl`` decides one state per line and prints one decision per line;
+``--template`` prints a state with every input field (the scenario's start) to edit.
 
 Exit status: 0 on success, 2 for invalid input (each problem listed on stderr) or policy files
 that fail their checks.
@@ -21,11 +22,16 @@ def main(argv: list[str] | None = None) -> int:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--state", type=Path, help="one state: a JSON object of named fields")
     source.add_argument("--batch", type=Path, help="many states: one JSON object per line")
+    source.add_argument(
+        "--template", action="store_true", help="print a state with every input field (the scenario's start)"
+    )
     parser.add_argument("--fallback", action="store_true", help="use the fallback rule on invalid input")
     args = parser.parse_args(argv)
     try:
         scheduler = Scheduler.load(args.policy, fallback=args.fallback)
-        if args.state is not None:
+        if args.template:
+            print(json.dumps(scheduler.template_state(), indent=2))
+        elif args.state is not None:
             state = json.loads(args.state.read_text())
             if not isinstance(state, dict):
                 raise InvalidStateError([f"{args.state} must hold a JSON object of named fields"])

@@ -146,6 +146,18 @@ class Scheduler:
             )
         return cls(meta, session, fallback=fallback)
 
+    def template_state(self) -> dict[str, float]:
+        """A state with every input field: the example ``policy.json`` carries (the scenario's
+        start), or, for files exported before examples, the field's lower bound clamped to 0;
+        edit it into the site's real readings."""
+        out: dict[str, float] = {}
+        for f in self.fields:
+            example = f.get("example")
+            out[f["name"]] = (
+                float(example) if example is not None else float(min(max(0.0, f["low"]), f["high"]))
+            )
+        return out
+
     # ------------------------------------------------------------------ validation
 
     def problems(self, state: Mapping[str, Any]) -> list[str]:

@@ -556,6 +556,40 @@ def scenario_from_mapping(data: Mapping[str, Any], source: str = "<mapping>") ->
     return params
 
 
+class _NoAliasDumper(yaml.SafeDumper):
+    """Writes every value in full: the scenario loader refuses aliases."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def scenario_to_mapping(params: ScenarioParams) -> dict[str, Any]:
+    """The nested mapping :func:`scenario_from_mapping` builds ``params`` back from (tuples as
+    lists, dates as dates): the same world, the same :attr:`ScenarioParams.scenario_hash`."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        return value
+
+    out: dict[str, Any] = plain(dataclasses.asdict(params))
+    return out
+
+
+def save_scenario(params: ScenarioParams, path: str | os.PathLike[str]) -> Path:
+    """Write ``params`` as a self-contained scenario file (no ``extends``) that
+    :func:`load_scenario` reads back to the same hash; refuses if it would not."""
+    path = Path(path)
+    text = yaml.dump(scenario_to_mapping(params), Dumper=_NoAliasDumper, sort_keys=False, allow_unicode=True)
+    back = scenario_from_mapping(yaml.load(text, Loader=_ScenarioYamlLoader), source=str(path))
+    if back.scenario_hash != params.scenario_hash:
+        raise ScenarioError(f"{path}: the scenario does not survive a round trip through YAML")
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 FINITE_CHECK_STEPS = 60
 """Steps of one path simulated at load to catch magnitudes whose simulation overflows."""
 
