@@ -307,3 +307,59 @@ def test_export_command(exported: dict[str, Path], tmp_path: Path) -> None:
     )
     assert bad.returncode == 2
     assert "is not a training run directory" in bad.stderr and "which: must be best or final" in bad.stderr
+
+
+HOSTILE_STATES = {
+    "huge integer": lambda good: json.dumps({**good, "cash_usd": 10**400}).encode(),
+    "beyond the digit limit": lambda good: json.dumps(good)[:-1].encode() + b', "x": ' + b"9" * 5000 + b"}",
+    "deep nesting": lambda good: b"[" * 100_000 + b"]" * 100_000,
+    "non-UTF-8 bytes": lambda good: b'{"cash_usd": "\xff\xfe"}',
+    "not an object": lambda good: b"[1, 2, 3]",
+    "Infinity literal": lambda good: json.dumps({**good, "cash_usd": float("inf")}).encode(),
+    "far beyond bankruptcy": lambda good: json.dumps({**good, "cash_usd": -1e12}).encode(),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE_STATES))
+def test_hostile_state_files_are_refused_clearly(case: str, exported: dict[str, Path], tmp_path: Path) -> None:
+    fields, _ = simulated_states("tiny", 1)
+    (tmp_path / "state.json").write_bytes(HOSTILE_STATES[case](fields[0]))
+    cli = [sys.executable, "-m", "hybridrl.scheduler.cli", "--policy", str(exported["ppo"])]
+    proc = subprocess.run([*cli, "--state", str(tmp_path / "state.json")], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, (proc.stdout, proc.stderr[-2000:])
+    assert proc.stderr.startswith("error:") and "Traceback" not in proc.stderr
+    assert len(proc.stderr) < 5_000
+
+
+def test_a_bad_line_in_a_batch_is_named_by_its_number(exported: dict[str, Path], tmp_path: Path) -> None:
+    fields, _ = simulated_states("tiny", 3)
+    lines = [json.dumps(fields[0]), "{not json", json.dumps(fields[1]), "[1]", json.dumps(fields[2])]
+    (tmp_path / "states.jsonl").write_text("\n".join(lines))
+    cli = [sys.executable, "-m", "hybridrl.scheduler.cli", "--policy", str(exported["ppo"])]
+    proc = subprocess.run([*cli, "--batch", str(tmp_path / "states.jsonl")], capture_output=True, text=True)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "line 2: not valid JSON" in proc.stderr and "line 4 is not a JSON object" in proc.stderr
+
+
+def test_hostile_policy_json_is_refused(exported: dict[str, Path], tmp_path: Path) -> None:
+    import shutil
+
+    for content in (b"[]", b'"policy"', b"\xff\xfe", b"[" * 100_000):
+        folder = tmp_path / f"p{len(content)}_{content[:1].hex()}"
+        shutil.copytree(exported["ppo"], folder)
+        (folder / "policy.json").write_bytes(content)
+        with pytest.raises(PolicyFileError):
+            Scheduler.load(folder)
+    text = (exported["ppo"] / "policy.json").read_text()
+    assert "Infinity" not in text and "NaN" not in text
+    json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in policy.json"))
+
+
+def test_fallback_keeps_mining_when_an_unrelated_field_is_missing(exported: dict[str, Path]) -> None:
+    scheduler = Scheduler.load(exported["ppo"], fallback=True)
+    fields, _ = simulated_states("tiny", 1)
+    state = {k: v for k, v in fields[0].items() if k != "cash_usd"}
+    decision = scheduler.decide(state)
+    assert decision.fallback and decision.problems == ["missing field 'cash_usd'"]
+    assert decision.mining_mw > 0 and decision.asic_order_usd == decision.retrofit_usd == 0.0
+    assert scheduler.decide({**fields[0], "cash_usd": 10**400}).fallback

@@ -16,6 +16,7 @@ import datetime
 import hashlib
 import json
 import logging
+import math
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -124,6 +125,18 @@ def _exporter_quiet(verbose: bool) -> Iterator[None]:
             lg.setLevel(level)
 
 
+def strict_bounds(fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Unbounded ``low``/``high`` as null: policy.json is strict JSON (no Infinity literals)."""
+    return [
+        {
+            **f,
+            "low": None if f["low"] == -math.inf else f["low"],
+            "high": None if f["high"] == math.inf else f["high"],
+        }
+        for f in fields
+    ]
+
+
 def export_policy(
     run_dir: str | Path, out_dir: str | Path, which: str = "best", verbose: bool = False
 ) -> dict[str, Any]:
@@ -179,7 +192,7 @@ def export_policy(
             "action (float32, in [-1, 1])": [None, n_actions],
             "decision (float64)": [None, len(decisions)],
         },
-        "state_fields": state_fields_with_examples(plant),
+        "state_fields": strict_bounds(state_fields_with_examples(plant)),
         "features": features,
         "decision_fields": decisions,
         "site_limits": site_limits(plant),
@@ -209,5 +222,5 @@ def export_policy(
     if any(p.name != ONNX_FILE for p in out.iterdir() if p.suffix == ".data"):
         raise RuntimeError("ONNX export wrote external data; expected one self-contained file")
     meta["onnx_sha256"] = hashlib.sha256(onnx_path.read_bytes()).hexdigest()
-    (out / JSON_FILE).write_text(json.dumps(meta, indent=2, allow_nan=True))
+    (out / JSON_FILE).write_text(json.dumps(meta, indent=2, allow_nan=False))
     return meta

@@ -12,8 +12,56 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
-from hybridrl.scheduler.runtime import InvalidStateError, PolicyFileError, Scheduler
+from hybridrl.scheduler.runtime import (
+    MAX_JSON_BYTES,
+    InvalidStateError,
+    PolicyFileError,
+    Scheduler,
+    read_json,
+)
+
+
+def _read_bytes(path: Path) -> bytes:
+    if path.stat().st_size > MAX_JSON_BYTES:
+        raise InvalidStateError(
+            [f"{path}: {path.stat().st_size:,} bytes; at most {MAX_JSON_BYTES:,} are read"]
+        )
+    return path.read_bytes()
+
+
+def read_state(path: Path) -> dict[str, Any]:
+    """One state: a JSON object of named fields (strict JSON, UTF-8)."""
+    try:
+        state = read_json(_read_bytes(path), str(path))
+    except ValueError as err:
+        raise InvalidStateError([str(err)]) from None
+    if not isinstance(state, dict):
+        raise InvalidStateError(
+            [f"{path} must hold a JSON object of named fields, got {type(state).__name__}"]
+        )
+    return state
+
+
+def read_batch(path: Path) -> list[dict[str, Any]]:
+    """One state per non-empty line; every bad line listed with its number."""
+    states, problems = [], []
+    for number, line in enumerate(_read_bytes(path).split(b"\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            state = read_json(line, f"{path} line {number}")
+        except ValueError as err:
+            problems.append(str(err))
+            continue
+        if not isinstance(state, dict):
+            problems.append(f"{path} line {number} is not a JSON object")
+            continue
+        states.append(state)
+    if problems:
+        raise InvalidStateError(problems)
+    return states
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,21 +80,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.template:
             print(json.dumps(scheduler.template_state(), indent=2))
         elif args.state is not None:
-            state = json.loads(args.state.read_text())
-            if not isinstance(state, dict):
-                raise InvalidStateError([f"{args.state} must hold a JSON object of named fields"])
-            print(json.dumps(scheduler.decide(state).to_dict()))
+            print(json.dumps(scheduler.decide(read_state(args.state)).to_dict()))
         else:
-            lines = [line for line in args.batch.read_text().splitlines() if line.strip()]
-            states = [json.loads(line) for line in lines]
-            bad = [
-                f"line {i + 1} is not a JSON object" for i, s in enumerate(states) if not isinstance(s, dict)
-            ]
-            if bad:
-                raise InvalidStateError(bad)
-            for decision in scheduler.decide_batch(states):
+            for decision in scheduler.decide_batch(read_batch(args.batch)):
                 print(json.dumps(decision.to_dict()))
-    except (InvalidStateError, PolicyFileError, json.JSONDecodeError, OSError) as err:
+    except (InvalidStateError, PolicyFileError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0

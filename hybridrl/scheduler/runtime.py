@@ -76,6 +76,58 @@ class Decision:
         return asdict(self)
 
 
+MAX_JSON_BYTES = 16 * 2**20
+"""The largest policy.json, state or batch file read (16 MiB)."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number (strict JSON has no NaN or Infinity)")
+
+
+def read_json(raw: bytes, source: str) -> Any:
+    """Parse strict JSON from bytes; every problem a ``ValueError`` naming ``source``: not UTF-8,
+    too large, not JSON, ``NaN``/``Infinity`` literals, numbers of more than 4,300 digits,
+    nesting deeper than the interpreter can parse."""
+    if len(raw) > MAX_JSON_BYTES:
+        raise ValueError(f"{source}: {len(raw):,} bytes; at most {MAX_JSON_BYTES:,} are read")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{source}: not UTF-8 text (byte {err.start})") from None
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as err:
+        raise ValueError(
+            f"{source}: not valid JSON: {err.msg} at line {err.lineno} column {err.colno}"
+        ) from None
+    except RecursionError:
+        raise ValueError(f"{source}: nested too deeply") from None
+    except ValueError as err:  # a number beyond the digit limit, or NaN / Infinity
+        raise ValueError(f"{source}: {str(err)[:300]}") from None
+
+
+def _as_number(value: Any) -> float | None:
+    """The value as a float, or None when it is not a number or overflows a float."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return None
+    try:
+        return float(value)
+    except OverflowError:
+        return None
+
+
+def _unbounded_as_inf(fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """policy.json writes an unbounded ``low``/``high`` as null (strict JSON)."""
+    return [
+        {
+            **f,
+            "low": -math.inf if f["low"] is None else f["low"],
+            "high": math.inf if f["high"] is None else f["high"],
+        }
+        for f in fields
+    ]
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -98,7 +150,7 @@ class Scheduler:
         self.meta = meta
         self.session = session
         self.fallback = fallback
-        self.fields: list[dict[str, Any]] = meta["state_fields"]
+        self.fields: list[dict[str, Any]] = _unbounded_as_inf(meta["state_fields"])
         self.field_names = [f["name"] for f in self.fields]
         self.features = meta["features"]
         self.decision_fields = meta["decision_fields"]
@@ -117,9 +169,11 @@ class Scheduler:
             if not p.is_file():
                 raise PolicyFileError(f"{p} is missing")
         try:
-            meta = json.loads(json_path.read_text())
-        except json.JSONDecodeError as err:
-            raise PolicyFileError(f"{json_path} is not valid JSON: {err}") from err
+            meta = read_json(json_path.read_bytes(), str(json_path))
+        except ValueError as err:
+            raise PolicyFileError(str(err)) from None
+        if not isinstance(meta, dict):
+            raise PolicyFileError(f"{json_path} must hold a JSON object, got {type(meta).__name__}")
         if meta.get("schema_version") not in SUPPORTED_SCHEMA_VERSIONS:
             raise PolicyFileError(
                 f"{json_path}: schema version {meta.get('schema_version')!r} is not supported "
@@ -170,14 +224,22 @@ class Scheduler:
             if name not in state:
                 continue
             value = state[name]
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-                out.append(f"{name} must be a number ({f['unit']}), got {value!r}")
+            v = _as_number(value)
+            if v is None:
+                shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:80] + "..."
+                out.append(f"{name} must be a number ({f['unit']}) that fits a float, got {shown}")
                 continue
-            v = float(value)
             if not math.isfinite(v):
                 out.append(f"{name} is {v} ({f['unit']}); it must be finite")
             elif not f["low"] <= v <= f["high"]:
                 out.append(f"{name} = {v} is outside [{f['low']}, {f['high']}] {f['unit']}")
+        cash = _as_number(state.get("cash_usd"))
+        if cash is not None and math.isfinite(cash) and cash < -self.limits["credit_limit_usd"]:
+            floor = -self.limits["credit_limit_usd"]
+            out.append(
+                f"cash_usd = {cash:,.0f} is below minus the credit limit ({floor:,.0f} USD): "
+                "the site is bankrupt, there is nothing to decide"
+            )
         return out
 
     # ------------------------------------------------------------------ deciding
@@ -215,11 +277,9 @@ class Scheduler:
         power when they are not)."""
         clean = {}
         for f in self.fields:
-            v = state.get(f["name"])
-            if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool):
-                fv = float(v)
-                if math.isfinite(fv) and f["low"] <= fv <= f["high"]:
-                    clean[f["name"]] = fv
+            fv = _as_number(state.get(f["name"]))
+            if fv is not None and math.isfinite(fv) and f["low"] <= fv <= f["high"]:
+                clean[f["name"]] = fv
         G = len(self.asic_gens)
         raw = np.zeros(len(self.decision_fields))
         run = np.ones(G)
@@ -233,11 +293,25 @@ class Scheduler:
         for g, r in zip(self.asic_gens, run, strict=True):
             raw[self._col[f"asic_{g}_run_fraction"]] = r
         raw[self._col["gpu_offer_fraction"]] = 1.0
-        if all(name in clean for name in self.field_names):
-            decision = self.project(raw, clean, allow_investment=False)
+        if all(name in clean for name in self.dispatch_fields()):
+            neutral = {f["name"]: float(min(max(0.0, f["low"]), f["high"])) for f in self.fields}
+            decision = self.project(raw, {**neutral, **clean}, allow_investment=False)
         else:
             decision = self._idle_decision()
         return Decision(**{**asdict(decision), "fallback": True, "problems": list(problems)})
+
+    def dispatch_fields(self) -> list[str]:
+        """The fields the power limits are computed from: with these valid, the fallback can
+        still dispatch (no investment reads the others)."""
+        return [
+            "availability",
+            "dr_call",
+            "mining_ready_mw",
+            "hpc_ready_mw",
+            "lease_reserved_mw",
+            *(f"asic_{g}_th" for g in self.asic_gens),
+            *(f"gpu_{g}_nodes" for g in self.gpu_gens),
+        ]
 
     def _idle_decision(self) -> Decision:
         return Decision(
