@@ -321,11 +321,15 @@ HOSTILE_STATES = {
 
 
 @pytest.mark.parametrize("case", list(HOSTILE_STATES))
-def test_hostile_state_files_are_refused_clearly(case: str, exported: dict[str, Path], tmp_path: Path) -> None:
+def test_hostile_state_files_are_refused_clearly(
+    case: str, exported: dict[str, Path], tmp_path: Path
+) -> None:
     fields, _ = simulated_states("tiny", 1)
     (tmp_path / "state.json").write_bytes(HOSTILE_STATES[case](fields[0]))
     cli = [sys.executable, "-m", "hybridrl.scheduler.cli", "--policy", str(exported["ppo"])]
-    proc = subprocess.run([*cli, "--state", str(tmp_path / "state.json")], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [*cli, "--state", str(tmp_path / "state.json")], capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 2, (proc.stdout, proc.stderr[-2000:])
     assert proc.stderr.startswith("error:") and "Traceback" not in proc.stderr
     assert len(proc.stderr) < 5_000
