@@ -367,3 +367,49 @@ def test_fallback_keeps_mining_when_an_unrelated_field_is_missing(exported: dict
     assert decision.fallback and decision.problems == ["missing field 'cash_usd'"]
     assert decision.mining_mw > 0 and decision.asic_order_usd == decision.retrofit_usd == 0.0
     assert scheduler.decide({**fields[0], "cash_usd": 10**400}).fallback
+
+
+def test_signed_policies_refuse_forgery_and_unsigned_files(exported: dict[str, Path], tmp_path: Path) -> None:
+    import shutil
+
+    from hybridrl.scheduler.runtime import metadata_digest
+    from hybridrl.scheduler.signing import generate_keypair
+
+    generate_keypair(tmp_path / "export.key", tmp_path / "export.pub")
+    generate_keypair(tmp_path / "other.key", tmp_path / "other.pub")
+    signed = tmp_path / "signed"
+    export_policy(exported["ppo_run"], signed, which="final", sign_key=tmp_path / "export.key")
+    assert Scheduler.load(signed, public_key=tmp_path / "export.pub").decide(
+        simulated_states("tiny", 1)[0][0]
+    )
+    with pytest.raises(PolicyFileError, match="does not verify"):
+        Scheduler.load(signed, public_key=tmp_path / "other.pub")
+    with pytest.raises(PolicyFileError, match="not signed"):
+        Scheduler.load(exported["ppo"], public_key=tmp_path / "export.pub")
+    # a forgery with recomputed hashes: accepted without a key, refused with one
+    forged = tmp_path / "forged"
+    shutil.copytree(signed, forged)
+    meta = json.loads((forged / "policy.json").read_text())
+    meta["site_limits"]["interconnection_mw"] = 1000.0
+    meta["metadata_sha256"] = metadata_digest(meta)
+    (forged / "policy.json").write_text(json.dumps(meta, indent=2))
+    import onnx
+
+    model = onnx.load(str(forged / "policy.onnx"))
+    onnx.helper.set_model_props(model, {"hybridrl_metadata_sha256": meta["metadata_sha256"]})
+    onnx.save_model(model, str(forged / "policy.onnx"))
+    import hashlib
+
+    meta["onnx_sha256"] = hashlib.sha256((forged / "policy.onnx").read_bytes()).hexdigest()
+    (forged / "policy.json").write_text(json.dumps(meta, indent=2))
+    assert Scheduler.load(forged).limits["interconnection_mw"] == 1000.0  # hashes alone do not stop it
+    with pytest.raises(PolicyFileError, match="does not verify"):
+        Scheduler.load(forged, public_key=tmp_path / "export.pub")
+    cli = [sys.executable, "-m", "hybridrl.scheduler.cli", "--policy", str(forged), "--template"]
+    proc = subprocess.run(
+        [*cli, "--public-key", str(tmp_path / "export.pub")], capture_output=True, text=True
+    )
+    assert proc.returncode == 2 and "does not verify" in proc.stderr and "Traceback" not in proc.stderr
+    (tmp_path / "junk.pub").write_text("not a key")
+    with pytest.raises(PolicyFileError, match="not a readable PEM public key"):
+        Scheduler.load(signed, public_key=tmp_path / "junk.pub")

@@ -1,6 +1,7 @@
 """Export a training run's policy for the production scheduler (a Hydra app; configs/export.yaml).
 
     hybridrl-export run_dir=outputs/train/<run> out=exported/<name> [which=best|final] [verbose=true]
+                    [sign_key=<Ed25519 private key, PEM>]
 
 Writes policy.onnx (one self-contained file: observation normalisation, the deterministic
 policy and the action mapping to physical units inside) and policy.json (schema and environment
@@ -30,6 +31,8 @@ class ExportConfig:
     which: str = "best"
     verbose: bool = False
     """Show the ONNX exporter's progress lines and INFO logs."""
+    sign_key: str | None = None
+    """An Ed25519 private key (PEM): sign both files into policy.sig."""
 
 
 ConfigStore.instance().store(name="export_schema", node=ExportConfig)
@@ -48,7 +51,9 @@ def main(cfg: DictConfig) -> None:
     from hybridrl.export.onnx_export import export_policy
 
     try:
-        meta = export_policy(conf.run_dir, conf.out, which=conf.which, verbose=conf.verbose)
+        meta = export_policy(
+            conf.run_dir, conf.out, which=conf.which, verbose=conf.verbose, sign_key=conf.sign_key
+        )
     except ValueError as err:
         fail(err)
     print(f"exported {meta['algo']} ({conf.which}) trained on {meta['scenario']} to {conf.out}")

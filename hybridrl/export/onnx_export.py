@@ -37,6 +37,7 @@ from hybridrl.scheduler.runtime import (
     SUPPORTED_SCHEMA_VERSIONS,
     metadata_digest,
 )
+from hybridrl.scheduler.signing import SIGNATURE_FILE
 from hybridrl.sim.plant import Plant
 
 SCHEMA_VERSION = SUPPORTED_SCHEMA_VERSIONS[-1]
@@ -138,10 +139,15 @@ def strict_bounds(fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def export_policy(
-    run_dir: str | Path, out_dir: str | Path, which: str = "best", verbose: bool = False
+    run_dir: str | Path,
+    out_dir: str | Path,
+    which: str = "best",
+    verbose: bool = False,
+    sign_key: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Write ``policy.onnx`` and ``policy.json`` for a training run into ``out_dir``; the ONNX
-    exporter's progress lines and INFO logs show only if ``verbose``."""
+    """Write ``policy.onnx`` and ``policy.json`` for a training run into ``out_dir``, and with
+    ``sign_key`` (an Ed25519 private key, PEM) ``policy.sig``; the ONNX exporter's progress
+    lines and INFO logs show only if ``verbose``."""
     import onnx
     import torch
 
@@ -223,4 +229,12 @@ def export_policy(
         raise RuntimeError("ONNX export wrote external data; expected one self-contained file")
     meta["onnx_sha256"] = hashlib.sha256(onnx_path.read_bytes()).hexdigest()
     (out / JSON_FILE).write_text(json.dumps(meta, indent=2, allow_nan=False))
+    (out / SIGNATURE_FILE).unlink(missing_ok=True)  # a signature of earlier files would not verify
+    if sign_key is not None:
+        from hybridrl.scheduler.signing import SignatureError, sign_policy
+
+        try:
+            sign_policy(out, sign_key)
+        except SignatureError as err:
+            raise ValueError(str(err)) from None
     return meta

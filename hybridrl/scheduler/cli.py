@@ -74,9 +74,12 @@ def main(argv: list[str] | None = None) -> int:
         "--template", action="store_true", help="print a state with every input field (the scenario's start)"
     )
     parser.add_argument("--fallback", action="store_true", help="use the fallback rule on invalid input")
+    parser.add_argument(
+        "--public-key", type=Path, help="Ed25519 public key (PEM): refuse policies it has not signed"
+    )
     args = parser.parse_args(argv)
     try:
-        scheduler = Scheduler.load(args.policy, fallback=args.fallback)
+        scheduler = Scheduler.load(args.policy, fallback=args.fallback, public_key=args.public_key)
         if args.template:
             print(json.dumps(scheduler.template_state(), indent=2))
         elif args.state is not None:

@@ -162,12 +162,24 @@ class Scheduler:
     # ------------------------------------------------------------------ loading
 
     @classmethod
-    def load(cls, directory: str | Path, fallback: bool = False) -> Scheduler:
+    def load(
+        cls, directory: str | Path, fallback: bool = False, public_key: str | Path | None = None
+    ) -> Scheduler:
+        """Load and check an exported policy. With ``public_key`` (an Ed25519 PEM file), the
+        files must carry a valid signature by its private key (:mod:`hybridrl.scheduler.signing`):
+        unsigned or changed files are refused. Without it, the hashes catch accidents only."""
         d = Path(directory)
         json_path, onnx_path = d / JSON_FILE, d / ONNX_FILE
         for p in (json_path, onnx_path):
             if not p.is_file():
                 raise PolicyFileError(f"{p} is missing")
+        if public_key is not None:
+            from hybridrl.scheduler.signing import SignatureError, verify_policy
+
+            try:
+                verify_policy(d, public_key)
+            except SignatureError as err:
+                raise PolicyFileError(str(err)) from None
         try:
             meta = read_json(json_path.read_bytes(), str(json_path))
         except ValueError as err:
