@@ -116,6 +116,11 @@ def _as_number(value: Any) -> float | None:
         return None
 
 
+def _neutral_value(f: Mapping[str, Any]) -> float:
+    """A field's stand-in when no reading is usable: 0 clamped into its range."""
+    return float(min(max(0.0, f["low"]), f["high"]))
+
+
 def _unbounded_as_inf(fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """policy.json writes an unbounded ``low``/``high`` as null (strict JSON)."""
     return [
@@ -219,9 +224,7 @@ class Scheduler:
         out: dict[str, float] = {}
         for f in self.fields:
             example = f.get("example")
-            out[f["name"]] = (
-                float(example) if example is not None else float(min(max(0.0, f["low"]), f["high"]))
-            )
+            out[f["name"]] = float(example) if example is not None else _neutral_value(f)
         return out
 
     # ------------------------------------------------------------------ validation
@@ -306,7 +309,7 @@ class Scheduler:
             raw[self._col[f"asic_{g}_run_fraction"]] = r
         raw[self._col["gpu_offer_fraction"]] = 1.0
         if all(name in clean for name in self.dispatch_fields()):
-            neutral = {f["name"]: float(min(max(0.0, f["low"]), f["high"])) for f in self.fields}
+            neutral = {f["name"]: _neutral_value(f) for f in self.fields}
             decision = self.project(raw, {**neutral, **clean}, allow_investment=False)
         else:
             decision = self._idle_decision()
