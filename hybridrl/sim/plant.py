@@ -36,6 +36,19 @@ from numpy.typing import NDArray
 from hybridrl.sim.exogenous import ExogenousPath
 from hybridrl.sim.information import PathView
 from hybridrl.sim.params import DAYS_PER_MONTH, DAYS_PER_YEAR, ScenarioParams
+from hybridrl.site_rules import (
+    EpochMarket,
+    EpochOrders,
+    EpochRequest,
+    EpochSite,
+    SiteLimits,
+    accept_offers,
+    curtail_asics,
+    epoch_orders,
+    hpc_capacity_mw,
+    offer_gpus,
+    run_asics,
+)
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -275,6 +288,18 @@ class Plant:
         self.ppa_usd_per_mwh = p.power.ppa_usd_per_mwh
         self.interconnection_mw = site.interconnection_mw
         self.dr_credit_usd_per_mwh = p.power.dr_credit_usd_per_mwh
+        self.limits = SiteLimits(
+            asic_mw_per_th=self.asic_mw_per_th,
+            gpu_node_mw=self.gpu_node_mw,
+            max_asic_order_mw=self.max_asic_order_mw,
+            max_gpu_order_nodes=self.max_gpu_order_nodes,
+            max_retrofit_blocks=self.max_retrofit_blocks,
+            retrofit_block_mw=self.retrofit_block_mw,
+            retrofit_capex_usd_per_block=self.retrofit_capex_usd_per_block,
+            capex_budget_offset_usd=self.capex_budget_offset_usd,
+            lease_mw_per_it_mw=self.lease_mw_per_it_mw,
+        )
+        """the constants of the site rules (:mod:`hybridrl.site_rules`)"""
         self._ones_asic = np.ones(self.n_asic)
         self._mining_usd_per_th_hashprice = self.dt_days * (1.0 - self.pool_fee) / 1e3
         self._ppa_usd_per_step = -self.ppa_mw * self.ppa_usd_per_mwh * self.hours_per_step
@@ -653,252 +678,340 @@ class Plant:
     # ------------------------------------------------------------------ the step
 
     def step(self, state: PlantState, action: NativeAction, path: ExogenousPath) -> StepOutcome:
-        """Advance every path by one step under ``action`` (clipped to the feasible set)."""
+        """Advance every path by one step under ``action`` (clipped to the feasible set), in the
+        phases of the module docstring: deliveries, orders, offers, dispatch, cash flows, books."""
         t = state.t
         if t >= path.n_steps:
             raise ValueError(f"the episode has ended (t={t}, n_steps={path.n_steps})")
-        B = state.n_paths
-        zeros, ppa_flow = self._constant_rows(B)
         clipped: dict[str, FloatArray] = {}
-        cash = state.cash_usd
-        asic_th = state.asic_th
-        gpu_nodes = state.gpu_nodes
-        mining_ready = state.mining_ready_mw
-        hpc_ready = state.hpc_ready_mw
-        asic_pipe = state.asic_pipeline_th
-        gpu_pipe = state.gpu_pipeline_nodes
-        retro_pipe = state.retrofit_pipeline_mw
-        asic_on_order = state.asic_on_order_th
-        gpu_on_order = state.gpu_on_order_nodes
-        retro_on_order = state.retrofit_on_order_mw
-        book = state.infrastructure_book_usd
-        asic_sales = asic_capex = gpu_capex = retrofit_capex = zeros
-
         if self.is_decision_epoch(t):
-            epoch = t // self.epoch_steps
-            sa = epoch % self.asic_lead_epochs
-            sg = epoch % self.gpu_lead_epochs
-            sr = epoch % self.retrofit_lead_epochs
-            # deliveries ordered one lead time ago; their slots are reused for today's orders
-            asic_pipe, gpu_pipe, retro_pipe = asic_pipe.copy(), gpu_pipe.copy(), retro_pipe.copy()
-            asic_th = asic_th + asic_pipe[sa]
-            gpu_nodes = gpu_nodes + gpu_pipe[sg]
-            hpc_ready = hpc_ready + retro_pipe[sr]
-            asic_pipe[sa] = 0.0
-            gpu_pipe[sg] = 0.0
-            retro_pipe[sr] = 0.0
-            budget = cash + self.capex_budget_offset_usd
-
-            # sales at today's resale price
-            req = np.maximum(action.asic_sale_th, 0.0)
-            sale = np.minimum(req, asic_th)
-            clipped["asic_sale_th"] = (req - sale).sum(axis=1)
-            asic_th = asic_th - sale
-            asic_sales = np.vecdot(sale, path.asic_resale_usd_per_th[:, t])
-            budget = budget + asic_sales
-
-            # retrofit: only mining MW not occupied by installed or incoming ASICs
-            asic_on_order = asic_pipe.sum(axis=0)
-            free_mining = mining_ready - (asic_th + asic_on_order) @ self.asic_mw_per_th
-            req_b = np.floor(np.maximum(action.retrofit_blocks, 0.0) + 1e-9)
-            blocks = np.minimum(req_b, self.max_retrofit_blocks)
-            blocks = np.minimum(
-                blocks, np.floor(np.maximum(free_mining, 0.0) / self.retrofit_block_mw + 1e-9)
-            )
-            blocks = np.minimum(
-                blocks, np.floor(np.maximum(budget, 0.0) / self.retrofit_capex_usd_per_block + 1e-9)
-            )
-            clipped["retrofit_blocks"] = req_b - blocks
-            retrofit_mw = blocks * self.retrofit_block_mw
-            retrofit_capex = -blocks * self.retrofit_capex_usd_per_block
-            budget = budget + retrofit_capex
-            mining_ready = mining_ready - retrofit_mw
-            free_mining = free_mining - retrofit_mw
-            retro_pipe[sr] = retrofit_mw
-            retro_on_order = retro_pipe.sum(axis=0)
-            book = book - retrofit_capex
-
-            # GPU orders: built HPC MW not taken by GPUs (installed or incoming). Racks filled with
-            # own GPUs are not available to tenants: a lease short of room pays its late penalty.
-            gpu_on_order = gpu_pipe.sum(axis=0)
-            room = hpc_ready - (gpu_nodes + gpu_on_order) @ self.gpu_node_mw
-            req_n = np.floor(np.maximum(action.gpu_order_nodes, 0.0) + 1e-9)
-            capex_g = path.gpu_node_capex_usd[:, t]
-            if req_n.any():
-                avail_g = path.gpu_available[:, t]
-                orders_n = np.zeros_like(req_n)
-                total = zeros
-                for j in range(self.n_gpu):
-                    n = np.where(avail_g[:, j], req_n[:, j], 0.0)
-                    n = np.minimum(n, self.max_gpu_order_nodes - total)
-                    n = np.minimum(n, np.floor(np.maximum(room, 0.0) / self.gpu_node_mw[j] + 1e-9))
-                    n = np.minimum(n, np.floor(np.maximum(budget, 0.0) / capex_g[:, j] + 1e-9))
-                    n = np.maximum(n, 0.0)
-                    orders_n[:, j] = n
-                    total = total + n
-                    room = room - n * self.gpu_node_mw[j]
-                    budget = budget - n * capex_g[:, j]
-                gpu_capex = -np.vecdot(orders_n, capex_g)
-                gpu_pipe[sg] = orders_n
-                gpu_on_order = gpu_on_order + orders_n
-                clipped["gpu_order_nodes"] = (req_n - orders_n).sum(axis=1)
-            else:
-                clipped["gpu_order_nodes"] = zeros
-
-            # ASIC orders: room in mining-ready MW, cash, and the per-epoch order cap
-            req_th = np.maximum(action.asic_order_th, 0.0)
-            if req_th.any():
-                price_a = path.asic_price_usd_per_th[:, t]
-                avail_a = path.asic_available[:, t]
-                orders_th = np.zeros_like(req_th)
-                mw_left = np.minimum(np.maximum(free_mining, 0.0), self.max_asic_order_mw)
-                for g in range(self.n_asic):
-                    th = np.where(avail_a[:, g], req_th[:, g], 0.0)
-                    th = np.minimum(th, mw_left / self.asic_mw_per_th[g])
-                    th = np.minimum(th, np.maximum(budget, 0.0) / price_a[:, g])
-                    orders_th[:, g] = th
-                    mw_left = mw_left - th * self.asic_mw_per_th[g]
-                    budget = budget - th * price_a[:, g]
-                asic_capex = -np.vecdot(orders_th, price_a)
-                asic_pipe[sa] = orders_th
-                asic_on_order = asic_on_order + orders_th
-                clipped["asic_order_th"] = (req_th - orders_th).sum(axis=1)
-            else:
-                clipped["asic_order_th"] = zeros
+            site, orders = self.order_phase(self.delivery_phase(state), state.cash_usd, action, path, t)
+            clipped.update(orders_clipped(orders))
         else:
-            no = self.no_orders(B)
-            for name, value, none in (
-                ("asic_sale_th", action.asic_sale_th, no[0]),
-                ("retrofit_blocks", action.retrofit_blocks, no[3]),
-                ("gpu_order_nodes", action.gpu_order_nodes, no[2]),
-                ("asic_order_th", action.asic_order_th, no[1]),
-            ):
-                # orders are ignored between epochs; the shared "no orders" arrays need no check
-                ordered = value is not none and value.any()
-                clipped[name] = np.maximum(value, 0.0).reshape(B, -1).sum(axis=1) if ordered else zeros
+            site, orders = _Site.of(state), None
+            clipped.update(self._between_epochs_clipped(action, state.n_paths))
+        accepted, hall_book, clipped["accept_offer"] = self.offer_phase(state, site, action, path)
+        dispatch = self.dispatch_phase(site, accepted, action, path, t)
+        clipped.update(dispatch.clipped)
+        flows = self.cash_flow_phase(state.cash_usd, site, orders, dispatch, path, t)
+        new_state = self.books_phase(state, site, accepted, hall_book, flows)
+        return StepOutcome(
+            state=new_state,
+            cash_flows_usd=flows,
+            btc_mined=flows["mining_revenue_usd"] / path.btc_price_usd[:, t],
+            asic_power_mw=dispatch.asic_power_mw,
+            gpu_power_mw=dispatch.gpu_power_mw,
+            lease_power_mw=dispatch.lease_power_mw,
+            curtailed_mw=dispatch.curtailed_mw,
+            power_limit_mw=self.interconnection_mw * path.availability[:, t],
+            site_share_of_network=dispatch.run_total_th / path.network_hashrate_th_s[:, t],
+            clipped=clipped,
+        )
 
-        # offer acceptance at decision epochs, in slot order (highest price first), within HPC
-        # capacity built or under retrofit and not taken by GPUs or other leases
-        accepted = state.lease_accepted
-        hall_book = state.lease_hall_book_usd
+    # ------------------------------------------------------------------ the phases of a step
+
+    def delivery_phase(self, state: PlantState) -> _Site:
+        """Phase 1 (decision epochs): the deliveries ordered one lead time ago arrive; their
+        pipeline slots are emptied for today's orders."""
+        epoch = state.t // self.epoch_steps
+        sa, sg, sr = (
+            epoch % n for n in (self.asic_lead_epochs, self.gpu_lead_epochs, self.retrofit_lead_epochs)
+        )
+        asic_pipe = state.asic_pipeline_th.copy()
+        gpu_pipe = state.gpu_pipeline_nodes.copy()
+        retro_pipe = state.retrofit_pipeline_mw.copy()
+        asic_th = state.asic_th + asic_pipe[sa]
+        gpu_nodes = state.gpu_nodes + gpu_pipe[sg]
+        hpc_ready = state.hpc_ready_mw + retro_pipe[sr]
+        asic_pipe[sa] = 0.0
+        gpu_pipe[sg] = 0.0
+        retro_pipe[sr] = 0.0
+        return _Site(
+            asic_th=asic_th,
+            gpu_nodes=gpu_nodes,
+            mining_ready_mw=state.mining_ready_mw,
+            hpc_ready_mw=hpc_ready,
+            asic_pipeline_th=asic_pipe,
+            gpu_pipeline_nodes=gpu_pipe,
+            retrofit_pipeline_mw=retro_pipe,
+            asic_on_order_th=asic_pipe.sum(axis=0),
+            gpu_on_order_nodes=gpu_pipe.sum(axis=0),
+            retrofit_on_order_mw=retro_pipe.sum(axis=0),
+            infrastructure_book_usd=state.infrastructure_book_usd,
+            slots=(sa, sg, sr),
+        )
+
+    def epoch_market(self, path: ExogenousPath | PathView, t: int) -> EpochMarket:
+        """Today's hardware prices and what is on sale, as the site rules read them."""
+        return EpochMarket(
+            asic_resale_usd_per_th=path.asic_resale_usd_per_th[:, t],
+            asic_price_usd_per_th=path.asic_price_usd_per_th[:, t],
+            asic_available=path.asic_available[:, t],
+            gpu_node_capex_usd=path.gpu_node_capex_usd[:, t],
+            gpu_available=path.gpu_available[:, t],
+        )
+
+    def order_phase(
+        self, site: _Site, cash_usd: FloatArray, action: NativeAction, path: ExogenousPath, t: int
+    ) -> tuple[_Site, EpochOrders]:
+        """Phase 2 (decision epochs): sales, retrofits, GPU and ASIC orders granted by
+        :func:`hybridrl.site_rules.epoch_orders` and written into the pipelines."""
+        orders = epoch_orders(
+            EpochSite(
+                cash_usd=cash_usd,
+                asic_th=site.asic_th,
+                asic_on_order_th=site.asic_on_order_th,
+                gpu_nodes=site.gpu_nodes,
+                gpu_on_order_nodes=site.gpu_on_order_nodes,
+                mining_ready_mw=site.mining_ready_mw,
+                hpc_ready_mw=site.hpc_ready_mw,
+            ),
+            self.epoch_market(path, t),
+            EpochRequest(
+                action.asic_sale_th, action.retrofit_blocks, action.gpu_order_nodes, action.asic_order_th
+            ),
+            self.limits,
+        )
+        sa, sg, sr = site.slots
+        site.asic_pipeline_th[sa] = orders.asic_order_th
+        site.gpu_pipeline_nodes[sg] = orders.gpu_order_nodes
+        site.retrofit_pipeline_mw[sr] = orders.retrofit_mw
+        return dataclasses.replace(
+            site,
+            asic_th=site.asic_th - orders.asic_sale_th,
+            mining_ready_mw=site.mining_ready_mw - orders.retrofit_mw,
+            asic_on_order_th=site.asic_on_order_th + orders.asic_order_th,
+            gpu_on_order_nodes=site.gpu_on_order_nodes + orders.gpu_order_nodes,
+            retrofit_on_order_mw=site.retrofit_pipeline_mw.sum(axis=0),
+            infrastructure_book_usd=site.infrastructure_book_usd - orders.retrofit_capex_usd,
+        ), orders
+
+    def _between_epochs_clipped(self, action: NativeAction, n_paths: int) -> dict[str, FloatArray]:
+        """Investment requests between decision epochs: all clipped (the shared "no orders"
+        arrays need no check)."""
+        zeros, _ = self._constant_rows(n_paths)
+        no = self.no_orders(n_paths)
+        out = {}
+        for name, value, none in (
+            ("asic_sale_th", action.asic_sale_th, no[0]),
+            ("retrofit_blocks", action.retrofit_blocks, no[3]),
+            ("gpu_order_nodes", action.gpu_order_nodes, no[2]),
+            ("asic_order_th", action.asic_order_th, no[1]),
+        ):
+            ordered = value is not none and value.any()
+            out[name] = np.maximum(value, 0.0).reshape(n_paths, -1).sum(axis=1) if ordered else zeros
+        return out
+
+    def offer_phase(
+        self, state: PlantState, site: _Site, action: NativeAction, path: ExogenousPath
+    ) -> tuple[BoolArray, FloatArray, FloatArray]:
+        """Phase 3: offer acceptance at decision epochs (:func:`hybridrl.site_rules.accept_offers`,
+        within the HPC capacity after today's orders). Returns (accepted, lease hall books, offers
+        refused per row)."""
+        zeros, _ = self._constant_rows(state.n_paths)
+        accepted, hall_book = state.lease_accepted, state.lease_hall_book_usd
         want = action.accept_offer
-        refused = zeros
-        if want is not self.no_acceptance(B) and want.any():
-            if self.is_decision_epoch(t):
-                open_now = self.open_offers(state, path) & want
-                refused = (want & ~open_now).sum(axis=1).astype(np.float64)
-                if open_now.any():
-                    accepted, hall_book = accepted.copy(), hall_book.copy()
-                    facility_mw = self.lease_terms(path).facility_mw
-                    reserved = self.lease_reserved_mw(state, path)
-                    capacity = hpc_ready + retro_on_order - (gpu_nodes + gpu_on_order) @ self.gpu_node_mw
-                    for k in np.flatnonzero(open_now.any(axis=0)):
-                        need = facility_mw[:, k]
-                        ok = open_now[:, k] & (reserved + need <= capacity + 1e-9)
-                        accepted[:, k] |= ok
-                        hall_book[:, k] += ok * need * self.retrofit_capex_usd_per_mw
-                        reserved = reserved + ok * need
-                        refused = refused + (open_now[:, k] & ~ok)
-            else:
-                refused = want.sum(axis=1).astype(np.float64)
-        clipped["accept_offer"] = refused
+        if want is self.no_acceptance(state.n_paths) or not want.any():
+            return accepted, hall_book, zeros
+        if not self.is_decision_epoch(state.t):
+            return accepted, hall_book, want.sum(axis=1).astype(np.float64)
+        open_now = self.open_offers(state, path) & want
+        refused = (want & ~open_now).sum(axis=1).astype(np.float64)
+        if not open_now.any():
+            return accepted, hall_book, refused
+        facility_mw = self.lease_terms(path).facility_mw
+        capacity = hpc_capacity_mw(
+            site.hpc_ready_mw, site.retrofit_on_order_mw, site.gpu_nodes, site.gpu_on_order_nodes, self.limits
+        )
+        new = accept_offers(open_now, facility_mw, self.lease_reserved_mw(state, path), capacity)
+        hall_book = hall_book + new * facility_mw * self.retrofit_capex_usd_per_mw
+        return accepted | new, hall_book, refused + (open_now & ~new).sum(axis=1)
 
-        # dispatch
+    def dispatch_phase(
+        self, site: _Site, accepted: BoolArray, action: NativeAction, path: ExogenousPath, t: int
+    ) -> _Dispatch:
+        """Phase 4: ASICs run, DR curtailment, GPUs offered, leases served (the site rules'
+        :func:`run_asics`, :func:`curtail_asics`, :func:`offer_gpus`)."""
+        zeros, _ = self._constant_rows(site.asic_th.shape[0])
+        clipped: dict[str, FloatArray] = {}
         avail = path.availability[:, t]
-        frac = np.minimum(np.maximum(action.asic_run_fraction, 0.0), 1.0)
+        frac, run_th = run_asics(action.asic_run_fraction, site.asic_th, avail)
         clipped["asic_run_fraction"] = np.abs(action.asic_run_fraction - frac) @ self._ones_asic
-        run_th = frac * asic_th * avail[:, None]
         asic_power = run_th @ self.asic_mw_per_th
         dr_call = path.dr_call[:, t]
         if dr_call.any():
-            curtail_req = np.maximum(action.curtail_mw, 0.0)
-            headroom = asic_th @ self.asic_mw_per_th * avail - asic_power
-            curtail = np.where(dr_call, np.minimum(curtail_req, np.maximum(headroom, 0.0)), 0.0)
+            curtail_req, curtail = curtail_asics(
+                action.curtail_mw, site.asic_th @ self.asic_mw_per_th * avail, asic_power, dr_call
+            )
             clipped["curtail_mw"] = curtail_req - curtail
         else:
             curtail = zeros
             clipped["curtail_mw"] = np.maximum(action.curtail_mw, 0.0)
-
-        if gpu_nodes.any():
-            gfrac = np.minimum(np.maximum(action.gpu_offer_fraction, 0.0), 1.0)
-            clipped["gpu_offer_fraction"] = np.abs(action.gpu_offer_fraction - gfrac).sum(axis=1)
-            offered = gfrac * gpu_nodes * avail[:, None]
-            util = path.gpu_utilisation[:, t]
-            gpu_revenue = np.vecdot(
-                offered * self.gpu_hours_per_node_step, path.gpu_spot_usd_per_gpu_hour[:, t] * util
-            )
-            load = self.gpu_idle_power_fraction + (1.0 - self.gpu_idle_power_fraction) * util
-            gpu_power = np.vecdot(offered * self.gpu_node_mw, load)
-        else:
-            gpu_revenue = gpu_power = zeros
-            clipped["gpu_offer_fraction"] = zeros
-
+        gpu_revenue, gpu_power, clipped["gpu_offer_fraction"] = self._gpu_dispatch(site, action, path, t)
+        lease = (zeros, zeros, zeros)
         if accepted.any():
-            revenue_full, lease_penalty, served_mw = self._lease_service(
-                path, t, accepted, hpc_ready, gpu_nodes
-            )
-            lease_revenue = revenue_full * avail
-            lease_power = served_mw * avail
-            lease_serving = lease_power * -self.lease_serving_usd_per_mw_step
-        else:
-            lease_revenue = lease_penalty = lease_power = lease_serving = zeros
-
-        run_total_th = run_th @ self._ones_asic
-        mining_revenue = (
-            path.hashprice_usd_per_ph_day[:, t] * run_total_th * self._mining_usd_per_th_hashprice
+            lease = self._lease_service(path, t, accepted, site.hpc_ready_mw, site.gpu_nodes)
+        return _Dispatch(
+            run_total_th=run_th @ self._ones_asic,
+            asic_power_mw=asic_power,
+            curtailed_mw=curtail,
+            gpu_revenue_usd=gpu_revenue,
+            gpu_power_mw=gpu_power,
+            lease_revenue_usd=lease[0] * avail if lease[0] is not zeros else zeros,
+            lease_penalty_usd=lease[1],
+            lease_power_mw=lease[2] * avail if lease[2] is not zeros else zeros,
+            clipped=clipped,
         )
+
+    def _gpu_dispatch(
+        self, site: _Site, action: NativeAction, path: ExogenousPath, t: int
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """(rental revenue, power, offer fraction clipped) of the GPU nodes offered for rent."""
+        zeros, _ = self._constant_rows(site.gpu_nodes.shape[0])
+        if not site.gpu_nodes.any():
+            return zeros, zeros, zeros
+        frac, offered = offer_gpus(action.gpu_offer_fraction, site.gpu_nodes, path.availability[:, t])
+        util = path.gpu_utilisation[:, t]
+        revenue = np.vecdot(
+            offered * self.gpu_hours_per_node_step, path.gpu_spot_usd_per_gpu_hour[:, t] * util
+        )
+        load = self.gpu_idle_power_fraction + (1.0 - self.gpu_idle_power_fraction) * util
+        power = np.vecdot(offered * self.gpu_node_mw, load)
+        return revenue, power, np.abs(action.gpu_offer_fraction - frac).sum(axis=1)
+
+    def cash_flow_phase(
+        self,
+        cash_usd: FloatArray,
+        site: _Site,
+        orders: EpochOrders | None,
+        dispatch: _Dispatch,
+        path: ExogenousPath,
+        t: int,
+    ) -> dict[str, FloatArray]:
+        """Phase 5: every cash flow of the step (``CASH_FLOW_TERMS``, signed USD)."""
+        zeros, ppa_flow = self._constant_rows(cash_usd.shape[0])
         hours = self.hours_per_step
-        flows = {
-            "mining_revenue_usd": mining_revenue,
-            "gpu_revenue_usd": gpu_revenue,
-            "lease_revenue_usd": lease_revenue,
-            "lease_penalty_usd": lease_penalty,
-            "lease_serving_usd": lease_serving,
-            "dr_credit_usd": zeros if curtail is zeros else curtail * (hours * self.dr_credit_usd_per_mwh),
+        d = dispatch
+        return {
+            "mining_revenue_usd": path.hashprice_usd_per_ph_day[:, t]
+            * d.run_total_th
+            * self._mining_usd_per_th_hashprice,
+            "gpu_revenue_usd": d.gpu_revenue_usd,
+            "lease_revenue_usd": d.lease_revenue_usd,
+            "lease_penalty_usd": d.lease_penalty_usd,
+            "lease_serving_usd": zeros
+            if d.lease_power_mw is zeros
+            else d.lease_power_mw * -self.lease_serving_usd_per_mw_step,
+            "dr_credit_usd": zeros
+            if d.curtailed_mw is zeros
+            else d.curtailed_mw * (hours * self.dr_credit_usd_per_mwh),
             "power_ppa_usd": ppa_flow,
-            "power_rt_usd": (self.ppa_mw - asic_power - gpu_power) * path.power_rt_usd_per_mwh[:, t] * hours,
-            "opex_usd": self._opex_usd(mining_ready, hpc_ready),
-            "gpu_opex_usd": -(gpu_nodes @ self.gpu_opex_usd_per_node_step) if gpu_nodes.any() else zeros,
-            "interest_usd": np.minimum(cash, 0.0) * self.interest_per_step,
-            "asic_sales_usd": asic_sales,
-            "asic_capex_usd": asic_capex,
-            "gpu_capex_usd": gpu_capex,
-            "retrofit_capex_usd": retrofit_capex,
+            "power_rt_usd": (self.ppa_mw - d.asic_power_mw - d.gpu_power_mw)
+            * path.power_rt_usd_per_mwh[:, t]
+            * hours,
+            "opex_usd": self._opex_usd(site.mining_ready_mw, site.hpc_ready_mw),
+            "gpu_opex_usd": -(site.gpu_nodes @ self.gpu_opex_usd_per_node_step)
+            if site.gpu_nodes.any()
+            else zeros,
+            "interest_usd": np.minimum(cash_usd, 0.0) * self.interest_per_step,
+            "asic_sales_usd": zeros if orders is None else orders.asic_sales_usd,
+            "asic_capex_usd": zeros if orders is None else orders.asic_capex_usd,
+            "gpu_capex_usd": zeros if orders is None else orders.gpu_capex_usd,
+            "retrofit_capex_usd": zeros if orders is None else orders.retrofit_capex_usd,
         }
-        new_cash = cash
+
+    def books_phase(
+        self,
+        state: PlantState,
+        site: _Site,
+        accepted: BoolArray,
+        hall_book: FloatArray,
+        flows: dict[str, FloatArray],
+    ) -> PlantState:
+        """Phase 6: cash moves by the flows; ASIC failures; depreciation; bankruptcy."""
+        zeros, _ = self._constant_rows(state.n_paths)
+        new_cash = state.cash_usd
         for flow in flows.values():
             if flow is not zeros:  # between epochs most capex terms are the shared zeros
                 new_cash = new_cash + flow
-
-        new_state = PlantState(
-            t=t + 1,
+        keep = self.infrastructure_keep_per_step
+        return PlantState(
+            t=state.t + 1,
             cash_usd=new_cash,
-            asic_th=asic_th * self.asic_keep_per_step,
-            asic_pipeline_th=asic_pipe,
-            gpu_nodes=gpu_nodes,
-            gpu_pipeline_nodes=gpu_pipe,
-            mining_ready_mw=mining_ready,
-            hpc_ready_mw=hpc_ready,
-            retrofit_pipeline_mw=retro_pipe,
-            asic_on_order_th=asic_on_order,
-            gpu_on_order_nodes=gpu_on_order,
-            retrofit_on_order_mw=retro_on_order,
+            asic_th=site.asic_th * self.asic_keep_per_step,
+            asic_pipeline_th=site.asic_pipeline_th,
+            gpu_nodes=site.gpu_nodes,
+            gpu_pipeline_nodes=site.gpu_pipeline_nodes,
+            mining_ready_mw=site.mining_ready_mw,
+            hpc_ready_mw=site.hpc_ready_mw,
+            retrofit_pipeline_mw=site.retrofit_pipeline_mw,
+            asic_on_order_th=site.asic_on_order_th,
+            gpu_on_order_nodes=site.gpu_on_order_nodes,
+            retrofit_on_order_mw=site.retrofit_on_order_mw,
             lease_accepted=accepted,
-            infrastructure_book_usd=book * self.infrastructure_keep_per_step,
-            lease_hall_book_usd=hall_book * self.infrastructure_keep_per_step
-            if accepted.any()
-            else hall_book,
+            infrastructure_book_usd=site.infrastructure_book_usd * keep,
+            lease_hall_book_usd=hall_book * keep if accepted.any() else hall_book,
             bankrupt=state.bankrupt | (new_cash < -self.credit_limit_usd),
         )
-        return StepOutcome(
-            state=new_state,
-            cash_flows_usd=flows,
-            btc_mined=mining_revenue / path.btc_price_usd[:, t],
-            asic_power_mw=asic_power,
-            gpu_power_mw=gpu_power,
-            lease_power_mw=lease_power,
-            curtailed_mw=curtail,
-            power_limit_mw=self.interconnection_mw * avail,
-            site_share_of_network=run_total_th / path.network_hashrate_th_s[:, t],
-            clipped=clipped,
+
+
+def orders_clipped(orders: EpochOrders) -> dict[str, FloatArray]:
+    """Requested minus granted, per investment field (summed over generations)."""
+    req = orders.requested
+    return {
+        "asic_sale_th": (req.asic_sale_th - orders.asic_sale_th).sum(axis=1),
+        "retrofit_blocks": req.retrofit_blocks - orders.retrofit_blocks,
+        "gpu_order_nodes": (req.gpu_order_nodes - orders.gpu_order_nodes).sum(axis=1),
+        "asic_order_th": (req.asic_order_th - orders.asic_order_th).sum(axis=1),
+    }
+
+
+@dataclass(frozen=True)
+class _Site:
+    """The site's fleets, capacities and pipelines within a step, after the phases so far
+    (between epochs, the state's own arrays, so that per-array caches keep hitting)."""
+
+    asic_th: FloatArray
+    gpu_nodes: FloatArray
+    mining_ready_mw: FloatArray
+    hpc_ready_mw: FloatArray
+    asic_pipeline_th: FloatArray
+    gpu_pipeline_nodes: FloatArray
+    retrofit_pipeline_mw: FloatArray
+    asic_on_order_th: FloatArray
+    gpu_on_order_nodes: FloatArray
+    retrofit_on_order_mw: FloatArray
+    infrastructure_book_usd: FloatArray
+    slots: tuple[int, int, int] = (0, 0, 0)
+    """pipeline slots (ASIC, GPU, retrofit) delivered and refilled at this epoch"""
+
+    @classmethod
+    def of(cls, state: PlantState) -> _Site:
+        return cls(
+            asic_th=state.asic_th,
+            gpu_nodes=state.gpu_nodes,
+            mining_ready_mw=state.mining_ready_mw,
+            hpc_ready_mw=state.hpc_ready_mw,
+            asic_pipeline_th=state.asic_pipeline_th,
+            gpu_pipeline_nodes=state.gpu_pipeline_nodes,
+            retrofit_pipeline_mw=state.retrofit_pipeline_mw,
+            asic_on_order_th=state.asic_on_order_th,
+            gpu_on_order_nodes=state.gpu_on_order_nodes,
+            retrofit_on_order_mw=state.retrofit_on_order_mw,
+            infrastructure_book_usd=state.infrastructure_book_usd,
         )
+
+
+@dataclass(frozen=True)
+class _Dispatch:
+    """What phase 4 dispatched, (B,) each."""
+
+    run_total_th: FloatArray
+    asic_power_mw: FloatArray
+    curtailed_mw: FloatArray
+    gpu_revenue_usd: FloatArray
+    gpu_power_mw: FloatArray
+    lease_revenue_usd: FloatArray
+    lease_penalty_usd: FloatArray
+    lease_power_mw: FloatArray
+    clipped: dict[str, FloatArray]
