@@ -20,7 +20,7 @@ import gymnasium as gym
 import numpy as np
 
 import hybridrl
-from hybridrl.env.encoding import decode_action
+from hybridrl.env.encoding import action_layout, decode_action
 from hybridrl.sim import Plant, load_scenario, sample_paths
 
 
@@ -48,7 +48,7 @@ def bench_batched(batch: int, n_steps: int) -> tuple[float, float]:
     path = sample_paths(params, list(range(batch)))
     sampling_s = time.perf_counter() - start
     rng = np.random.default_rng(0)
-    n_actions = 2 * plant.n_asic + 6
+    n_actions = action_layout(plant).size
     actions = rng.uniform(-1, 1, (n_steps, batch, n_actions))
     state = plant.initial_state(batch)
     n_steps = min(n_steps, params.time.n_steps)

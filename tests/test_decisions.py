@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from hybridrl.baselines import AlwaysMine
-from hybridrl.env.encoding import decode_action
+from hybridrl.env.encoding import action_layout, decode_action
 from hybridrl.evaluation import evaluate
 from hybridrl.sim import NativeAction, Plant, PlantState, ScenarioParams, sample_paths
 from hybridrl.sim.information import PathReveal, PathView
@@ -20,13 +20,13 @@ class PivotToHosting:
     name = "pivot_to_hosting"
 
     def act(self, plant: Plant, state: PlantState, view: PathView) -> NativeAction:
-        G = plant.n_asic
-        a = np.full(2 * G + 6, -1.0)
-        a[:G] = 1.0  # run
-        a[G] = 1.0  # sell the first (least efficient) generation
-        a[2 * G] = 1.0  # offer GPUs
-        a[2 * G + 3] = 1.0  # retrofit
-        a[2 * G + 4] = 1.0  # accept offers
+        layout = action_layout(plant)
+        a = np.full(layout.size, -1.0)
+        a[layout.slice("run")] = 1.0
+        a[layout.slice("sell").start] = 1.0  # sell the first (least efficient) generation
+        a[layout.index("gpu_offer")] = 1.0
+        a[layout.index("retrofit")] = 1.0
+        a[layout.index("accept_offers")] = 1.0
         return decode_action(plant, state, view, np.tile(a, (state.n_paths, 1)))
 
 

@@ -7,7 +7,7 @@ import gymnasium as gym
 import numpy as np
 
 import hybridrl
-from hybridrl.env.encoding import decode_action
+from hybridrl.env.encoding import action_layout, decode_action
 from hybridrl.sim import CASH_FLOW_TERMS, Plant, ScenarioParams, sample_paths
 
 
@@ -19,7 +19,7 @@ def test_ledger_over_random_actions_on_eight_paths(default_params: ScenarioParam
     nav0 = plant.nav_usd(state, path)
     nav = nav0
     reward_sum = np.zeros(8)
-    n_actions = 2 * plant.n_asic + 6
+    n_actions = action_layout(plant).size
     epochs_with_orders = 0
     for _ in range(1000):
         action = decode_action(plant, state, path, rng.uniform(-1, 1, (8, n_actions)))
@@ -113,7 +113,7 @@ def test_cached_step_terms_equal_a_fresh_plant(default_params: ScenarioParams) -
     path = sample_paths(default_params, list(range(4)))
     rng = np.random.default_rng(3)
     state = plant.initial_state(4)
-    n_actions = 2 * plant.n_asic + 6
+    n_actions = action_layout(plant).size
     leases_served = 0
     for _ in range(900):
         action = decode_action(plant, state, path, rng.uniform(-1, 1, (4, n_actions)))

@@ -142,7 +142,7 @@ def test_a_late_lease_counts_for_its_npv_not_its_gross_pv(params: ScenarioParams
 
 
 def _random_states(params: ScenarioParams, n_steps: int) -> list[tuple[Plant, PlantState, ExogenousPath]]:
-    from hybridrl.env.encoding import decode_action
+    from hybridrl.env.encoding import action_layout, decode_action
 
     plant = Plant(params)
     path = sample_paths(params, list(range(4)))
@@ -150,7 +150,7 @@ def _random_states(params: ScenarioParams, n_steps: int) -> list[tuple[Plant, Pl
     state = plant.initial_state(4)
     out = []
     for _ in range(n_steps):
-        action = decode_action(plant, state, path, rng.uniform(-1, 1, (4, 2 * plant.n_asic + 6)))
+        action = decode_action(plant, state, path, rng.uniform(-1, 1, (4, action_layout(plant).size)))
         state = plant.step(state, action, path).state
         out.append((plant, state, path))
     return out

@@ -16,7 +16,8 @@ import numpy as np
 
 from hybridrl.baselines.forecast import Forecaster
 from hybridrl.baselines.oracle import OracleModel
-from hybridrl.baselines.rules import asic_best_use, gpu_margin_usd_per_node_day
+from hybridrl.baselines.rules import gpu_margin_usd_per_node_day
+from hybridrl.economics import asic_best_use, curtail_idle_mw
 from hybridrl.sim.information import PathView
 from hybridrl.sim.plant import NativeAction, Plant, PlantState
 
@@ -83,11 +84,15 @@ class MPC:
     @staticmethod
     def _dispatch(plant: Plant, state: PlantState, view: PathView) -> NativeAction:
         runs, _ = asic_best_use(
-            plant, view.now("hashprice_usd_per_ph_day"), view.now("power_rt_usd_per_mwh"), view.now("dr_call")
+            plant.economics,
+            view.now("hashprice_usd_per_ph_day"),
+            view.now("power_rt_usd_per_mwh"),
+            view.now("dr_call"),
         )
         run = runs.astype(np.float64)
-        idle_mw = ((1.0 - run) * state.asic_th) @ plant.asic_mw_per_th * view.now("availability")
-        curtail = np.where(view.now("dr_call") & (plant.dr_credit_usd_per_mwh > 0), idle_mw, 0.0)
+        curtail = curtail_idle_mw(
+            plant.economics, run, state.asic_th, view.now("availability"), view.now("dr_call")
+        )
         offer = (gpu_margin_usd_per_node_day(plant, view) > 0).astype(np.float64)
         return dataclasses.replace(
             plant.idle_action(state.n_paths),

@@ -34,7 +34,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hybridrl.baselines.milp import Expr, LinearModel, SolveResult, concatenated_ranges
-from hybridrl.baselines.rules import Policy, asic_best_use, gpu_margin_usd_per_node_step
+from hybridrl.baselines.rules import Policy
+from hybridrl.economics import asic_best_use, curtail_idle_mw, gpu_margin_usd_per_node_step
 from hybridrl.sim.exogenous import ExogenousPath
 from hybridrl.sim.information import PathReveal
 from hybridrl.sim.plant import NativeAction, Plant, PlantState
@@ -216,10 +217,12 @@ class OracleModel:
         GPU (T, Gg) per node held: availability x max(rent - energy, 0)."""
         p, path, T = self.plant, self.path, self.T
         rt = path.power_rt_usd_per_mwh[0, :T]
-        runs, value = asic_best_use(p, path.hashprice_usd_per_ph_day[0, :T], rt, path.dr_call[0, :T])
+        runs, value = asic_best_use(
+            p.economics, path.hashprice_usd_per_ph_day[0, :T], rt, path.dr_call[0, :T]
+        )
         asic = self.avail[:, None] * value
         gpu_margin = gpu_margin_usd_per_node_step(
-            p, path.gpu_spot_usd_per_gpu_hour[0, :T], path.gpu_utilisation[0, :T], rt
+            p.economics, path.gpu_spot_usd_per_gpu_hour[0, :T], path.gpu_utilisation[0, :T], rt
         )
         return asic, runs, self.avail[:, None] * np.maximum(gpu_margin, 0.0)
 
@@ -783,8 +786,7 @@ class OracleModel:
         asic_th_avail = (self._asic_th(steps).value(x).reshape(T, G) * TH_PER_UNIT) * self.avail[:, None]
         run = self.asic_runs.astype(np.float64)
         dr = self.path.dr_call[0, :T]
-        idle_mw = ((1.0 - run) * asic_th_avail) @ p.asic_mw_per_th
-        curtail = np.where(dr & (p.dr_credit_usd_per_mwh > 0), idle_mw, 0.0)
+        curtail = curtail_idle_mw(p.economics, run, asic_th_avail, np.ones(T), dr)  # availability in th
         offer = (self.gpu_value > 0).astype(np.float64)
         sale = np.zeros((T, G))
         buy = np.zeros((T, G))

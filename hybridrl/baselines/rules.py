@@ -23,6 +23,7 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from hybridrl import economics
 from hybridrl.sim.information import PathView
 from hybridrl.sim.params import DAYS_PER_MONTH
 from hybridrl.sim.plant import NativeAction, Plant, PlantState
@@ -42,47 +43,17 @@ class Policy(Protocol):
 # --------------------------------------------------------------------------- shared pieces
 
 
-def asic_margin_usd_per_th_step(
-    plant: Plant, hashprice_usd_per_ph_day: FloatArray, rt_usd_per_mwh: FloatArray
-) -> FloatArray:
-    """(..., G) pool revenue minus energy at the real-time price, per TH/s over one step (any
-    leading shape: one step of a batch, or every step of a path)."""
-    revenue = hashprice_usd_per_ph_day[..., None] * plant._mining_usd_per_th_hashprice
-    return revenue - plant.asic_mw_per_th * rt_usd_per_mwh[..., None] * plant.hours_per_step
-
-
-def asic_best_use(
-    plant: Plant, hashprice_usd_per_ph_day: FloatArray, rt_usd_per_mwh: FloatArray, dr_call: NDArray[np.bool_]
-) -> tuple[NDArray[np.bool_], FloatArray]:
-    """Best use of one TH/s of each generation over a step: run, hold off for a DR call, or idle,
-    whichever earns most. Returns (runs (..., G), value USD per TH/s (..., G), before
-    availability). The MILP oracle and the MPC dispatch with this rule."""
-    margin = asic_margin_usd_per_th_step(plant, hashprice_usd_per_ph_day, rt_usd_per_mwh)
-    curtail = dr_call[..., None] * plant.asic_mw_per_th * plant.hours_per_step * plant.dr_credit_usd_per_mwh
-    return (margin > 0) & (margin >= curtail), np.maximum(np.maximum(margin, curtail), 0.0)
-
-
-def gpu_margin_usd_per_node_step(
-    plant: Plant, spot_usd_per_gpu_hour: FloatArray, utilisation: FloatArray, rt_usd_per_mwh: FloatArray
-) -> FloatArray:
-    """(..., Gg) rental revenue minus energy for one offered node over a step."""
-    load = plant.gpu_idle_power_fraction + (1.0 - plant.gpu_idle_power_fraction) * utilisation
-    energy = plant.gpu_node_mw * load * rt_usd_per_mwh[..., None] * plant.hours_per_step
-    return spot_usd_per_gpu_hour * utilisation * plant.gpu_hours_per_node_step - energy
-
-
 def asic_margin_usd_per_th_day(plant: Plant, view: PathView) -> FloatArray:
     """(B, G) pool revenue minus energy at today's real-time price, per TH/s and day."""
-    margin = asic_margin_usd_per_th_step(
-        plant, view.now("hashprice_usd_per_ph_day"), view.now("power_rt_usd_per_mwh")
+    return economics.asic_margin_usd_per_th_day(
+        plant.economics, view.now("hashprice_usd_per_ph_day"), view.now("power_rt_usd_per_mwh")
     )
-    return margin / plant.dt_days
 
 
 def gpu_margin_usd_per_node_day(plant: Plant, view: PathView) -> FloatArray:
     """(B, Gg) rental revenue minus energy for one offered node over a day, at today's prices."""
-    margin = gpu_margin_usd_per_node_step(
-        plant,
+    margin = economics.gpu_margin_usd_per_node_step(
+        plant.economics,
         view.now("gpu_spot_usd_per_gpu_hour"),
         view.now("gpu_utilisation"),
         view.now("power_rt_usd_per_mwh"),
@@ -105,8 +76,10 @@ def mining_dispatch(plant: Plant, state: PlantState, view: PathView) -> tuple[Fl
     """Run fractions (B, G) of the generations with a positive margin, and DR curtailment (B,)
     offering the idle ASIC MW during a call."""
     run = (asic_margin_usd_per_th_day(plant, view) > 0).astype(np.float64)
-    idle_mw = ((1.0 - run) * state.asic_th) @ plant.asic_mw_per_th * view.now("availability")
-    return run, np.where(view.now("dr_call"), idle_mw, 0.0)
+    curtail = economics.curtail_idle_mw(
+        plant.economics, run, state.asic_th, view.now("availability"), view.now("dr_call")
+    )
+    return run, curtail
 
 
 def free_mining_mw(plant: Plant, state: PlantState) -> FloatArray:
@@ -143,13 +116,12 @@ def _base(plant: Plant, state: PlantState, view: PathView) -> NativeAction:
     return dataclasses.replace(idle, asic_run_fraction=run, gpu_offer_fraction=offer, curtail_mw=curtail)
 
 
-def _newest_gpu(view: PathView) -> NDArray[np.int64]:
-    on_sale = view.now("gpu_available")
-    return on_sale.shape[1] - 1 - on_sale[:, ::-1].argmax(axis=1)
+def _newest_gpu(view: PathView) -> NDArray[np.intp]:
+    return economics.newest_gpu_generation(view.now("gpu_available"))
 
 
-def _best_asic(plant: Plant, view: PathView) -> NDArray[np.int64]:
-    return np.where(view.now("asic_available"), plant.asic_efficiency_j_per_th, np.inf).argmin(axis=1)
+def _best_asic(plant: Plant, view: PathView) -> NDArray[np.intp]:
+    return economics.best_asic_generation(view.now("asic_available"), plant.asic_efficiency_j_per_th)
 
 
 def _gpu_orders(

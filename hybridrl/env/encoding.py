@@ -1,18 +1,20 @@
 """Mapping between the RL-facing spaces and the plant: normalised actions -> native actions,
 plant state + path (up to now) -> bounded observation vector. Batched over B paths.
 
-Actions (``Box(-1, 1, (2G + 6,))``, G = ASIC generations):
+Actions: ``Box(-1, 1, (2G + 6,))`` (G = ASIC generations), laid out by
+:data:`hybridrl.action_layout.ACTION_FIELDS` (:func:`action_layout` gives a scenario's
+layout: names, indices, decision fields):
 
-| index | name | mapping to native units |
+| field | components | mapping to native units |
 |---|---|---|
-| 0..G-1 | ``run_<gen>`` | run fraction (a + 1) / 2 of that generation's TH/s |
-| G..2G-1 | ``sell_<gen>`` | sell max(a, 0) x that generation's TH/s (decision epochs) |
-| 2G | ``gpu_offer`` | offer fraction (a + 1) / 2 of every GPU node |
-| 2G+1 | ``asic_order`` | order max(a, 0) x max MW per epoch of the most efficient generation on sale |
-| 2G+2 | ``gpu_order`` | order floor(max(a, 0) x max nodes per epoch) of the newest generation on sale |
-| 2G+3 | ``retrofit`` | start round(max(a, 0) x max blocks per epoch) retrofit blocks |
-| 2G+4 | ``accept_offers`` | a > 0 accepts every open hosting offer that fits (decision epochs) |
-| 2G+5 | ``curtail`` | during a DR call, hold max(a, 0) x available ASIC MW off (caps run fractions) |
+| ``run_<gen>`` | G | run fraction (a + 1) / 2 of that generation's TH/s |
+| ``sell_<gen>`` | G | sell max(a, 0) x that generation's TH/s (decision epochs) |
+| ``gpu_offer`` | 1 | offer fraction (a + 1) / 2 of every GPU node |
+| ``asic_order`` | 1 | order max(a, 0) x max MW per epoch of the most efficient generation on sale |
+| ``gpu_order`` | 1 | order floor(max(a, 0) x max nodes per epoch) of the newest generation on sale |
+| ``retrofit`` | 1 | start round(max(a, 0) x max blocks per epoch) retrofit blocks |
+| ``accept_offers`` | 1 | a > 0 accepts every open hosting offer that fits (decision epochs) |
+| ``curtail`` | 1 | during a DR call, hold max(a, 0) x available ASIC MW off (caps run fractions) |
 
 Half of each order dimension (a <= 0) means "no order", so a random or untrained policy does
 not spend the site's cash by accident.
@@ -20,10 +22,14 @@ not spend the site's cash by accident.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 from numpy.typing import NDArray
 
-from hybridrl.sim.exogenous import MWH_PER_TH_DAY_PER_J_PER_TH, ExogenousPath
+from hybridrl import economics
+from hybridrl.action_layout import ActionLayout
+from hybridrl.sim.exogenous import ExogenousPath
 from hybridrl.sim.information import PathView
 from hybridrl.sim.params import DAYS_PER_MONTH, DAYS_PER_YEAR
 from hybridrl.sim.plant import NativeAction, Plant, PlantState
@@ -34,32 +40,43 @@ OBS_BOUND = 10.0
 """Observations are clipped to [-OBS_BOUND, OBS_BOUND]; normal values lie within about [-3, 3]."""
 
 
+_LAYOUTS: weakref.WeakKeyDictionary[Plant, ActionLayout] = weakref.WeakKeyDictionary()
+
+
+def action_layout(plant: Plant) -> ActionLayout:
+    """The action layout of ``plant``'s scenario (built once per plant)."""
+    layout = _LAYOUTS.get(plant)
+    if layout is None:
+        limits = plant.limits
+        layout = _LAYOUTS[plant] = ActionLayout(
+            asic_generations=tuple(g.name for g in plant.params.asic_market.generations),
+            scales={
+                "max_asic_order_mw": limits.max_asic_order_mw,
+                "max_gpu_order_nodes": limits.max_gpu_order_nodes,
+                "max_retrofit_blocks": limits.max_retrofit_blocks,
+            },
+        )
+    return layout
+
+
 def action_names(plant: Plant) -> tuple[str, ...]:
-    gens = [g.name for g in plant.params.asic_market.generations]
-    return (
-        *(f"run_{g}" for g in gens),
-        *(f"sell_{g}" for g in gens),
-        "gpu_offer",
-        "asic_order",
-        "gpu_order",
-        "retrofit",
-        "accept_offers",
-        "curtail",
-    )
+    """Every action component's name, in order."""
+    return action_layout(plant).names
 
 
 def decode_action(
     plant: Plant, state: PlantState, path: ExogenousPath | PathView, action: FloatArray
 ) -> NativeAction:
     """(B, 2G+6) actions in [-1, 1] -> native action in physical units."""
+    col = action_layout(plant).columns
     G = plant.n_asic
     t = state.t
     a = action
     B = a.shape[0]
-    run = (a[:, :G] + 1.0) * 0.5
+    run = (a[:, col["run"]] + 1.0) * 0.5
     dr = path.dr_call[:, t]
     if dr.any():
-        curtail_frac = np.maximum(a[:, 2 * G + 5], 0.0) * dr
+        curtail_frac = np.maximum(a[:, col["curtail"]][:, 0], 0.0) * dr
         run = np.minimum(run, 1.0 - curtail_frac[:, None])
         curtail_mw = curtail_frac * (plant.asic_installed_mw(state) * path.availability[:, t])
     else:
@@ -68,28 +85,31 @@ def decode_action(
         zeros_g = np.zeros((B, G))
         zeros_gg = np.zeros((B, plant.n_gpu))
         rows = np.arange(B)
-        sell = np.maximum(a[:, G : 2 * G], 0.0) * state.asic_th
+        sell = np.maximum(a[:, col["sell"]], 0.0) * state.asic_th
         # most efficient ASIC generation on sale, newest GPU generation on sale
-        eff = np.where(path.asic_available[:, t], plant.asic_efficiency_j_per_th, np.inf)
-        best = eff.argmin(axis=1)
+        best = economics.best_asic_generation(path.asic_available[:, t], plant.asic_efficiency_j_per_th)
         asic_order = zeros_g
         asic_order[rows, best] = (
-            np.maximum(a[:, 2 * G + 1], 0.0) * plant.max_asic_order_mw / plant.asic_mw_per_th[best]
+            np.maximum(a[:, col["asic_order"]][:, 0], 0.0)
+            * plant.max_asic_order_mw
+            / plant.asic_mw_per_th[best]
         )
         on_sale = path.gpu_available[:, t]
-        newest = plant.n_gpu - 1 - on_sale[:, ::-1].argmax(axis=1)
+        newest = economics.newest_gpu_generation(on_sale)
         gpu_order = zeros_gg.copy()
-        gpu_order[rows, newest] = np.floor(np.maximum(a[:, 2 * G + 2], 0.0) * plant.max_gpu_order_nodes)
+        gpu_order[rows, newest] = np.floor(
+            np.maximum(a[:, col["gpu_order"]][:, 0], 0.0) * plant.max_gpu_order_nodes
+        )
         gpu_order *= on_sale
-        retrofit = np.round(np.maximum(a[:, 2 * G + 3], 0.0) * plant.max_retrofit_blocks)
+        retrofit = np.round(np.maximum(a[:, col["retrofit"]][:, 0], 0.0) * plant.max_retrofit_blocks)
     else:
         sell, asic_order, gpu_order, retrofit = plant.no_orders(B)
-    wants = a[:, 2 * G + 4] > 0.0
+    wants = a[:, col["accept_offers"]][:, 0] > 0.0
     if wants.any() and plant.is_decision_epoch(t):
         accept = wants[:, None] & plant.open_offers(state, path)
     else:
         accept = plant.no_acceptance(B)
-    gpu_offer = (a[:, 2 * G] + 1.0) * 0.5
+    gpu_offer = (a[:, col["gpu_offer"]][:, 0] + 1.0) * 0.5
     return NativeAction(
         asic_run_fraction=run,
         gpu_offer_fraction=gpu_offer[:, None].repeat(plant.n_gpu, axis=1),
@@ -183,7 +203,6 @@ class ObservationEncoder:
         self.log_hash0 = float(np.log(p.network.initial_hashrate_eh_s * 1e6))
         self.subsidy0 = block_subsidy_btc(p.network.initial_height)
         self.lag_30d = max(1, round(30.0 / p.time.dt_days))
-        self.margin_cost = plant.asic_efficiency_j_per_th * p.site.pue_mining * MWH_PER_TH_DAY_PER_J_PER_TH
         self.inv_ic = 1.0 / p.site.interconnection_mw
         self.start_day_of_year = (p.time.start - p.time.start.replace(month=1, day=1)).days
         self.season_phase0 = 2 * np.pi * self.start_day_of_year / DAYS_PER_YEAR
@@ -251,7 +270,7 @@ class ObservationEncoder:
         fees = path.fees_btc_per_block[:, t]
         sub = path.subsidy_btc[:, t]
         rt = path.power_rt_usd_per_mwh[:, t]
-        margin = hp[..., None] * (1 - plant.pool_fee) / 1e3 - self.margin_cost * rt[..., None]
+        margin = economics.asic_margin_usd_per_th_day(plant.economics, hp, rt)
         asic = np.stack(
             [path.asic_available[:, t], path.asic_price_usd_per_th[:, t] / 20.0, margin * 100.0], axis=-1
         )

@@ -16,7 +16,6 @@ import datetime
 import hashlib
 import json
 import logging
-import math
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +27,8 @@ from hybridrl.agents.best import model_dir, model_step
 from hybridrl.agents.files import MODEL_FILE, MODELS, NORMALIZER_FILE, RUN_FILE
 from hybridrl.agents.policy import ObservationNormalizer
 from hybridrl.agents.run_scenario import load_run_scenario, refuse_catalogue_mismatch
-from hybridrl.export.spec import decision_fields, feature_spec, site_limits, state_fields_with_examples
+from hybridrl.env.encoding import action_layout
+from hybridrl.export.spec import decision_fields, feature_spec, site_metadata
 from hybridrl.scheduler.runtime import (
     JSON_FILE,
     METADATA_HASH_KEY,
@@ -126,18 +126,6 @@ def _exporter_quiet(verbose: bool) -> Iterator[None]:
             lg.setLevel(level)
 
 
-def strict_bounds(fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Unbounded ``low``/``high`` as null: policy.json is strict JSON (no Infinity literals)."""
-    return [
-        {
-            **f,
-            "low": None if f["low"] == -math.inf else f["low"],
-            "high": None if f["high"] == math.inf else f["high"],
-        }
-        for f in fields
-    ]
-
-
 def export_policy(
     run_dir: str | Path,
     out_dir: str | Path,
@@ -173,7 +161,7 @@ def export_policy(
         else ObservationNormalizer.identity(len(feature_spec(plant)))
     )
     decisions = decision_fields(plant)
-    n_actions = 2 * plant.n_asic + 6
+    n_actions = action_layout(plant).size
     module = _policy_module(model, algo, normalizer, decisions)
     features = feature_spec(plant)
     n_obs = len(features)
@@ -198,10 +186,7 @@ def export_policy(
             "action (float32, in [-1, 1])": [None, n_actions],
             "decision (float64)": [None, len(decisions)],
         },
-        "state_fields": strict_bounds(state_fields_with_examples(plant)),
-        "features": features,
-        "decision_fields": decisions,
-        "site_limits": site_limits(plant),
+        **site_metadata(plant),
     }
     meta["metadata_sha256"] = metadata_digest(meta)
 

@@ -10,11 +10,14 @@ environment states, that the spec applied to :func:`physical_state` reproduces t
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
-from hybridrl.env.encoding import OBS_BOUND, ObservationEncoder, best_offer, observation_names
+from hybridrl.action_layout import decision_values
+from hybridrl.economics import asic_margin_coefficients
+from hybridrl.env.encoding import OBS_BOUND, ObservationEncoder, action_layout, best_offer, observation_names
 from hybridrl.sim.exogenous import ExogenousPath
 from hybridrl.sim.information import PathView
 from hybridrl.sim.params import DAYS_PER_YEAR
@@ -51,6 +54,7 @@ def state_fields(plant: Plant) -> list[dict[str, Any]]:
             for x in (
                 f(f"asic_{g}_on_sale", *flag, f"{g} machines can be ordered"),
                 f(f"asic_{g}_price_usd_per_th", "USD/(TH/s)", 0.0, INF, f"{g} price"),
+                f(f"asic_{g}_resale_usd_per_th", "USD/(TH/s)", 0.0, INF, f"{g} resale price"),
             )
         ),
         *(
@@ -72,9 +76,12 @@ def state_fields(plant: Plant) -> list[dict[str, Any]]:
         f("hpc_ready_mw", "MW", 0.0, ic, "facility MW fitted for GPUs / hosting"),
         f("retrofit_on_order_mw", "MW", 0.0, ic, "MW being converted from mining to HPC"),
         *(f(f"asic_{g}_th", "TH/s", 0.0, INF, f"installed {g} hashrate") for g in asic),
-        f("asic_on_order_mw", "MW", 0.0, INF, "facility MW of ASICs ordered, not yet delivered"),
+        *(f(f"asic_{g}_on_order_th", "TH/s", 0.0, INF, f"{g} ordered, not yet delivered") for g in asic),
         *(f(f"gpu_{g}_nodes", "nodes", 0.0, INF, f"installed {g} nodes") for g in gpu),
-        f("gpu_on_order_mw", "MW", 0.0, INF, "facility MW of GPU nodes ordered, not yet delivered"),
+        *(
+            f(f"gpu_{g}_on_order_nodes", "nodes", 0.0, INF, f"{g} nodes ordered, not yet delivered")
+            for g in gpu
+        ),
         f("lease_reserved_mw", "MW", 0.0, ic, "facility MW promised to accepted leases"),
         f("cash_usd", "USD", -INF, INF, "cash (negative when drawing credit)"),
         f("nav_usd", "USD", -INF, INF, "net asset value now"),
@@ -100,7 +107,7 @@ def feature_spec(plant: Plant) -> list[dict[str, Any]]:
     def lin(terms: dict[str, float], bias: float = 0.0) -> dict[str, Any]:
         return {"kind": "linear", "terms": terms, "bias": bias}
 
-    hp_coef = (1.0 - plant.pool_fee) / 1e3 * 100.0
+    per_hashprice, per_power = asic_margin_coefficients(plant.economics)
     spec: list[dict[str, Any]] = [
         {"kind": "log_ratio", "num": "btc_price_usd", "den": float(np.exp(enc.log_price0))},
         {"kind": "log_ratio", "num": "btc_price_usd", "den": "btc_price_30d_ago_usd"},
@@ -119,8 +126,8 @@ def feature_spec(plant: Plant) -> list[dict[str, Any]]:
             lin({f"asic_{g}_price_usd_per_th": 1 / 20.0}),
             lin(
                 {
-                    "hashprice_usd_per_ph_day": hp_coef,
-                    "power_rt_usd_per_mwh": -100.0 * float(enc.margin_cost[i]),
+                    "hashprice_usd_per_ph_day": 100.0 * per_hashprice,
+                    "power_rt_usd_per_mwh": -100.0 * float(per_power[i]),
                 }
             ),
         ]
@@ -141,9 +148,9 @@ def feature_spec(plant: Plant) -> list[dict[str, Any]]:
         lin({"hpc_ready_mw": 1 / ic}),
         lin({"retrofit_on_order_mw": 1 / ic}),
         *(lin({f"asic_{g}_th": float(plant.asic_mw_per_th[i]) / ic}) for i, g in enumerate(asic)),
-        lin({"asic_on_order_mw": 1 / ic}),
+        lin({f"asic_{g}_on_order_th": float(plant.asic_mw_per_th[i]) / ic for i, g in enumerate(asic)}),
         *(lin({f"gpu_{g}_nodes": float(plant.gpu_node_mw[i]) / ic}) for i, g in enumerate(gpu)),
-        lin({"gpu_on_order_mw": 1 / ic}),
+        lin({f"gpu_{g}_on_order_nodes": float(plant.gpu_node_mw[i]) / ic for i, g in enumerate(gpu)}),
         lin({"lease_reserved_mw": 1 / ic}),
         {"kind": "ratio", "terms": {"cash_usd": 1.0}, "bias": 0.0, "den": "nav_reference_usd"},
         {
@@ -197,6 +204,7 @@ def physical_state(
     for i, g in enumerate(p.asic_market.generations):
         out[f"asic_{g.name}_on_sale"] = path.asic_available[:, t, i].astype(float)
         out[f"asic_{g.name}_price_usd_per_th"] = path.asic_price_usd_per_th[:, t, i]
+        out[f"asic_{g.name}_resale_usd_per_th"] = path.asic_resale_usd_per_th[:, t, i]
     for i, gg in enumerate(p.gpu_market.generations):
         out[f"gpu_{gg.name}_on_sale"] = path.gpu_available[:, t, i].astype(float)
         out[f"gpu_{gg.name}_spot_usd_per_gpu_hour"] = path.gpu_spot_usd_per_gpu_hour[:, t, i]
@@ -227,10 +235,12 @@ def physical_state(
     out["retrofit_on_order_mw"] = state.retrofit_on_order_mw
     for i, g in enumerate(p.asic_market.generations):
         out[f"asic_{g.name}_th"] = state.asic_th[:, i]
-    out["asic_on_order_mw"] = state.asic_on_order_th @ plant.asic_mw_per_th
+    for i, g in enumerate(p.asic_market.generations):
+        out[f"asic_{g.name}_on_order_th"] = state.asic_on_order_th[:, i]
     for i, gg in enumerate(p.gpu_market.generations):
         out[f"gpu_{gg.name}_nodes"] = state.gpu_nodes[:, i].astype(float)
-    out["gpu_on_order_mw"] = state.gpu_on_order_nodes @ plant.gpu_node_mw
+    for i, gg in enumerate(p.gpu_market.generations):
+        out[f"gpu_{gg.name}_on_order_nodes"] = state.gpu_on_order_nodes[:, i].astype(float)
     out["lease_reserved_mw"] = plant.lease_reserved_mw(state, path)
     out["cash_usd"] = state.cash_usd
     out["nav_usd"] = nav_usd
@@ -261,19 +271,23 @@ def state_fields_with_examples(plant: Plant) -> list[dict[str, Any]]:
 
 
 def site_limits(plant: Plant) -> dict[str, Any]:
-    """Constants the scheduler's safety projection needs (units in the names)."""
+    """Constants the scheduler's projection (:class:`hybridrl.site_rules.SiteLimits`) and its
+    fallback (:func:`hybridrl.economics.margin_from_coefficients`) need (units in the names)."""
     p = plant.params
+    per_hashprice, per_power = asic_margin_coefficients(plant.economics)
     return {
         "interconnection_mw": plant.interconnection_mw,
         "asic_generations": [g.name for g in p.asic_market.generations],
         "asic_mw_per_th": plant.asic_mw_per_th.tolist(),
-        "asic_margin_cost_usd_per_th_day_per_usd_mwh": ObservationEncoder(plant).margin_cost.tolist(),
-        "pool_fee": plant.pool_fee,
+        "asic_efficiency_j_per_th": plant.asic_efficiency_j_per_th.tolist(),
+        "asic_margin_usd_per_th_day_per_hashprice": per_hashprice,
+        "asic_margin_usd_per_th_day_per_usd_mwh": per_power.tolist(),
         "gpu_generations": [g.name for g in p.gpu_market.generations],
         "gpu_node_mw": plant.gpu_node_mw.tolist(),
         "credit_limit_usd": plant.credit_limit_usd,
         "min_liquidity_usd": p.finance.min_liquidity_usd,
         "max_asic_order_mw": plant.max_asic_order_mw,
+        "retrofit_capex_usd_per_mw": plant.retrofit_capex_usd_per_mw,
         "max_gpu_order_nodes": plant.max_gpu_order_nodes,
         "max_retrofit_blocks": plant.max_retrofit_blocks,
         "retrofit_block_mw": plant.retrofit_block_mw,
@@ -283,71 +297,42 @@ def site_limits(plant: Plant) -> dict[str, Any]:
     }
 
 
-def decision_fields(plant: Plant) -> list[dict[str, Any]]:
-    """The network's decision in physical units, in order: each field reads action component
-    ``index`` (in [-1, 1]) through ``kind`` and ``scale``, exactly as the environment decodes it
-    (:func:`hybridrl.env.encoding.decode_action`): ``fraction`` (a + 1) / 2, ``positive``
-    max(a, 0) x scale, ``floor`` floor(max(a, 0) x scale), ``round`` round(max(a, 0) x scale),
-    ``flag`` 1 if a > 0 else 0. The scheduler then projects it onto the site's limits."""
-    G = plant.n_asic
-    gens = [g.name for g in plant.params.asic_market.generations]
+def site_metadata(plant: Plant) -> dict[str, Any]:
+    """The parts of ``policy.json`` that describe the site, not the network: the state fields
+    (with examples), the feature spec, the decision fields and the site limits. A
+    :class:`~hybridrl.scheduler.Scheduler` built on them alone (no ONNX session) can
+    :meth:`~hybridrl.scheduler.Scheduler.project` any decision."""
+    return {
+        "state_fields": strict_bounds(state_fields_with_examples(plant)),
+        "features": feature_spec(plant),
+        "decision_fields": decision_fields(plant),
+        "site_limits": site_limits(plant),
+    }
 
-    def f(name: str, unit: str, index: int, kind: str, scale: float = 1.0) -> dict[str, Any]:
-        return {"name": name, "unit": unit, "index": index, "kind": kind, "scale": float(scale)}
 
+def strict_bounds(fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Unbounded ``low``/``high`` as None (JSON null): ``policy.json`` is strict JSON."""
     return [
-        *(f(f"asic_{g}_run_fraction", "share of installed TH/s", i, "fraction") for i, g in enumerate(gens)),
-        *(
-            f(f"asic_{g}_sell_fraction", "share of installed TH/s", G + i, "positive")
-            for i, g in enumerate(gens)
-        ),
-        f("gpu_offer_fraction", "share of GPU nodes", 2 * G, "fraction"),
-        f(
-            "asic_order_mw",
-            "MW of the most efficient ASICs on sale",
-            2 * G + 1,
-            "positive",
-            plant.max_asic_order_mw,
-        ),
-        f(
-            "gpu_order_nodes",
-            "nodes of the newest GPUs on sale",
-            2 * G + 2,
-            "floor",
-            plant.max_gpu_order_nodes,
-        ),
-        f(
-            "retrofit_blocks",
-            "blocks to convert from mining to HPC",
-            2 * G + 3,
-            "round",
-            plant.max_retrofit_blocks,
-        ),
-        f("accept_offer", "1 = accept the open offer", 2 * G + 4, "flag"),
-        f("curtail_fraction", "share of ASIC MW held off in a DR call", 2 * G + 5, "positive"),
+        {
+            **f,
+            "low": None if f["low"] == -math.inf else f["low"],
+            "high": None if f["high"] == math.inf else f["high"],
+        }
+        for f in fields
     ]
 
 
-def map_action(fields: list[dict[str, Any]], action: np.ndarray) -> np.ndarray:
-    """(B, A) actions in [-1, 1] -> (B, D) decision fields (numpy reference of the ONNX graph)."""
-    a = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
-    cols = []
-    for f in fields:
-        x = a[:, f["index"]]
-        kind = f["kind"]
-        if kind == "fraction":
-            cols.append((x + 1.0) * 0.5)
-        elif kind == "positive":
-            cols.append(np.maximum(x, 0.0) * f["scale"])
-        elif kind == "floor":
-            cols.append(np.floor(np.maximum(x, 0.0) * f["scale"]))
-        elif kind == "round":
-            cols.append(np.round(np.maximum(x, 0.0) * f["scale"]))
-        elif kind == "flag":
-            cols.append((x > 0.0).astype(np.float64))
-        else:
-            raise ValueError(f"unknown decision kind {kind!r}")
-    return np.stack(cols, axis=1)
+def decision_fields(plant: Plant) -> list[dict[str, Any]]:
+    """The network's decision in physical units, in order (:meth:`ActionLayout.decision_fields`
+    of the scenario's :func:`~hybridrl.env.encoding.action_layout`): each field reads action
+    component ``index`` (in [-1, 1]) through ``kind`` and ``scale``
+    (:func:`hybridrl.action_layout.decision_values`), as the environment decodes it. The
+    scheduler then projects it onto the site's limits."""
+    return action_layout(plant).decision_fields()
+
+
+map_action = decision_values
+"""(B, A) actions in [-1, 1] -> (B, D) decision fields (:func:`hybridrl.action_layout.decision_values`)."""
 
 
 def simulated_states(scenario: str, n: int, seed: int = 0) -> tuple[list[dict[str, float]], np.ndarray]:

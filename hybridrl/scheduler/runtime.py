@@ -4,8 +4,8 @@
 of the ONNX file in the JSON; sha256 of the JSON's content in the ONNX metadata), the schema
 and the environment version, and never unpickles anything. ``decide(state)`` validates the
 named physical inputs (every problem listed in one error), runs the network and projects its
-decision onto the site's limits: power (interconnection x availability, ready MW, leases),
-cash and credit for orders, decision epochs for investments and offers.
+decision with the site rules the simulator applies (:mod:`hybridrl.site_rules`), so that the
+site carries the decision out as it is.
 """
 
 from __future__ import annotations
@@ -22,9 +22,25 @@ import numpy as np
 import onnxruntime as ort
 from numpy.typing import NDArray
 
+from hybridrl.economics import best_asic_generation, margin_from_coefficients, newest_gpu_generation
 from hybridrl.scheduler.features import compute_features
+from hybridrl.site_rules import (
+    EpochMarket,
+    EpochOrders,
+    EpochRequest,
+    EpochSite,
+    SiteLimits,
+    accept_offers,
+    curtail_asics,
+    epoch_orders,
+    hpc_capacity_mw,
+    offer_gpus,
+    run_asics,
+)
 
-SUPPORTED_SCHEMA_VERSIONS = (1,)
+SUPPORTED_SCHEMA_VERSIONS = (2,)
+"""2: per-generation on-order and resale fields, the site rules' limits (no version-1 file
+carries what the shared rules read: re-export it)."""
 SUPPORTED_ENV = ("hybridrl/HybridMine-v1", "v1")
 ONNX_FILE = "policy.onnx"
 JSON_FILE = "policy.json"
@@ -149,9 +165,15 @@ class Scheduler:
 
     :param fallback: on invalid input, return the fallback rule's decision (flagged
         ``fallback=True``, with the problems) instead of raising :class:`InvalidStateError`.
+
+    Built without an ONNX ``session`` (from ``policy.json``'s content or
+    :func:`hybridrl.export.spec.site_metadata`), it can :meth:`project` decisions but not
+    :meth:`decide`.
     """
 
-    def __init__(self, meta: dict[str, Any], session: ort.InferenceSession, fallback: bool = False) -> None:
+    def __init__(
+        self, meta: dict[str, Any], session: ort.InferenceSession | None = None, fallback: bool = False
+    ) -> None:
         self.meta = meta
         self.session = session
         self.fallback = fallback
@@ -163,6 +185,9 @@ class Scheduler:
         self.asic_gens: list[str] = self.limits["asic_generations"]
         self.gpu_gens: list[str] = self.limits["gpu_generations"]
         self._col = {f["name"]: i for i, f in enumerate(self.decision_fields)}
+        self.rules = SiteLimits.from_site_limits(self.limits)
+        """the site rules' constants, from ``site_limits``"""
+        self._efficiency = np.asarray(self.limits["asic_efficiency_j_per_th"], dtype=np.float64)
 
     # ------------------------------------------------------------------ loading
 
@@ -280,6 +305,8 @@ class Scheduler:
         if valid:
             x = {name: np.array([float(states[i][name]) for i in valid]) for name in self.field_names}
             obs = compute_features(self.features, x)
+            if self.session is None:
+                raise RuntimeError("this Scheduler has no ONNX session: build it with Scheduler.load(dir)")
             _, raw = self.session.run(None, {"observation": obs})
             for j, i in enumerate(valid):
                 results[i] = self.project(raw[j].astype(np.float64), {k: float(v[j]) for k, v in x.items()})
@@ -288,21 +315,18 @@ class Scheduler:
     def fallback_decision(self, state: Mapping[str, Any], problems: list[str]) -> Decision:
         """A safe rule when the input is invalid: run the ASIC generations whose margin is
         positive (all of them when the margin cannot be computed), offer every GPU node, no
-        orders, sales or acceptances; within the limits computable from the valid fields (zero
-        power when they are not)."""
+        orders, sales or acceptances; within the site rules when the fields the dispatch reads
+        are valid (zero power when they are not)."""
         clean = {}
         for f in self.fields:
             fv = _as_number(state.get(f["name"]))
             if fv is not None and math.isfinite(fv) and f["low"] <= fv <= f["high"]:
                 clean[f["name"]] = fv
-        G = len(self.asic_gens)
         raw = np.zeros(len(self.decision_fields))
-        run = np.ones(G)
+        run = np.ones(len(self.asic_gens))
         if "hashprice_usd_per_ph_day" in clean and "power_rt_usd_per_mwh" in clean:
-            cost = np.array(self.limits["asic_margin_cost_usd_per_th_day_per_usd_mwh"])
-            margin = (
-                clean["hashprice_usd_per_ph_day"] * (1 - self.limits["pool_fee"]) / 1e3
-                - cost * clean["power_rt_usd_per_mwh"]
+            margin = margin_from_coefficients(
+                self.limits, clean["hashprice_usd_per_ph_day"], clean["power_rt_usd_per_mwh"]
             )
             run = (margin > 0).astype(float)
         for g, r in zip(self.asic_gens, run, strict=True):
@@ -316,14 +340,11 @@ class Scheduler:
         return Decision(**{**asdict(decision), "fallback": True, "problems": list(problems)})
 
     def dispatch_fields(self) -> list[str]:
-        """The fields the power limits are computed from: with these valid, the fallback can
-        still dispatch (no investment reads the others)."""
+        """The fields the dispatch is computed from: with these valid, the fallback can still
+        dispatch (no investment reads the others)."""
         return [
             "availability",
             "dr_call",
-            "mining_ready_mw",
-            "hpc_ready_mw",
-            "lease_reserved_mw",
             *(f"asic_{g}_th" for g in self.asic_gens),
             *(f"gpu_{g}_nodes" for g in self.gpu_gens),
         ]
@@ -347,148 +368,217 @@ class Scheduler:
             adjusted=["fields needed for the site's limits are invalid: everything held at zero"],
         )
 
-    def project(self, raw: FloatArray, s: Mapping[str, float], allow_investment: bool = True) -> Decision:
-        """The network's decision (``decision_fields`` order) cut back to the site's limits."""
-        L = self.limits
-        col = self._col
+    # ------------------------------------------------------------------ the projection
+
+    def project(self, raw: FloatArray, state: Mapping[str, float], allow_investment: bool = True) -> Decision:
+        """The decision the site carries out for the network's output ``raw`` (one value per
+        ``decision_fields`` entry, in physical units) at ``state`` (every input field, valid).
+
+        Each value is first read within its field's range (fractions in [0, 1], orders in [0,
+        the per-epoch cap], whole blocks and nodes; NaN or infinity as 0), then granted by the
+        site rules the simulator applies (:mod:`hybridrl.site_rules`), in the same order: at a
+        decision epoch, sales, retrofit, GPU orders, ASIC orders (within cash + credit - the
+        minimum liquidity, plus the sale proceeds), then the offer; every step, the ASICs left
+        after the sales run, curtail during a DR call, and the GPU nodes are offered. What the
+        rules cut back is listed in ``adjusted``. Machines due for delivery today count as on
+        order: the scheduler never relies on them, so the plant grants the decision as it is.
+        ``allow_investment=False`` orders, sells and accepts nothing (the fallback)."""
         adjusted: list[str] = []
-        if not np.all(np.isfinite(raw)):
-            adjusted.append("the network returned NaN or infinity: those requests are treated as zero")
-            raw = np.where(np.isfinite(raw), raw, 0.0)
-
-        def take(name: str, low: float = 0.0, high: float = math.inf) -> float:
-            v = float(raw[col[name]])
-            c = min(max(v, low), high)
-            if c != v:
-                adjusted.append(f"{name} {v:g} clipped to [{low:g}, {high:g}]")
-            return c
-
-        asic_mw_per_th = np.array(L["asic_mw_per_th"])
-        gpu_node_mw = np.array(L["gpu_node_mw"])
-        th = np.array([s[f"asic_{g}_th"] for g in self.asic_gens])
-        nodes = np.array([s[f"gpu_{g}_nodes"] for g in self.gpu_gens])
-        avail_mw = L["interconnection_mw"] * s["availability"]
-        reserved = s["lease_reserved_mw"]
-
-        # --- power: own GPUs first (their MW is HPC space), then mining in what is left
-        gpu_installed = float(nodes @ gpu_node_mw)
-        gpu_room = max(min(s["hpc_ready_mw"], avail_mw) - reserved, 0.0)
-        own_gpu_mw = take("gpu_offer_fraction", 0.0, 1.0) * gpu_installed
-        if own_gpu_mw > gpu_room:
-            adjusted.append(f"own GPU MW {own_gpu_mw:.3f} cut to the HPC room {gpu_room:.3f}")
-            own_gpu_mw = gpu_room
-        run = np.array([take(f"asic_{g}_run_fraction", 0.0, 1.0) for g in self.asic_gens])
-        curtail_fraction = take("curtail_fraction", 0.0, 1.0) if s["dr_call"] > 0.5 else 0.0
-        run = np.minimum(run, 1.0 - curtail_fraction)
-        asic_full_mw = th * asic_mw_per_th * s["availability"]
-        asic_mw = run * asic_full_mw
-        mining_room = max(min(s["mining_ready_mw"], avail_mw - reserved - own_gpu_mw), 0.0)
-        if asic_mw.sum() > mining_room:
-            adjusted.append(f"mining MW {asic_mw.sum():.3f} cut to the room {mining_room:.3f}")
-            asic_mw = asic_mw * (mining_room / asic_mw.sum())
-        curtail_mw = float(curtail_fraction * asic_full_mw.sum())
-
-        # --- investments, sales, offers: decision epochs only, within cash + credit
-        epoch = s["decision_epoch"] > 0.5 and bool(L["investments_enabled"]) and allow_investment
-        sale = np.zeros(len(self.asic_gens))
-        order_gen: str | None = None
-        gpu_gen: str | None = None
-        order_th = order_usd = gpu_usd = retro_usd = 0.0
-        gpu_order = retro = 0
+        d = self._requested(raw, adjusted)
+        site = _ReportedSite.read(state, self.asic_gens, self.gpu_gens)
+        epoch = (
+            state["decision_epoch"] > 0.5 and bool(self.limits["investments_enabled"]) and allow_investment
+        )
+        dr = state["dr_call"] > 0.5
+        curtail_fraction = d["curtail_fraction"] if dr else 0.0
+        run_request = np.minimum(self._vector(d, "asic_{g}_run_fraction"), 1.0 - curtail_fraction)
+        curtail_request = (
+            curtail_fraction * float(site.asic_th[0] @ self.rules.asic_mw_per_th) * site.availability
+        )
+        orders: EpochOrders | None = None
         accept = False
+        th = site.asic_th
         if epoch:
-            sale = np.array([take(f"asic_{g}_sell_fraction", 0.0, 1.0) for g in self.asic_gens]) * th
-            on_sale = [i for i, g in enumerate(self.asic_gens) if s[f"asic_{g}_on_sale"] > 0.5]
-            order_mw = take("asic_order_mw", 0.0, L["max_asic_order_mw"])
-            space_mw = max(
-                s["mining_ready_mw"]
-                - float(th @ asic_mw_per_th)
-                - s["asic_on_order_mw"]
-                - s["retrofit_on_order_mw"],
-                0.0,
-            )
-            if order_mw > space_mw:
+            orders = self._epoch_orders(d, state, site, adjusted)
+            th = th - orders.asic_sale_th
+            accept = self._accept(d, state, site, orders, adjusted)
+        avail = np.array([site.availability])
+        _, run_th = run_asics(run_request[None, :], th, avail)
+        asic_mw = (run_th * self.rules.asic_mw_per_th)[0]
+        _, curtail = curtail_asics(
+            np.array([curtail_request]),
+            th @ self.rules.asic_mw_per_th * avail,
+            run_th @ self.rules.asic_mw_per_th,
+            np.array([dr]),
+        )
+        if curtail[0] < curtail_request - 1e-9:
+            adjusted.append(f"curtailment {curtail_request:.3f} MW cut to the idle ASIC MW {curtail[0]:.3f}")
+        offer_fraction = np.full((1, len(self.gpu_gens)), d["gpu_offer_fraction"])
+        _, offered = offer_gpus(offer_fraction, site.gpu_nodes, avail)
+        return self._decision(
+            asic_mw, float((offered @ self.rules.gpu_node_mw)[0]), float(curtail[0]), orders, accept, adjusted
+        )
+
+    def _requested(self, raw: FloatArray, adjusted: list[str]) -> dict[str, float]:
+        """Each decision field read within its range: NaN/infinity as 0, fractions and flags in
+        [0, 1], orders in [0, the per-epoch cap]."""
+        values = np.asarray(raw, dtype=np.float64)
+        if not np.all(np.isfinite(values)):
+            adjusted.append("the network returned NaN or infinity: those requests are treated as zero")
+            values = np.where(np.isfinite(values), values, 0.0)
+        out = {}
+        for f, v in zip(self.decision_fields, values.tolist(), strict=True):
+            high = 1.0 if f["kind"] in ("fraction", "flag") or f["scale"] == 1.0 else float(f["scale"])
+            c = min(max(v, 0.0), high)
+            if c != v:
+                adjusted.append(f"{f['name']} {v:g} clipped to [0, {high:g}]")
+            out[f["name"]] = c
+        return out
+
+    def _vector(self, d: Mapping[str, float], template: str) -> FloatArray:
+        return np.array([d[template.format(g=g)] for g in self.asic_gens])
+
+    def _epoch_orders(
+        self, d: Mapping[str, float], state: Mapping[str, float], site: _ReportedSite, adjusted: list[str]
+    ) -> EpochOrders:
+        """Sales, retrofit, GPU and ASIC orders granted by :func:`hybridrl.site_rules.epoch_orders`."""
+        G, Gg = len(self.asic_gens), len(self.gpu_gens)
+        market = EpochMarket(
+            asic_resale_usd_per_th=self._row(state, "asic_{g}_resale_usd_per_th", self.asic_gens),
+            asic_price_usd_per_th=self._row(state, "asic_{g}_price_usd_per_th", self.asic_gens),
+            asic_available=self._row(state, "asic_{g}_on_sale", self.asic_gens) > 0.5,
+            gpu_node_capex_usd=self._row(state, "gpu_{g}_node_capex_usd", self.gpu_gens),
+            gpu_available=self._row(state, "gpu_{g}_on_sale", self.gpu_gens) > 0.5,
+        )
+        asic_order = np.zeros((1, G))
+        best = int(best_asic_generation(market.asic_available, self._efficiency)[0])
+        asic_order[0, best] = d["asic_order_mw"] / self.rules.asic_mw_per_th[best]
+        gpu_order = np.zeros((1, Gg))
+        newest = int(newest_gpu_generation(market.gpu_available)[0])
+        gpu_order[0, newest] = d["gpu_order_nodes"] * market.gpu_available[0, newest]
+        request = EpochRequest(
+            asic_sale_th=self._vector(d, "asic_{g}_sell_fraction")[None, :] * site.asic_th,
+            retrofit_blocks=np.array([np.round(d["retrofit_blocks"])]),
+            gpu_order_nodes=np.floor(gpu_order),
+            asic_order_th=asic_order,
+        )
+        orders = epoch_orders(site.epoch_site(), market, request, self.rules)
+        for name, asked, granted in (
+            ("ASIC sales (TH/s)", request.asic_sale_th.sum(), orders.asic_sale_th.sum()),
+            ("retrofit blocks", orders.requested.retrofit_blocks.sum(), orders.retrofit_blocks.sum()),
+            ("GPU order (nodes)", orders.requested.gpu_order_nodes.sum(), orders.gpu_order_nodes.sum()),
+            ("ASIC order (TH/s)", orders.requested.asic_order_th.sum(), orders.asic_order_th.sum()),
+        ):
+            if granted < asked * (1 - 1e-12) - 1e-12:
                 adjusted.append(
-                    f"ASIC order {order_mw:.3f} MW cut to the free mining space {space_mw:.3f} MW"
+                    f"{name} {asked:,.6g} cut to {granted:,.6g} by the site's room, cash and caps"
                 )
-                order_mw = space_mw
-            if on_sale and order_mw > 0:
-                best = min(on_sale, key=lambda i: asic_mw_per_th[i])
-                order_gen = self.asic_gens[best]
-                order_th = order_mw / asic_mw_per_th[best]
-                order_usd = order_th * s[f"asic_{order_gen}_price_usd_per_th"]
-            gpu_on_sale = [i for i, g in enumerate(self.gpu_gens) if s[f"gpu_{g}_on_sale"] > 0.5]
-            gpu_order = int(take("gpu_order_nodes", 0.0, L["max_gpu_order_nodes"]))
-            if gpu_on_sale and gpu_order > 0:
-                newest = max(gpu_on_sale)
-                gpu_gen = self.gpu_gens[newest]
-                hpc_space = max(
-                    s["hpc_ready_mw"]
-                    + s["retrofit_on_order_mw"]
-                    - reserved
-                    - gpu_installed
-                    - s["gpu_on_order_mw"],
-                    0.0,
-                )
-                fit = int(hpc_space // gpu_node_mw[newest])
-                if gpu_order > fit:
-                    adjusted.append(f"GPU order {gpu_order} nodes cut to the free HPC space ({fit} nodes)")
-                    gpu_order = fit
-                gpu_usd = gpu_order * s[f"gpu_{gpu_gen}_node_capex_usd"]
-            else:
-                gpu_order = 0
-            retro = int(take("retrofit_blocks", 0.0, L["max_retrofit_blocks"]))
-            convertible = int(
-                max(s["mining_ready_mw"] - s["retrofit_on_order_mw"], 0.0) // L["retrofit_block_mw"]
-            )
-            if retro > convertible:
-                adjusted.append(
-                    f"retrofit {retro} blocks cut to the convertible mining MW ({convertible} blocks)"
-                )
-                retro = convertible
-            retro_usd = retro * L["retrofit_capex_usd_per_block"]
-            budget = max(s["cash_usd"] + L["credit_limit_usd"] - L["min_liquidity_usd"], 0.0)
-            total = order_usd + gpu_usd + retro_usd
-            if total > budget:
-                adjusted.append(
-                    f"orders of {total:,.0f} USD cut to the cash and credit available ({budget:,.0f} USD)"
-                )
-                k = budget / total
-                order_th *= k
-                order_usd *= k
-                gpu_order = math.floor(gpu_order * k)
-                retro = math.floor(retro * k)
-                gpu_usd = gpu_order * (s[f"gpu_{gpu_gen}_node_capex_usd"] if gpu_gen else 0.0)
-                retro_usd = retro * L["retrofit_capex_usd_per_block"]
-            if order_th == 0:
-                order_gen = None
-            if gpu_order == 0:
-                gpu_gen = None
-            if take("accept_offer", 0.0, 1.0) > 0.5 and s["offer_open"] > 0.5:
-                room = (
-                    s["hpc_ready_mw"] + s["retrofit_on_order_mw"] + retro * L["retrofit_block_mw"] - reserved
-                )
-                need = s["offer_it_mw"] * L["lease_mw_per_it_mw"]
-                if need <= room - gpu_installed - s["gpu_on_order_mw"] - gpu_order * (
-                    gpu_node_mw[self.gpu_gens.index(gpu_gen)] if gpu_gen else 0.0
-                ):
-                    accept = True
-                else:
-                    adjusted.append(f"offer of {need:.3f} facility MW declined: no HPC room for it")
+        return orders
+
+    def _accept(
+        self,
+        d: Mapping[str, float],
+        state: Mapping[str, float],
+        site: _ReportedSite,
+        orders: EpochOrders,
+        adjusted: list[str],
+    ) -> bool:
+        """Whether the offer described is accepted (:func:`hybridrl.site_rules.accept_offers`,
+        within the HPC capacity after today's orders)."""
+        if d["accept_offer"] <= 0.5 or state["offer_open"] <= 0.5:
+            return False
+        need = state["offer_it_mw"] * self.rules.lease_mw_per_it_mw
+        capacity = hpc_capacity_mw(
+            np.array([state["hpc_ready_mw"]]),
+            state["retrofit_on_order_mw"] + orders.retrofit_mw,
+            site.gpu_nodes,
+            site.gpu_on_order_nodes + orders.gpu_order_nodes,
+            self.rules,
+        )
+        ok = accept_offers(
+            np.array([[True]]), np.array([[need]]), np.array([state["lease_reserved_mw"]]), capacity
+        )
+        if not ok[0, 0]:
+            adjusted.append(f"offer of {need:.3f} facility MW declined: no HPC room for it")
+        return bool(ok[0, 0])
+
+    @staticmethod
+    def _row(state: Mapping[str, float], template: str, gens: list[str]) -> FloatArray:
+        return np.array([[state[template.format(g=g)] for g in gens]])
+
+    def _decision(
+        self,
+        asic_mw: FloatArray,
+        own_gpu_mw: float,
+        curtail_mw: float,
+        orders: EpochOrders | None,
+        accept: bool,
+        adjusted: list[str],
+    ) -> Decision:
+        sale = np.zeros(len(self.asic_gens)) if orders is None else orders.asic_sale_th[0]
+        asic_th = 0.0 if orders is None else float(orders.asic_order_th.sum())
+        gpu_nodes = 0 if orders is None else int(orders.gpu_order_nodes.sum())
+        blocks = 0 if orders is None else int(orders.retrofit_blocks[0])
+        asic_gen = gpu_gen = None
+        if orders is not None and asic_th > 0:
+            asic_gen = self.asic_gens[int(np.argmax(orders.asic_order_th[0]))]
+        if orders is not None and gpu_nodes > 0:
+            gpu_gen = self.gpu_gens[int(np.argmax(orders.gpu_order_nodes[0]))]
         return Decision(
             asic_mw={g: float(v) for g, v in zip(self.asic_gens, asic_mw, strict=True)},
             mining_mw=float(asic_mw.sum()),
-            own_gpu_mw=float(own_gpu_mw),
+            own_gpu_mw=own_gpu_mw,
             curtail_mw=curtail_mw,
             asic_sale_th={g: float(v) for g, v in zip(self.asic_gens, sale, strict=True)},
-            asic_order_generation=order_gen,
-            asic_order_th=float(order_th),
-            asic_order_usd=float(order_usd),
+            asic_order_generation=asic_gen,
+            asic_order_th=asic_th,
+            asic_order_usd=0.0 if orders is None else -float(orders.asic_capex_usd[0]),
             gpu_order_generation=gpu_gen,
-            gpu_order_nodes=int(gpu_order),
-            gpu_order_usd=float(gpu_usd),
-            retrofit_blocks=int(retro),
-            retrofit_usd=float(retro_usd),
+            gpu_order_nodes=gpu_nodes,
+            gpu_order_usd=0.0 if orders is None else -float(orders.gpu_capex_usd[0]),
+            retrofit_blocks=blocks,
+            retrofit_usd=0.0 if orders is None else -float(orders.retrofit_capex_usd[0]),
             accept_offer=accept,
             adjusted=adjusted,
+        )
+
+
+@dataclass(frozen=True)
+class _ReportedSite:
+    """The site as its state reports it, in the site rules' (1, ...) arrays."""
+
+    cash_usd: FloatArray
+    asic_th: FloatArray
+    asic_on_order_th: FloatArray
+    gpu_nodes: FloatArray
+    gpu_on_order_nodes: FloatArray
+    mining_ready_mw: FloatArray
+    hpc_ready_mw: FloatArray
+    availability: float
+
+    @classmethod
+    def read(cls, state: Mapping[str, float], asic: list[str], gpu: list[str]) -> _ReportedSite:
+        def row(template: str, gens: list[str]) -> FloatArray:
+            return np.array([[float(state[template.format(g=g)]) for g in gens]])
+
+        return cls(
+            cash_usd=np.array([float(state["cash_usd"])]),
+            asic_th=row("asic_{g}_th", asic),
+            asic_on_order_th=row("asic_{g}_on_order_th", asic),
+            gpu_nodes=row("gpu_{g}_nodes", gpu),
+            gpu_on_order_nodes=row("gpu_{g}_on_order_nodes", gpu),
+            mining_ready_mw=np.array([float(state["mining_ready_mw"])]),
+            hpc_ready_mw=np.array([float(state["hpc_ready_mw"])]),
+            availability=float(state["availability"]),
+        )
+
+    def epoch_site(self) -> EpochSite:
+        return EpochSite(
+            cash_usd=self.cash_usd,
+            asic_th=self.asic_th,
+            asic_on_order_th=self.asic_on_order_th,
+            gpu_nodes=self.gpu_nodes,
+            gpu_on_order_nodes=self.gpu_on_order_nodes,
+            mining_ready_mw=self.mining_ready_mw,
+            hpc_ready_mw=self.hpc_ready_mw,
         )

@@ -20,7 +20,6 @@ import json
 import math
 import os
 import re
-import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -670,73 +669,97 @@ def _build(tp: Any, value: Any, key: str, source: str, meta: Mapping[str, Any] |
     """Convert ``value`` to type ``tp`` strictly, checking ``meta`` range constraints."""
     origin = typing.get_origin(tp)
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
-        if not isinstance(value, Mapping):
-            raise _fail(source, key, f"expected a mapping, got {type(value).__name__}")
-        fields = {f.name: f for f in dataclasses.fields(tp)}
-        unknown = sorted(set(value) - set(fields))
-        if unknown:
-            where = f"{key}.{unknown[0]}" if key else str(unknown[0])
-            raise _fail(source, where, f"unknown key; allowed keys: {', '.join(sorted(fields))}")
-        hints = typing.get_type_hints(tp)
-        kwargs: dict[str, Any] = {}
-        for name, f in fields.items():
-            sub = f"{key}.{name}" if key else name
-            if name in value:
-                kwargs[name] = _build(hints[name], value[name], sub, source, f.metadata)
-            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                raise _fail(source, sub, "missing required key")
-        try:
-            return tp(**kwargs)
-        except ValueError as exc:
-            if isinstance(exc, ScenarioError):
-                raise
-            raise _fail(source, key, str(exc)) from None
+        return _build_dataclass(tp, value, key, source)
     if origin is tuple:
-        args = typing.get_args(tp)
         if not isinstance(value, (list, tuple)):
             raise _fail(source, key, f"expected a list, got {type(value).__name__}")
-        return tuple(_build(args[0], v, f"{key}[{i}]", source, meta) for i, v in enumerate(value))
+        item = typing.get_args(tp)[0]
+        return tuple(_build(item, v, f"{key}[{i}]", source, meta) for i, v in enumerate(value))
     if origin is dict:
         _, val_tp = typing.get_args(tp)
         if not isinstance(value, Mapping):
             raise _fail(source, key, f"expected a mapping, got {type(value).__name__}")
         return {str(k): _build(val_tp, v, f"{key}.{k}", source, meta) for k, v in value.items()}
-    if origin in (typing.Union, types.UnionType):
+    scalar = _SCALAR_BUILDERS.get(tp)
+    if scalar is None:
         raise TypeError(f"unsupported field type {tp}")  # pragma: no cover - schema bug
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise _fail(source, key, f"expected true/false, got {value!r}")
-        return value
-    if tp is str:
-        if not isinstance(value, str):
-            raise _fail(source, key, f"expected a string, got {value!r}")
-        return value
-    if tp is dt.date:
-        if isinstance(value, dt.datetime):
-            value = value.date()
-        if isinstance(value, str):
-            try:
-                value = dt.date.fromisoformat(value)
-            except ValueError:
-                raise _fail(source, key, f"expected a date YYYY-MM-DD, got {value!r}") from None
-        if not isinstance(value, dt.date):
-            raise _fail(source, key, f"expected a date YYYY-MM-DD, got {value!r}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise _fail(source, key, f"expected an integer, got {value!r}")
-        _check_range(value, key, source, meta)
-        return value
-    if tp is float:
-        if isinstance(value, str) and len(value) <= 64 and _YAML12_FLOAT.match(value):
-            value = float(value)  # YAML 1.2 reads 1e6 as a number; PyYAML (YAML 1.1) as a string
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise _fail(source, key, f"expected a number, got {value!r}")
-        if not math.isfinite(value):
-            raise _fail(source, key, f"expected a finite number, got {value!r}")
-        _check_range(float(value), key, source, meta)
-        return float(value)
-    raise TypeError(f"unsupported field type {tp}")  # pragma: no cover - schema bug
+    return scalar(value, key, source, meta)
+
+
+def _build_dataclass(tp: type, value: Any, key: str, source: str) -> Any:
+    if not isinstance(value, Mapping):
+        raise _fail(source, key, f"expected a mapping, got {type(value).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(tp)}
+    unknown = sorted(set(value) - set(fields))
+    if unknown:
+        where = f"{key}.{unknown[0]}" if key else str(unknown[0])
+        raise _fail(source, where, f"unknown key; allowed keys: {', '.join(sorted(fields))}")
+    hints = typing.get_type_hints(tp)
+    kwargs: dict[str, Any] = {}
+    for name, f in fields.items():
+        sub = f"{key}.{name}" if key else name
+        if name in value:
+            kwargs[name] = _build(hints[name], value[name], sub, source, f.metadata)
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise _fail(source, sub, "missing required key")
+    try:
+        return tp(**kwargs)
+    except ValueError as exc:
+        if isinstance(exc, ScenarioError):
+            raise
+        raise _fail(source, key, str(exc)) from None
+
+
+def _build_bool(value: Any, key: str, source: str, meta: Mapping[str, Any] | None) -> bool:
+    if not isinstance(value, bool):
+        raise _fail(source, key, f"expected true/false, got {value!r}")
+    return value
+
+
+def _build_str(value: Any, key: str, source: str, meta: Mapping[str, Any] | None) -> str:
+    if not isinstance(value, str):
+        raise _fail(source, key, f"expected a string, got {value!r}")
+    return value
+
+
+def _build_date(value: Any, key: str, source: str, meta: Mapping[str, Any] | None) -> dt.date:
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    if isinstance(value, str):
+        try:
+            value = dt.date.fromisoformat(value)
+        except ValueError:
+            raise _fail(source, key, f"expected a date YYYY-MM-DD, got {value!r}") from None
+    if not isinstance(value, dt.date):
+        raise _fail(source, key, f"expected a date YYYY-MM-DD, got {value!r}")
+    return value
+
+
+def _build_int(value: Any, key: str, source: str, meta: Mapping[str, Any] | None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _fail(source, key, f"expected an integer, got {value!r}")
+    _check_range(value, key, source, meta)
+    return value
+
+
+def _build_float(value: Any, key: str, source: str, meta: Mapping[str, Any] | None) -> float:
+    if isinstance(value, str) and len(value) <= 64 and _YAML12_FLOAT.match(value):
+        value = float(value)  # YAML 1.2 reads 1e6 as a number; PyYAML (YAML 1.1) as a string
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _fail(source, key, f"expected a number, got {value!r}")
+    if not math.isfinite(value):
+        raise _fail(source, key, f"expected a finite number, got {value!r}")
+    _check_range(float(value), key, source, meta)
+    return float(value)
+
+
+_SCALAR_BUILDERS: dict[Any, Any] = {
+    bool: _build_bool,
+    str: _build_str,
+    dt.date: _build_date,
+    int: _build_int,
+    float: _build_float,
+}
 
 
 _YAML12_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")

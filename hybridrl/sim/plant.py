@@ -33,6 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from hybridrl.economics import CASH_FLOW_TERMS as CASH_FLOW_TERMS
+from hybridrl.economics import SiteEconomics
 from hybridrl.sim.exogenous import ExogenousPath
 from hybridrl.sim.information import PathView
 from hybridrl.sim.params import DAYS_PER_MONTH, DAYS_PER_YEAR, ScenarioParams
@@ -55,25 +57,6 @@ BoolArray = NDArray[np.bool_]
 
 BACKLOG_TABLE_MAX = 1_000_000
 """Keep a per-step table of lease backlog values when it has at most this many entries."""
-
-CASH_FLOW_TERMS = (
-    "mining_revenue_usd",
-    "gpu_revenue_usd",
-    "lease_revenue_usd",
-    "lease_penalty_usd",
-    "lease_serving_usd",
-    "dr_credit_usd",
-    "power_ppa_usd",
-    "power_rt_usd",
-    "opex_usd",
-    "gpu_opex_usd",
-    "interest_usd",
-    "asic_sales_usd",
-    "asic_capex_usd",
-    "gpu_capex_usd",
-    "retrofit_capex_usd",
-)
-"""Every cash flow of a step, signed (+ in, - out), in USD; their sum is the change in cash."""
 
 NAV_COMPONENTS = (
     "cash_usd",
@@ -253,9 +236,6 @@ class Plant:
         self.asic_keep_per_step = float(np.exp(-am.failure_rate_per_year * self.dt_years))
         self.max_asic_order_mw = am.max_order_mw_per_epoch
         self.gpu_node_mw = np.array([g.node_kw for g in gm.generations]) * site.pue_hpc / 1e3
-        self.gpu_hours_per_node_step = (
-            np.array([g.gpus_per_node for g in gm.generations]) * self.hours_per_step
-        )
         self.gpu_idle_power_fraction = gm.idle_power_fraction
         self.gpu_opex_usd_per_node_step = (
             np.array([g.node_opex_usd_per_year for g in gm.generations]) * self.dt_years
@@ -301,7 +281,19 @@ class Plant:
         )
         """the constants of the site rules (:mod:`hybridrl.site_rules`)"""
         self._ones_asic = np.ones(self.n_asic)
-        self._mining_usd_per_th_hashprice = self.dt_days * (1.0 - self.pool_fee) / 1e3
+        self.economics = SiteEconomics(
+            dt_days=self.dt_days,
+            pool_fee=self.pool_fee,
+            asic_mw_per_th=self.asic_mw_per_th,
+            gpu_node_mw=self.gpu_node_mw,
+            gpu_gpus_per_node=np.array([float(g.gpus_per_node) for g in gm.generations]),
+            gpu_idle_power_fraction=self.gpu_idle_power_fraction,
+            gpu_opex_usd_per_node_step=self.gpu_opex_usd_per_node_step,
+            dr_credit_usd_per_mwh=self.dr_credit_usd_per_mwh,
+        )
+        """the constants of the economics (:mod:`hybridrl.economics`)"""
+        self.gpu_hours_per_node_step = self.economics.gpu_hours_per_node_step
+        self._mining_usd_per_th_hashprice = self.economics.mining_usd_per_th_per_hashprice_step
         self._ppa_usd_per_step = -self.ppa_mw * self.ppa_usd_per_mwh * self.hours_per_step
         self._constant_cache: dict[int, tuple[FloatArray, FloatArray]] = {}
         self._no_orders_cache: dict[int, tuple[FloatArray, FloatArray, FloatArray, FloatArray]] = {}
