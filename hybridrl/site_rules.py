@@ -13,6 +13,8 @@ the plant carries out unchanged. The order within a step:
    (:func:`curtail_asics`), GPU nodes offered for rent (:func:`offer_gpus`).
 
 Every function is batched over B rows ((B,) or (B, n) arrays) and never changes its inputs.
+The records the plant builds every epoch are named tuples (immutable, and cheap to make on a
+step that takes tens of microseconds).
 The constants come from :class:`SiteLimits`: the plant builds it from the scenario, the
 scheduler from ``policy.json``'s ``site_limits``.
 """
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -67,8 +69,7 @@ class SiteLimits:
         )
 
 
-@dataclass(frozen=True)
-class EpochSite:
+class EpochSite(NamedTuple):
     """What the epoch rules read of the site, (B,) or (B, n) each: the state after the
     deliveries due (the plant) or as the site reports it (the scheduler)."""
 
@@ -85,8 +86,7 @@ class EpochSite:
     hpc_ready_mw: FloatArray
 
 
-@dataclass(frozen=True)
-class EpochMarket:
+class EpochMarket(NamedTuple):
     """Today's prices and what is on sale, (B, G) or (B, Gg)."""
 
     asic_resale_usd_per_th: FloatArray
@@ -96,8 +96,7 @@ class EpochMarket:
     gpu_available: BoolArray
 
 
-@dataclass(frozen=True)
-class EpochRequest:
+class EpochRequest(NamedTuple):
     """Investment requests in native units (negative values ask for nothing)."""
 
     asic_sale_th: FloatArray
@@ -110,8 +109,7 @@ class EpochRequest:
     """(B, G)"""
 
 
-@dataclass(frozen=True)
-class EpochOrders:
+class EpochOrders(NamedTuple):
     """What the rules grant of an :class:`EpochRequest`, the requests as read (non-negative,
     whole where whole), and the cash each costs (USD, signed: + in, - out)."""
 
@@ -127,6 +125,10 @@ class EpochOrders:
     gpu_capex_usd: FloatArray
     asic_capex_usd: FloatArray
     budget_left_usd: FloatArray
+    gpu_requested: bool
+    """any GPU node asked for (else ``gpu_order_nodes`` is all zero)"""
+    asic_requested: bool
+    """any ASIC TH/s asked for (else ``asic_order_th`` is all zero)"""
 
 
 def capex_budget_usd(cash_usd: FloatArray, limits: SiteLimits) -> FloatArray:
@@ -185,13 +187,14 @@ def fill_gpu_orders(
     budget_usd: FloatArray,
     capex_usd: FloatArray,
     limits: SiteLimits,
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """(requested, ordered, budget left): whole nodes of generations on sale, in generation
-    order, within the per-epoch cap, the built HPC MW not taken by GPUs (``room_mw``) and the
-    budget. Racks filled with own GPUs are not available to tenants."""
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, bool]:
+    """(requested, ordered, budget left, capex paid (negative), whether anything was asked):
+    whole nodes of generations on
+    sale, in generation order, within the per-epoch cap, the built HPC MW not taken by GPUs
+    (``room_mw``) and the budget. Racks filled with own GPUs are not available to tenants."""
     requested = whole(request_nodes)
-    if not requested.any():
-        return requested, np.zeros_like(requested), budget_usd
+    if not np.count_nonzero(requested):
+        return requested, np.zeros(requested.shape), budget_usd, np.zeros(requested.shape[0]), False
     orders = np.zeros_like(requested)
     total: FloatArray | float = 0.0
     budget = budget_usd
@@ -206,7 +209,7 @@ def fill_gpu_orders(
         total = total + n
         room = room - n * limits.gpu_node_mw[j]
         budget = budget - n * capex_usd[:, j]
-    return requested, orders, budget
+    return requested, orders, budget, -np.vecdot(orders, capex_usd), True
 
 
 def fill_asic_orders(
@@ -216,12 +219,13 @@ def fill_asic_orders(
     budget_usd: FloatArray,
     price_usd_per_th: FloatArray,
     limits: SiteLimits,
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """(requested, ordered, budget left) TH/s of generations on sale, in generation order,
-    within the free mining MW, the per-epoch MW cap and the budget."""
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, bool]:
+    """(requested, ordered, budget left, capex paid (negative), whether anything was asked):
+    TH/s of generations on sale, in generation order, within the free mining MW, the per-epoch
+    MW cap and the budget."""
     requested = np.maximum(request_th, 0.0)
-    if not requested.any():
-        return requested, np.zeros_like(requested), budget_usd
+    if not np.count_nonzero(requested):
+        return requested, np.zeros(requested.shape), budget_usd, np.zeros(requested.shape[0]), False
     orders = np.zeros_like(requested)
     mw_left = np.minimum(np.maximum(free_mining, 0.0), limits.max_asic_order_mw)
     budget = budget_usd
@@ -232,7 +236,7 @@ def fill_asic_orders(
         orders[:, g] = th
         mw_left = mw_left - th * limits.asic_mw_per_th[g]
         budget = budget - th * price_usd_per_th[:, g]
-    return requested, orders, budget
+    return requested, orders, budget, -np.vecdot(orders, price_usd_per_th), True
 
 
 def epoch_orders(
@@ -253,10 +257,10 @@ def epoch_orders(
     budget = budget + retrofit_capex
     free = free - retrofit_mw
     room = site.hpc_ready_mw - (site.gpu_nodes + site.gpu_on_order_nodes) @ limits.gpu_node_mw
-    gpu_req, gpu, budget = fill_gpu_orders(
+    gpu_req, gpu, budget, gpu_capex, gpu_asked = fill_gpu_orders(
         request.gpu_order_nodes, market.gpu_available, room, budget, market.gpu_node_capex_usd, limits
     )
-    asic_req, asic, budget = fill_asic_orders(
+    asic_req, asic, budget, asic_capex, asic_asked = fill_asic_orders(
         request.asic_order_th, market.asic_available, free, budget, market.asic_price_usd_per_th, limits
     )
     return EpochOrders(
@@ -268,17 +272,12 @@ def epoch_orders(
         requested=EpochRequest(sale_req, blocks_req, gpu_req, asic_req),
         asic_sales_usd=asic_sales,
         retrofit_capex_usd=retrofit_capex,
-        gpu_capex_usd=_capex(gpu_req, gpu, market.gpu_node_capex_usd),
-        asic_capex_usd=_capex(asic_req, asic, market.asic_price_usd_per_th),
+        gpu_capex_usd=gpu_capex,
+        asic_capex_usd=asic_capex,
         budget_left_usd=budget,
+        gpu_requested=gpu_asked,
+        asic_requested=asic_asked,
     )
-
-
-def _capex(requested: FloatArray, ordered: FloatArray, price: FloatArray) -> FloatArray:
-    """Cash paid for ``ordered`` at ``price`` (negative); exactly 0.0 when nothing was asked."""
-    if not requested.any():
-        return np.zeros(requested.shape[0])
-    return -np.vecdot(ordered, price)
 
 
 def accept_offers(

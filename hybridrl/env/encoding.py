@@ -75,7 +75,7 @@ def decode_action(
     B = a.shape[0]
     run = (a[:, col["run"]] + 1.0) * 0.5
     dr = path.dr_call[:, t]
-    if dr.any():
+    if np.count_nonzero(dr):
         curtail_frac = np.maximum(a[:, col["curtail"]][:, 0], 0.0) * dr
         run = np.minimum(run, 1.0 - curtail_frac[:, None])
         curtail_mw = curtail_frac * (plant.asic_installed_mw(state) * path.availability[:, t])
@@ -105,7 +105,7 @@ def decode_action(
     else:
         sell, asic_order, gpu_order, retrofit = plant.no_orders(B)
     wants = a[:, col["accept_offers"]][:, 0] > 0.0
-    if wants.any() and plant.is_decision_epoch(t):
+    if np.count_nonzero(wants) and plant.is_decision_epoch(t):
         accept = wants[:, None] & plant.open_offers(state, path)
     else:
         accept = plant.no_acceptance(B)
@@ -240,7 +240,9 @@ class ObservationEncoder:
         accepted = state.lease_accepted
         key = self._reserved_key
         defaults = (
-            int((accepted & self.plant.tenant_defaulted_now(path, state.t)).sum()) if accepted.any() else 0
+            int((accepted & self.plant.tenant_defaulted_now(path, state.t)).sum())
+            if np.count_nonzero(accepted)
+            else 0
         )
         if (
             key is None
@@ -252,7 +254,9 @@ class ObservationEncoder:
             ends = path.offer_end_step[accepted & (path.offer_end_step > state.t)]
             until = int(min(np.ceil(ends.min()), path.n_steps + 1)) if ends.size else path.n_steps + 1
             self._reserved = (
-                self.plant.lease_reserved_mw(state, path) if accepted.any() else np.zeros(state.n_paths)
+                self.plant.lease_reserved_mw(state, path)
+                if np.count_nonzero(accepted)
+                else np.zeros(state.n_paths)
             )
             self._reserved_key = (accepted, path, until, defaults)
         return self._reserved
@@ -320,7 +324,7 @@ class ObservationEncoder:
         n = self.n_exogenous
         out[:, :n] = self.exogenous(path, t) if exogenous is None else exogenous
         open_offers = plant.open_offers(state, path) if self._offer_window(path)[t] else None
-        if open_offers is not None and open_offers.any():
+        if open_offers is not None and np.count_nonzero(open_offers):
             k, has = best_offer(open_offers, path.offer_price_usd_per_kw_month)
             rows = np.arange(B)
             out[:, n] = has
