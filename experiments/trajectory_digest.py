@@ -40,9 +40,14 @@ def _feed(h: Any, value: Any) -> None:
         h.update(repr(value).encode())
 
 
+EXCLUDED: set[str] = set()
+"""State fields left out of the fingerprints (``--exclude-field``: a field a change adds)."""
+
+
 def _feed_outcome(h: Any, out: StepOutcome) -> None:
     for f in dataclasses.fields(out.state):
-        _feed(h, getattr(out.state, f.name))
+        if f.name not in EXCLUDED:
+            _feed(h, getattr(out.state, f.name))
     for name in ("cash_flows_usd", "clipped"):
         _feed(h, getattr(out, name))
     for name in ("btc_mined", "asic_power_mw", "gpu_power_mw", "lease_power_mw", "curtailed_mw"):
@@ -91,7 +96,14 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3, help="paths per scenario and rule policy")
     parser.add_argument("--env-steps", type=int, default=1500, help="random-action env steps per scenario")
     parser.add_argument("--no-oracle", action="store_true", help="skip the oracle on tiny")
+    parser.add_argument(
+        "--exclude-field",
+        action="append",
+        default=[],
+        help="a plant state field to leave out (one a change adds), repeatable",
+    )
     args = parser.parse_args()
+    EXCLUDED.update(args.exclude_field)
     seeds = list(range(args.seeds))
     out: dict[str, Any] = {}
     for scenario in list_scenarios():

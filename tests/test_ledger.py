@@ -33,6 +33,7 @@ def test_ledger_over_random_actions_on_eight_paths(default_params: ScenarioParam
             "mining_ready_mw",
             "hpc_ready_mw",
             "retrofit_pipeline_mw",
+            "retrofit_late_mw",
             "asic_th",
             "asic_pipeline_th",
             "gpu_nodes",
@@ -43,14 +44,14 @@ def test_ledger_over_random_actions_on_eight_paths(default_params: ScenarioParam
         np.testing.assert_array_equal(s.gpu_nodes, np.round(s.gpu_nodes))
         np.testing.assert_allclose(s.asic_on_order_th, s.asic_pipeline_th.sum(axis=0), rtol=1e-12)
         np.testing.assert_array_equal(s.gpu_on_order_nodes, s.gpu_pipeline_nodes.sum(axis=0))
-        np.testing.assert_allclose(s.retrofit_on_order_mw, s.retrofit_pipeline_mw.sum(axis=0), rtol=1e-12)
+        retrofitting = s.retrofit_pipeline_mw.sum(axis=0) + s.retrofit_late_mw.sum(axis=0)
+        np.testing.assert_allclose(s.retrofit_on_order_mw, retrofitting, rtol=1e-12)
         drawn = out.asic_power_mw + out.gpu_power_mw + out.lease_power_mw
         assert np.all(drawn <= out.power_limit_mw + 1e-9)
         assert np.all(s.asic_th @ plant.asic_mw_per_th <= s.mining_ready_mw + 1e-9)
         assert np.all(s.gpu_nodes @ plant.gpu_node_mw <= s.hpc_ready_mw + 1e-9)
         assert np.all(
-            s.mining_ready_mw + s.hpc_ready_mw + s.retrofit_pipeline_mw.sum(axis=0)
-            <= default_params.site.interconnection_mw + 1e-9
+            s.mining_ready_mw + s.hpc_ready_mw + retrofitting <= default_params.site.interconnection_mw + 1e-9
         )
         assert np.all(out.curtailed_mw >= 0)
         epochs_with_orders += bool((out.cash_flows_usd["asic_capex_usd"] < 0).any())

@@ -136,7 +136,7 @@ def test_delivery_phase_moves_what_is_due_into_the_site(plant: Plant) -> None:
         gpu_on_order_nodes=gpu_pipe.sum(axis=0),
         retrofit_on_order_mw=retro_pipe.sum(axis=0),
     )
-    site = plant.delivery_phase(state)  # t = 0: slot 0 is due
+    site = plant.delivery_phase(state, sample_paths(plant.params, [0]))  # t = 0: slot 0 is due
     assert site.asic_th[0, 1] == state.asic_th[0, 1] + 1_000.0
     assert site.gpu_nodes[0, 0] == state.gpu_nodes[0, 0] + 4.0
     assert site.hpc_ready_mw[0] == state.hpc_ready_mw[0] + 5.0
@@ -154,7 +154,9 @@ def test_order_phase_books_capex_and_fills_the_pipelines(plant: Plant) -> None:
     g = int(np.argmax(state.asic_th[0]))
     sale[0, g] = 1_000.0
     action = dataclasses.replace(plant.idle_action(1), asic_sale_th=sale, retrofit_blocks=np.array([1.0]))
-    site, orders = plant.order_phase(plant.delivery_phase(state), state.cash_usd, action, path, 0)
+    site, orders = plant.order_phase(
+        plant.delivery_phase(state, sample_paths(plant.params, [0])), state.cash_usd, action, path, 0
+    )
     assert orders.asic_sales_usd[0] == pytest.approx(2_000.0)
     assert site.asic_th[0, g] == state.asic_th[0, g] - 1_000.0
     free = state.mining_ready_mw[0] - (state.asic_th[0] - sale[0]) @ plant.asic_mw_per_th
@@ -181,7 +183,7 @@ def test_offer_phase_accepts_what_fits_at_an_epoch_only(plant: Plant) -> None:
         offer_it_mw=it_mw,
     )
     state = plant.initial_state(1)
-    site = plant.delivery_phase(state)
+    site = plant.delivery_phase(state, sample_paths(plant.params, [0]))
     want = np.ones((1, K), dtype=bool)
     action = dataclasses.replace(plant.idle_action(1), accept_offer=want)
     accepted, hall_book, refused = plant.offer_phase(state, site, action, path)
@@ -201,7 +203,7 @@ def test_dispatch_and_cash_flow_phases(plant: Plant) -> None:
     g = int(np.argmax(state.asic_th[0]))
     run[0, g] = 0.5
     action = NativeAction(**{**dataclasses.asdict(plant.idle_action(1)), "asic_run_fraction": run})
-    site = plant.delivery_phase(state)
+    site = plant.delivery_phase(state, sample_paths(plant.params, [0]))
     dispatch = plant.dispatch_phase(site, state.lease_accepted, action, path, 0)
     th = 0.5 * state.asic_th[0, g] * avail
     assert dispatch.run_total_th[0] == pytest.approx(th)
@@ -216,7 +218,7 @@ def test_dispatch_and_cash_flow_phases(plant: Plant) -> None:
 
 def test_books_phase_depreciates_and_flags_bankruptcy(plant: Plant) -> None:
     state = _state(plant, cash_usd=np.array([0.0]))
-    site = plant.delivery_phase(state)
+    site = plant.delivery_phase(state, sample_paths(plant.params, [0]))
     zero = np.zeros(1)
     flows = {"a": np.array([-plant.credit_limit_usd - 1.0]), "b": zero}
     new = plant.books_phase(state, site, state.lease_accepted, state.lease_hall_book_usd, flows)
@@ -226,3 +228,28 @@ def test_books_phase_depreciates_and_flags_bankruptcy(plant: Plant) -> None:
     )
     keep = np.exp(-plant.params.site.infrastructure_depreciation_per_year * plant.dt_days / 365.25)
     assert new.infrastructure_book_usd[0] == pytest.approx(state.infrastructure_book_usd[0] * keep)
+
+
+def test_lease_revenue_escalates_from_the_ready_by_date() -> None:
+    params = load_scenario("default")
+    plant = Plant(params)
+    path = sample_paths(params, [0])
+    K = plant.n_offers
+    ready = 100
+    path = dataclasses.replace(
+        path,
+        offer_ready_step=np.full((1, K), ready, dtype=path.offer_ready_step.dtype),
+        offer_end_step=np.full((1, K), 1e6),
+        offer_it_mw=np.r_[[5.0], np.zeros(K - 1)][None, :],
+        tenant_defaulted=np.zeros_like(path.tenant_defaulted),
+        availability=np.ones_like(path.availability),
+    )
+    accepted = np.zeros((1, K), dtype=bool)
+    accepted[0, 0] = True
+    state = _state(plant, lease_accepted=accepted)
+    idle = plant.idle_action(1)
+    first = plant.dispatch_phase(state, accepted, idle, path, ready).lease_revenue_usd[0]
+    later = plant.dispatch_phase(state, accepted, idle, path, ready + 730).lease_revenue_usd[0]
+    price = path.offer_price_usd_per_kw_month[0, 0]
+    assert first == pytest.approx(5.0 * 1e3 * price * plant.dt_days / (365.25 / 12))
+    assert later / first == pytest.approx(1.025 ** (730 / 365.25), rel=1e-12)

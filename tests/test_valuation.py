@@ -63,15 +63,14 @@ def _project_npv_usd(params: ScenarioParams, t0: int, price: float) -> float:
     and leasing them: - capex + the discounted margin while the tenant pays + the discounted book
     of the hall when it comes back (at the end of the term, or at the tenant's default, a
     constant hazard from the ready-by date). Integrated numerically over a fine grid of years.
-    The margin is the price less the serving cost and the hall's fixed opex, per IT kW-month."""
+    The margin is the price (escalated from the ready-by date) less the serving cost and the
+    hall's fixed opex, per IT kW-month."""
     site, fin, dt = params.site, params.finance, params.time.dt_days
     year = 365.25
     capex = BLOCKS * site.retrofit_block_mw * site.retrofit_capex_usd_per_mw
     it_kw = BLOCKS * site.retrofit_block_mw / site.pue_hpc * 1e3
     hall_opex_per_it_kw_month = site.opex_hpc_usd_per_mw_year * site.pue_hpc / 1e3 / 12.0
-    margin_per_year = (
-        12.0 * it_kw * (price - params.offers.serving_cost_usd_per_kw_month - hall_opex_per_it_kw_month)
-    )
+    costs_per_year = 12.0 * it_kw * (params.offers.serving_cost_usd_per_kw_month + hall_opex_per_it_kw_month)
     signed = t0 * dt / year
     now = (t0 + 1) * dt / year
     ready = (t0 + round(READY_MONTHS * year / 12.0 / dt)) * dt / year
@@ -79,6 +78,10 @@ def _project_npv_usd(params: ScenarioParams, t0: int, price: float) -> float:
     r, delta = fin.discount_rate_per_year, site.infrastructure_depreciation_per_year
     hazard = -np.log1p(-params.offers.tenant_default_per_year)
     s = np.linspace(ready, end, 400_001)  # years
+    # the price escalates from the ready-by date, compounding annually at the escalator
+    margin_per_year = (
+        12.0 * it_kw * price * (1.0 + params.offers.escalator_per_year) ** (s - ready) - costs_per_year
+    )
     survival = np.exp(-hazard * (s - ready))
     discount = np.exp(-r * (s - now))
     pv_margin = np.trapezoid(margin_per_year * survival * discount, s)
@@ -111,11 +114,15 @@ def _last_epoch_in_last_month(params: ScenarioParams) -> int:
     return t0
 
 
+@pytest.mark.parametrize("escalator", [0.0, 0.03])
 @pytest.mark.parametrize("when", ["first_epoch", "last_month"])
 @pytest.mark.parametrize("price", [80.0, 130.0, 160.0])
 def test_a_hall_and_its_lease_move_nav_by_the_project_npv(
-    params: ScenarioParams, when: str, price: float
+    params: ScenarioParams, when: str, price: float, escalator: float
 ) -> None:
+    params = dataclasses.replace(
+        params, offers=dataclasses.replace(params.offers, escalator_per_year=escalator)
+    )
     t0 = 0 if when == "first_epoch" else _last_epoch_in_last_month(params)
     npv = _project_npv_usd(params, t0, price)
     assert _nav_change_of_project(params, t0, price) == pytest.approx(npv, rel=1e-6)

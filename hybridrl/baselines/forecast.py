@@ -13,6 +13,7 @@ import datetime as dt
 from typing import Any, Protocol
 
 import numpy as np
+from numpy.typing import NDArray
 
 from hybridrl.sim import protocol
 from hybridrl.sim.exogenous import ExogenousPath, break_even_hashrate_th_s, network_markup, sample_paths
@@ -48,6 +49,14 @@ def _today(view: PathView) -> dict[str, Any]:
     return {name: getattr(view, name)[:, -1] for name in SERIES}
 
 
+def _known_delay_only(today: dict[str, Any], horizon_steps: int) -> NDArray[np.int64]:
+    """Retrofit delays: today's (known on its due date), none foreseen after (a delay is not
+    known before the due date; the forecast plans on time)."""
+    out = np.zeros((1, horizon_steps + 1), dtype=np.int64)
+    out[:, 0] = today["retrofit_delay_epochs"]
+    return out
+
+
 def _start_date(params: ScenarioParams, view: PathView) -> np.datetime64:
     minutes = np.round(view.t * params.time.dt_days * 1440.0).astype("timedelta64[m]")
     return np.datetime64(params.time.start, "m") + minutes
@@ -74,6 +83,7 @@ class PersistenceForecaster:
         arrays["dr_call"][:, 0] = today["dr_call"]
         arrays["availability"] = np.ones((1, H + 1))
         arrays["availability"][:, 0] = today["availability"]
+        arrays["retrofit_delay_epochs"] = _known_delay_only(today, H)
         return ExogenousPath(
             dt_days=params.time.dt_days, start_date=_start_date(params, view), **arrays, **_known_offers(view)
         )
@@ -162,6 +172,7 @@ class ConditionalExpectationForecaster:
         arrays["regime"] = np.rint(arrays["regime"]).astype(np.int8)
         # the known offers' tenants: no default foreseen beyond today's (the valuation prices the risk)
         arrays["tenant_defaulted"] = np.repeat(today["tenant_defaulted"][:, None], steps + 1, axis=1)
+        arrays["retrofit_delay_epochs"] = _known_delay_only(today, steps)
         return ExogenousPath(
             dt_days=params.time.dt_days, start_date=_start_date(params, view), **arrays, **_known_offers(view)
         )

@@ -131,6 +131,7 @@ class OracleModel:
         self.pre_asic = self._pre_orders(init.asic_pipeline_th[:, 0] / TH_PER_UNIT)
         self.pre_gpu = self._pre_orders(init.gpu_pipeline_nodes[:, 0])
         self.pre_retrofit = self._pre_orders(init.retrofit_pipeline_mw[:, 0][:, None] / p.retrofit_block_mw)
+        self.retrofit_arrival, self.pre_retrofit_arrival = self._retrofit_arrivals()
         self.accepted0 = init.lease_accepted[0]
 
         self.asic_value, self.asic_runs, self.gpu_value = self.dispatch_values()
@@ -247,6 +248,51 @@ class OracleModel:
         L = slots.shape[0]
         return slots.reshape(L, -1)[(self.e0 + np.arange(L)) % L]
 
+    def _retrofit_arrivals(self) -> tuple[NDArray[np.int64], FloatArray]:
+        """(epoch each retrofit order arrives at (n_e or later: not within the window), blocks
+        ordered before the start arriving at each epoch): due one lead time after the order,
+        late by the path's ``retrofit_delay_epochs`` of the due date."""
+        p, n_e = self.plant, self.n_e
+        delay = self.path.retrofit_delay_epochs[0, self.t_e] if self.invest else np.zeros(n_e, dtype=np.int64)
+
+        def arrival(due: NDArray[np.int64]) -> NDArray[np.int64]:
+            inside = due < n_e
+            return np.where(inside, due + delay[np.minimum(due, n_e - 1)], n_e + due)
+
+        orders = arrival(np.arange(n_e) + p.retrofit_lead_epochs)
+        pre = np.zeros(n_e)
+        pipeline = self.pre_retrofit[:, 0]
+        at = arrival(np.arange(pipeline.size))
+        np.add.at(pre, at[at < n_e], pipeline[at < n_e])
+        late = self.start.retrofit_late_mw[:, 0] / p.retrofit_block_mw
+        L = late.size
+        by_epoch = late[(self.e0 + np.arange(L)) % L]  # slot (e0 + j) mod L arrives at epoch j
+        n = min(L, n_e)
+        pre[:n] += by_epoch[:n]
+        self._pre_retrofit_total = float(pipeline.sum() + late.sum())
+        return orders, pre
+
+    def _retrofit_delivered(self) -> Expr:
+        """Per epoch e: retrofit blocks arriving at e (ordered in the window or before it)."""
+        arrival = self.retrofit_arrival
+        orders = np.flatnonzero(arrival < self.n_e)
+        return Expr(
+            self.n_e, arrival[orders], self.rb[orders], np.ones(orders.size), self.pre_retrofit_arrival
+        )
+
+    def _retrofit_on_order(self, epochs: NDArray[np.int64]) -> Expr:
+        """Per epoch e in ``epochs``: retrofit blocks ordered by e that have not arrived after it."""
+        rows, cols = [], []
+        for i, e in enumerate(epochs):
+            o = np.flatnonzero((np.arange(self.n_e) <= e) & (self.retrofit_arrival > e))
+            rows.append(np.full(o.size, i))
+            cols.append(self.rb[o])
+        arrived_pre = np.cumsum(self.pre_retrofit_arrival)
+        const = self._pre_retrofit_total - arrived_pre[np.asarray(epochs)]
+        r = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+        c = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
+        return Expr(len(epochs), r, c, np.ones(r.size), const)
+
     def _pre_at(self, pre: FloatArray) -> FloatArray:
         """(n_e * width,) pre-existing deliveries at each relative epoch."""
         out = np.zeros((self.n_e, pre.shape[1]))
@@ -352,7 +398,7 @@ class OracleModel:
         lp.add_constraints(
             "site-mining_ready", Expr.var(self.M) - lagged_M + Expr.var(self.rb, block), 0.0, 0.0
         )
-        arrived = self._delivered(self.rb, p.retrofit_lead_epochs, self.pre_retrofit) * block
+        arrived = self._retrofit_delivered() * block
         lagged_H = self._lagged(self.H, init.hpc_ready_mw[0])
         lp.add_constraints("site-hpc_ready", Expr.var(self.H) - lagged_H - arrived, 0.0, 0.0)
 
@@ -446,8 +492,7 @@ class OracleModel:
             reserved = (self._accepted_by(live, np.full(live.size, te)) * facility[live]).sum()
             cap = (
                 Expr.var(self.H[e : e + 1])
-                + self._window_sum(self.rb, p.retrofit_lead_epochs, np.array([e]), self.pre_retrofit)
-                * p.retrofit_block_mw
+                + self._retrofit_on_order(np.array([e])) * p.retrofit_block_mw
                 - self._gpu_on_order_mw(np.array([e]))
             )
             rows.append(reserved - cap)
@@ -463,9 +508,7 @@ class OracleModel:
             te = self.t_e[e]
             live = np.flatnonzero((te < end) & (path.offer_arrival_step[0] <= te))
             reserved = (self._accepted_by(live, np.full(live.size, te)) * facility[live]).sum()
-            cap = Expr.var(self.H[e : e + 1]) + self._window_sum(
-                self.rb, p.retrofit_lead_epochs, np.array([e]), self.pre_retrofit
-            ) * (p.retrofit_block_mw)
+            cap = Expr.var(self.H[e : e + 1]) + self._retrofit_on_order(np.array([e])) * p.retrofit_block_mw
             totals.append(reserved - cap)
         self.lp.add_constraints("lease-capacity_total", _stack(totals), upper=0.0)
 
@@ -560,8 +603,9 @@ class OracleModel:
             pair = np.repeat(np.arange(j.size), length)  # one entry per (step, served pair)
             t = concatenated_ranges(self.seg_start[j], length)
             k = k[pair]
-            rev = (lt.revenue_per_mw_step[0, k] - p.lease_serving_usd_per_mw_step) * self.avail[t]
-            pen = lt.penalty_per_mw_step[0, k]
+            growth = np.exp(p.lease_escalation_per_step * (t - path.offer_ready_step[0, k]))  # escalator
+            rev = (lt.revenue_per_mw_step[0, k] * growth - p.lease_serving_usd_per_mw_step) * self.avail[t]
+            pen = lt.penalty_per_mw_step[0, k] * growth
             lease = Expr.var(self.s[pair], rev + pen) - self._accepted_by(k, t) * (lt.facility_mw[0, k] * pen)
             flows = flows + lease.group_sum(t, T)
         if self.invest:

@@ -45,7 +45,7 @@ def native_action(env: HybridMineEnv, decision: Decision) -> NativeAction:
     gpu = [g.name for g in plant.params.gpu_market.generations]
     sale = np.array([[decision.asic_sale_th[g] for g in asic]])
     if plant.is_decision_epoch(t):
-        delivered = plant.delivery_phase(state)
+        delivered = plant.delivery_phase(state, path)
         asic_th, gpu_nodes = delivered.asic_th - sale, delivered.gpu_nodes
     else:
         asic_th, gpu_nodes = state.asic_th, state.gpu_nodes

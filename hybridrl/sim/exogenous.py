@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,7 +34,7 @@ BoolArray = NDArray[np.bool_]
 IntArray = NDArray[np.int64]
 SeedLike = int | np.random.SeedSequence
 
-STREAMS = ("btc", "fees", "network", "power", "outages", "asic", "gpu", "offers", "tenants")
+STREAMS = ("btc", "fees", "network", "power", "outages", "asic", "gpu", "offers", "tenants", "retrofits")
 """Independent random streams of one path, spawned in this order from the path's seed."""
 
 MWH_PER_TH_DAY_PER_J_PER_TH = 24.0 / 1e6
@@ -73,6 +74,9 @@ class ExogenousPath:
     """(B, T+1, K): the tenant of offer k has defaulted by step t (were the offer accepted): the
     lease ends, its hall is free again and its margin still to come is lost. A time series, so
     that a decision-maker learns of a default only when it happens."""
+    retrofit_delay_epochs: IntArray
+    """(B, T+1): decision epochs by which the retrofit batch due at step t is late (0 when on
+    time or between epochs); the site learns it on the due date, not when it orders"""
     offer_arrival_step: IntArray
     """(B, K): step at which offer k opens (n_steps+1 for an empty slot), in arrival order"""
     offer_expiry_step: IntArray
@@ -263,6 +267,9 @@ def _row_inputs(p: ScenarioParams, seq: np.random.SeedSequence) -> dict[str, np.
     d["offer_term"] = g.uniform(of.term_min_months, of.term_max_months, K)
     d["offer_ready"] = g.uniform(of.ready_min_months, of.ready_max_months, K)
     d["tenant_default_exp"] = rng["tenants"].exponential(1.0, K)
+    g = rng["retrofits"]
+    d["retrofit_late_u"] = g.random(T + 1)
+    d["retrofit_delay_exp"] = g.exponential(1.0, T + 1)
     return d
 
 
@@ -386,6 +393,24 @@ def network_markup(p: ScenarioParams, years: float = 0.0) -> float:
     )
     markup = float(level) / (n.equilibrium_gap_at_start * n.initial_hashrate_eh_s * 1e6)
     return markup * float(np.exp(-n.cost_decline_per_year * years))
+
+
+def retrofit_delay_limit_epochs(p: ScenarioParams) -> int:
+    """The longest retrofit delay, in decision epochs."""
+    return math.ceil(p.site.retrofit_delay_max_days / (p.time.epoch_steps * p.time.dt_days) - 1e-9)
+
+
+def _retrofit_delays(p: ScenarioParams, d: dict[str, np.ndarray]) -> IntArray:
+    """(B, T+1) epochs of delay of the retrofit batch due at each step: late with
+    ``retrofit_delay_probability``, by an exponential delay of mean ``retrofit_delay_mean_days``
+    rounded up to whole epochs, at most ``retrofit_delay_max_days``."""
+    s = p.site
+    epoch_days = p.time.epoch_steps * p.time.dt_days
+    late = d["retrofit_late_u"] < s.retrofit_delay_probability
+    epochs = np.ceil(d["retrofit_delay_exp"] * s.retrofit_delay_mean_days / epoch_days)
+    steps = np.arange(late.shape[-1])
+    due = late & (steps % p.time.epoch_steps == 0) & p.time.investments_enabled
+    return np.where(due, np.minimum(epochs, retrofit_delay_limit_epochs(p)), 0).astype(np.int64)
 
 
 def _simulate(p: ScenarioParams, d: dict[str, np.ndarray]) -> ExogenousPath:
@@ -599,6 +624,7 @@ def _simulate(p: ScenarioParams, d: dict[str, np.ndarray]) -> ExogenousPath:
         gpu_node_capex_usd=capex * (1.0 + gm.node_overhead_capex_share),
         gpu_node_resale_usd=gm.resale_fraction * capex,
         tenant_defaulted=tenant_defaulted,
+        retrofit_delay_epochs=_retrofit_delays(p, d),
         offer_arrival_step=arrival,
         offer_expiry_step=expiry,
         offer_ready_step=ready,

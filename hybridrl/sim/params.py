@@ -368,6 +368,13 @@ class OfferParams:
     ready_min_months: float = _spec(ge=0.0)
     ready_max_months: float = _spec(ge=0.0)
     late_penalty_fraction: float = _spec(0.5, ge=0.0, doc="penalty per late kW-month / price")
+    escalator_per_year: float = _spec(
+        0.0,
+        ge=0.0,
+        le=0.2,
+        doc="annual escalator of a lease's price and late penalty, compounding from its ready-by "
+        "date (below the discount rate)",
+    )
     serving_cost_usd_per_kw_month: float = _spec(0.0, ge=0.0)
     tenant_default_per_year: float = _spec(
         0.0,
@@ -418,7 +425,14 @@ class SiteParams:
     initial_gpu_nodes: dict[str, int] = _spec({}, ge=0)
     retrofit_block_mw: float = _spec(5.0, gt=0.0)
     retrofit_capex_usd_per_mw: float = _spec(9.0e6, ge=0.0, le=1e10)
-    retrofit_lead_time_days: float = _spec(280.0, ge=0.0)
+    retrofit_lead_time_days: float = _spec(280.0, ge=0.0, le=3650.0)
+    retrofit_delay_probability: float = _prob(
+        0.0, doc="share of retrofit batches that are late when due (revealed on the due date)"
+    )
+    retrofit_delay_mean_days: float = _spec(
+        90.0, ge=0.0, le=3650.0, doc="mean delay of a late batch (exponential, in whole epochs)"
+    )
+    retrofit_delay_max_days: float = _spec(365.0, ge=0.0, le=3650.0, doc="longest delay")
     max_retrofit_blocks_per_epoch: int = _spec(4, ge=0)
     opex_mining_usd_per_mw_year: float = _spec(0.0, ge=0.0)
     opex_hpc_usd_per_mw_year: float = _spec(0.0, ge=0.0)
@@ -444,6 +458,10 @@ class FinanceParams:
     def __post_init__(self) -> None:
         if self.initial_cash_usd < -self.credit_limit_usd:
             raise ValueError("initial_cash_usd is below the credit limit: the site starts bankrupt")
+
+
+WORDS = ("name", "description", "sources")
+"""The fields of a scenario that describe it rather than define it (left out of its hash)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -495,6 +513,11 @@ class ScenarioParams:
         if gpu_mw > self.site.hpc_ready_mw + 1e-9:
             raise ValueError(f"site.initial_gpu_nodes draw {gpu_mw:.2f} MW, more than hpc_ready_mw")
 
+        if 0.0 < self.offers.escalator_per_year >= self.finance.discount_rate_per_year:
+            raise ValueError(
+                f"offers.escalator_per_year ({self.offers.escalator_per_year}) must be below "
+                f"finance.discount_rate_per_year ({self.finance.discount_rate_per_year})"
+            )
         if self.offers.rate_per_year > 0 and self.offers.window_days < self.time.decision_every_days:
             raise ValueError(
                 "offers.window_days must be at least time.decision_every_days: offers are accepted at "
@@ -511,8 +534,11 @@ class ScenarioParams:
 
     @property
     def scenario_hash(self) -> str:
-        """sha256 of the canonical parameter values: two equal hashes mean the same world."""
-        blob = json.dumps(dataclasses.asdict(self), sort_keys=True, default=str)
+        """sha256 of the canonical values of the world (every parameter but ``name``,
+        ``description`` and ``sources``): two equal hashes mean the same world, whatever the
+        words around it."""
+        world = {k: v for k, v in dataclasses.asdict(self).items() if k not in WORDS}
+        blob = json.dumps(world, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()
 
 

@@ -28,6 +28,7 @@ moves NAV by its net present value at the scenario's discount rate.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -36,7 +37,7 @@ from numpy.typing import NDArray
 
 from hybridrl.economics import CASH_FLOW_TERMS as CASH_FLOW_TERMS
 from hybridrl.economics import SiteEconomics
-from hybridrl.sim.exogenous import ExogenousPath
+from hybridrl.sim.exogenous import ExogenousPath, retrofit_delay_limit_epochs
 from hybridrl.sim.information import PathView
 from hybridrl.sim.params import DAYS_PER_MONTH, DAYS_PER_YEAR, ScenarioParams
 from hybridrl.site_rules import (
@@ -131,13 +132,16 @@ class PlantState:
     mining_ready_mw: FloatArray
     hpc_ready_mw: FloatArray
     retrofit_pipeline_mw: FloatArray
-    """(Lr, B) facility MW under retrofit, by delivery slot"""
+    """(Lr, B) facility MW under retrofit, by due slot"""
+    retrofit_late_mw: FloatArray
+    """(Ld, B) facility MW of retrofits past their due date, by the slot of the epoch they arrive
+    at (``path.retrofit_delay_epochs`` at the due date sets it)"""
     asic_on_order_th: FloatArray
     """(B, G) ``asic_pipeline_th`` summed over slots (kept beside it: read every step, changed at epochs)"""
     gpu_on_order_nodes: FloatArray
     """(B, Gg) ``gpu_pipeline_nodes`` summed over slots"""
     retrofit_on_order_mw: FloatArray
-    """(B,) ``retrofit_pipeline_mw`` summed over slots"""
+    """(B,) ``retrofit_pipeline_mw`` and ``retrofit_late_mw`` summed over slots"""
     lease_accepted: BoolArray
     """(B, K)"""
     infrastructure_book_usd: FloatArray
@@ -159,7 +163,12 @@ class PlantState:
         changes = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if f.name in ("asic_pipeline_th", "gpu_pipeline_nodes", "retrofit_pipeline_mw"):
+            if f.name in (
+                "asic_pipeline_th",
+                "gpu_pipeline_nodes",
+                "retrofit_pipeline_mw",
+                "retrofit_late_mw",
+            ):
                 changes[f.name] = value[:, sel]  # slot-major
             elif isinstance(value, np.ndarray):
                 changes[f.name] = value[sel]
@@ -183,6 +192,22 @@ class StepOutcome:
     """site hashrate / network hashrate (a price-taker stays well under 1 %)"""
     clipped: dict[str, FloatArray]
     """requested minus applied, per action field (sums over generations)"""
+
+
+@dataclass
+class _LeaseCache:
+    """Which MW the accepted leases are served, valid from ``since`` to ``until`` for these
+    arrays (identity), and the flat-price amounts once computed."""
+
+    path: ExogenousPath
+    accepted: BoolArray
+    hpc_ready_mw: FloatArray
+    gpu_nodes: FloatArray
+    since: int
+    until: int
+    served_mw: FloatArray
+    unserved_mw: FloatArray
+    flat_result: tuple[FloatArray, FloatArray, FloatArray] | None = None
 
 
 @dataclass(frozen=True)
@@ -214,6 +239,7 @@ class _LeaseTerms:
     facility_mw_by_priority: FloatArray
     revenue_by_priority: FloatArray
     penalty_by_priority: FloatArray
+    ready_by_priority: FloatArray
 
 
 class Plant:
@@ -234,6 +260,8 @@ class Plant:
         self.asic_lead_epochs = tp.lead_epochs(am.lead_time_days)
         self.gpu_lead_epochs = tp.lead_epochs(gm.lead_time_days)
         self.retrofit_lead_epochs = tp.lead_epochs(site.retrofit_lead_time_days)
+        self.retrofit_late_slots = retrofit_delay_limit_epochs(p) + 1
+        """length of the ring buffer of late retrofits (the longest delay + 1 epochs)"""
         self.asic_efficiency_j_per_th = np.array([g.efficiency_j_per_th for g in am.generations])
         self.asic_mw_per_th = self.asic_efficiency_j_per_th * site.pue_mining / 1e6
         self.asic_keep_per_step = float(np.exp(-am.failure_rate_per_year * self.dt_years))
@@ -258,6 +286,8 @@ class Plant:
         )
         self.discount_rate_per_step = p.finance.discount_rate_per_year * self.dt_years
         self.tenant_hazard_per_step = p.offers.tenant_default_hazard_per_year * self.dt_years
+        self.lease_escalation_per_step = math.log1p(p.offers.escalator_per_year) * self.dt_years
+        """continuous growth per step of a lease's price and penalty from its ready-by step"""
         self.infrastructure_depreciation_per_step = site.infrastructure_depreciation_per_year * self.dt_years
         self.infrastructure_keep_per_step = float(np.exp(-self.infrastructure_depreciation_per_step))
         self.retrofit_capex_usd_per_mw = site.retrofit_capex_usd_per_mw
@@ -303,18 +333,7 @@ class Plant:
         self._no_orders_cache: dict[int, tuple[FloatArray, FloatArray, FloatArray, FloatArray]] = {}
         self._no_accept_cache: dict[int, BoolArray] = {}
         self._opex_key: tuple[FloatArray, FloatArray, FloatArray] | None = None
-        self._lease_key: (
-            tuple[
-                ExogenousPath,
-                BoolArray,
-                FloatArray,
-                FloatArray,
-                int,
-                int,
-                tuple[FloatArray, FloatArray, FloatArray],
-            ]
-            | None
-        ) = None
+        self._lease_key: _LeaseCache | None = None
         self._lease_path: ExogenousPath | None = None
         self._lease_terms: _LeaseTerms | None = None
 
@@ -335,6 +354,7 @@ class Plant:
             mining_ready_mw=np.full(B, p.site.mining_ready_mw),
             hpc_ready_mw=np.full(B, p.site.hpc_ready_mw),
             retrofit_pipeline_mw=np.zeros((self.retrofit_lead_epochs, B)),
+            retrofit_late_mw=np.zeros((self.retrofit_late_slots, B)),
             asic_on_order_th=np.zeros((B, self.n_asic)),
             gpu_on_order_nodes=np.zeros((B, self.n_gpu)),
             retrofit_on_order_mw=np.zeros(B),
@@ -385,38 +405,64 @@ class Plant:
     ) -> tuple[FloatArray, FloatArray, FloatArray]:
         """(revenue at full availability, penalty, MW served) of the accepted leases at step t.
 
-        Leases worth most per MW (price + penalty) are served first from the HPC MW that
-        installed GPUs leave; the rest pay the late-delivery penalty. The result changes only
-        when a lease starts or ends, an offer is accepted, or HPC MW or GPU nodes change, so it is
-        kept until then."""
+        Leases worth most per MW (price + penalty, escalated: :meth:`lease_escalation`) are
+        served first from the HPC MW that installed GPUs leave; the rest pay the late-delivery
+        penalty. Which MW are served changes only when a lease starts or ends, an offer is
+        accepted, or HPC MW or GPU nodes change, so it is kept until then; with an escalator the
+        USD amounts grow every step."""
+        cache = self._lease_mw(path, t, accepted, hpc_ready_mw, gpu_nodes)
+        served, unserved = cache.served_mw, cache.unserved_mw
+        lt = self.lease_terms(path)
+        if self.lease_escalation_per_step == 0.0:  # flat prices: the amounts are kept too
+            if cache.flat_result is None:
+                cache.flat_result = (
+                    np.vecdot(served, lt.revenue_by_priority),
+                    -np.vecdot(unserved, lt.penalty_by_priority),
+                    served.sum(axis=1),
+                )
+            return cache.flat_result
+        growth = np.exp(self.lease_escalation_per_step * (t - lt.ready_by_priority))
+        return (
+            np.vecdot(served, lt.revenue_by_priority * growth),
+            -np.vecdot(unserved, lt.penalty_by_priority * growth),
+            served.sum(axis=1),
+        )
+
+    def _lease_mw(
+        self,
+        path: ExogenousPath,
+        t: int,
+        accepted: BoolArray,
+        hpc_ready_mw: FloatArray,
+        gpu_nodes: FloatArray,
+    ) -> _LeaseCache:
+        """(B, K) facility MW served and short, in priority order, of the accepted leases at t
+        (kept until a lease starts or ends or the capacities change)."""
         key = self._lease_key
         if (
             key is not None
-            and key[0] is path
-            and key[1] is accepted
-            and key[2] is hpc_ready_mw
-            and key[3] is gpu_nodes
-            and key[4] <= t < key[5]
+            and key.path is path
+            and key.accepted is accepted
+            and key.hpc_ready_mw is hpc_ready_mw
+            and key.gpu_nodes is gpu_nodes
+            and key.since <= t < key.until
         ):
-            return key[6]
+            return key
         lt = self.lease_terms(path)
         active = accepted & (path.offer_ready_step <= t) & (t < lt.stop_step)
         demand = active[lt.priority_rows, lt.priority] * lt.facility_mw_by_priority
         room_hpc = np.maximum(hpc_ready_mw - gpu_nodes @ self.gpu_node_mw, 0.0)
         served = np.minimum(np.maximum(room_hpc[:, None] - (np.cumsum(demand, axis=1) - demand), 0.0), demand)
-        result = (
-            np.vecdot(served, lt.revenue_by_priority),
-            -np.vecdot(demand - served, lt.penalty_by_priority),
-            served.sum(axis=1),
-        )
         # valid until the next step at which an accepted lease starts or ends (term or default)
         changes = np.concatenate(
             [path.offer_ready_step[accepted].astype(np.float64), np.ceil(lt.stop_step[accepted])]
         )
         later = changes[changes > t]
         until = int(later.min()) if later.size else path.n_steps + 1
-        self._lease_key = (path, accepted, hpc_ready_mw, gpu_nodes, t, until, result)
-        return result
+        self._lease_key = _LeaseCache(
+            path, accepted, hpc_ready_mw, gpu_nodes, t, until, served, demand - served
+        )
+        return self._lease_key
 
     def _opex_usd(self, mining_ready_mw: FloatArray, hpc_ready_mw: FloatArray) -> FloatArray:
         """Fixed opex of a step (USD, negative); the capacities change only at epochs, so the
@@ -483,7 +529,11 @@ class Plant:
             facility_mw = path.offer_it_mw * self.lease_mw_per_it_mw
             revenue = path.offer_price_usd_per_kw_month * kw_month_per_mw
             penalty = path.offer_penalty_usd_per_kw_month * kw_month_per_mw
-            priority = np.argsort(-(revenue + penalty), axis=1, kind="stable")
+            # value per MW at step t: (price + penalty) x exp(g (t - ready)); its order over leases
+            # is the same at every t, the order of (price + penalty) x exp(-g ready)
+            ready = np.asarray(path.offer_ready_step, dtype=np.float64)
+            worth = (revenue + penalty) * np.exp(-self.lease_escalation_per_step * ready)
+            priority = np.argsort(-worth, axis=1, kind="stable")
             if isinstance(path, ExogenousPath):
                 defaulted = path.tenant_defaulted
                 default_step = np.where(defaulted.any(axis=1), defaulted.argmax(axis=1), np.inf)
@@ -501,13 +551,19 @@ class Plant:
                 stop_step=np.minimum(end_step, default_step),
                 ready_step=ready_step,
                 valuation=self._valuation_constants(
-                    path.offer_it_mw * self.kw_month_per_it_mw_step * net, ready_step, end_step
+                    path.offer_it_mw * self.kw_month_per_it_mw_step * path.offer_price_usd_per_kw_month,
+                    path.offer_it_mw
+                    * self.kw_month_per_it_mw_step
+                    * (path.offer_price_usd_per_kw_month - net),
+                    ready_step,
+                    end_step,
                 ),
                 priority=priority,
                 priority_rows=np.arange(priority.shape[0])[:, None],
                 facility_mw_by_priority=np.take_along_axis(facility_mw, priority, axis=1),
                 revenue_by_priority=np.take_along_axis(revenue, priority, axis=1),
                 penalty_by_priority=np.take_along_axis(penalty, priority, axis=1),
+                ready_by_priority=np.take_along_axis(ready, priority, axis=1),
             )
             if path.n_paths * path.offer_it_mw.shape[1] * (path.n_steps + 1) <= BACKLOG_TABLE_MAX:
                 steps = np.arange(path.n_steps + 1)
@@ -554,22 +610,33 @@ class Plant:
         )
 
     def _valuation_constants(
-        self, margin_per_step: FloatArray, ready_step: FloatArray, end_step: FloatArray
+        self,
+        price_per_step: FloatArray,
+        cost_per_step: FloatArray,
+        ready_step: FloatArray,
+        end_step: FloatArray,
     ) -> dict[str, FloatArray]:
         """Per-offer constants of :meth:`_offer_pv` and :meth:`_hall_factor`, so that a step
-        needs only exp(rate t) of scalars."""
+        needs only exp(rate t) of scalars. ``price_per_step`` (USD per step at the ready-by
+        date) grows at the escalator g; ``cost_per_step`` (serving and hall opex) is flat."""
         rho = self.discount_rate_per_step
         lam = self.tenant_hazard_per_step
+        g = self.lease_escalation_per_step
         r_pv = rho + lam
         s = self.infrastructure_depreciation_per_step + rho
         r_hall = s + lam
         term = np.maximum(end_step - ready_step, 0.0)
-        v_over_r = margin_per_step / r_pv
+        p_over_r = price_per_step * np.exp(-g * ready_step) / (r_pv - g)  # the price at step 0 terms
+        c_over_r = cost_per_step / r_pv
         k = lam / r_hall * -np.expm1(-r_hall * term) + np.exp(-r_hall * term)
+        at_ready = price_per_step / (r_pv - g) * -np.expm1(-(r_pv - g) * term) - c_over_r * -np.expm1(
+            -r_pv * term
+        )
         return {
-            "pv_before": v_over_r * np.exp(-rho * ready_step) * -np.expm1(-r_pv * term),
-            "pv_running": v_over_r,
-            "pv_decay": v_over_r * np.exp(-r_pv * end_step),
+            "pv_before": at_ready * np.exp(-rho * ready_step),
+            "pv_growing": p_over_r,
+            "pv_flat": -c_over_r,
+            "pv_decay": p_over_r * np.exp(-(r_pv - g) * end_step) - c_over_r * np.exp(-r_pv * end_step),
             "hall_before": k * np.exp(-s * ready_step),
             "hall_running": np.full_like(end_step, lam / r_hall - 1.0),
             "hall_decay": np.exp(-r_hall * end_step),
@@ -612,20 +679,32 @@ class Plant:
 
     def _offer_pv(self, lt: _LeaseTerms, t: int | NDArray[np.int64]) -> FloatArray:
         """(B, K) expected PV at step t of each offer's margin (or (len(t), B, K) for steps t),
-        default ignored: a continuous annuity of v USD per step from the ready-by step a to the end
-        of the term, at risk of default (hazard lambda) from a on. With W = max(a - t, 0),
-        L = end - max(t, a) and R = rho + lambda: PV = v / R exp(-rho W) (1 - exp(-R L)),
-        evaluated from per-offer constants (:meth:`_valuation_constants`) with two scalar
-        exponentials a step."""
+        default ignored: from the ready-by step a to the end of the term, the price P exp(g (s -
+        a)) (escalator g) less the flat costs C, at risk of default (hazard lambda) from a on.
+        With R = rho + lambda, while running (a <= t < end):
+
+            PV = P exp(g (t - a)) (1 - exp(-(R - g)(end - t))) / (R - g) - C (1 - exp(-R (end - t))) / R,
+
+        and before a, exp(-rho (a - t)) times its value at a; 0 after the term. Evaluated from
+        per-offer constants (:meth:`_valuation_constants`) with three scalar exponentials."""
         tt = np.asarray(t, dtype=np.float64)[..., None, None]
         rho = self.discount_rate_per_step
         rate = rho + self.tenant_hazard_per_step
         c = lt.valuation
+        running = c["pv_growing"] * np.exp(self.lease_escalation_per_step * tt) + c["pv_flat"]
         return np.where(
             tt < lt.ready_step,
             c["pv_before"] * np.exp(rho * tt),
-            np.where(tt < lt.end_step, c["pv_running"] - c["pv_decay"] * np.exp(rate * tt), 0.0),
+            np.where(tt < lt.end_step, running - c["pv_decay"] * np.exp(rate * tt), 0.0),
         )
+
+    def lease_escalation(self, path: ExogenousPath | PathView, t: int | NDArray[np.int64]) -> FloatArray:
+        """(B, K) factor by which each lease's price and late penalty have grown by step t (or
+        (len(t), B, K)): exp(g (t - ready-by step)), the escalator compounding from the date the
+        tenant takes the hall (at most 1 before it, when no lease pays)."""
+        tt = np.asarray(t, dtype=np.float64)[..., None, None]
+        ready = np.asarray(path.offer_ready_step, dtype=np.float64)
+        return np.exp(self.lease_escalation_per_step * (tt - ready))
 
     NAV_COMPONENTS = NAV_COMPONENTS
 
@@ -686,7 +765,7 @@ class Plant:
         site: _Site | PlantState
         orders: EpochOrders | None
         if self.is_decision_epoch(t):
-            site, orders = self.order_phase(self.delivery_phase(state), state.cash_usd, action, path, t)
+            site, orders = self.order_phase(self.delivery_phase(state, path), state.cash_usd, action, path, t)
             clipped.update(orders_clipped(orders, self._constant_rows(state.n_paths)[0]))
         else:
             site, orders = state, None  # nothing is delivered or ordered: the state's own arrays
@@ -711,9 +790,10 @@ class Plant:
 
     # ------------------------------------------------------------------ the phases of a step
 
-    def delivery_phase(self, state: PlantState) -> _Site:
+    def delivery_phase(self, state: PlantState, path: ExogenousPath | PathView) -> _Site:
         """Phase 1 (decision epochs): the deliveries ordered one lead time ago arrive; their
-        pipeline slots are emptied for today's orders."""
+        pipeline slots are emptied for today's orders. A retrofit batch due today that is late
+        (``path.retrofit_delay_epochs``) waits in the late buffer for its epoch instead."""
         epoch = state.t // self.epoch_steps
         sa, sg, sr = (
             epoch % n for n in (self.asic_lead_epochs, self.gpu_lead_epochs, self.retrofit_lead_epochs)
@@ -723,10 +803,15 @@ class Plant:
         retro_pipe = state.retrofit_pipeline_mw.copy()
         asic_th = state.asic_th + asic_pipe[sa]
         gpu_nodes = state.gpu_nodes + gpu_pipe[sg]
-        hpc_ready = state.hpc_ready_mw + retro_pipe[sr]
+        late = state.retrofit_late_mw.copy()
+        arrive = (epoch + path.retrofit_delay_epochs[:, state.t]) % self.retrofit_late_slots
+        late[arrive, np.arange(late.shape[1])] += retro_pipe[sr]
+        now = epoch % self.retrofit_late_slots
+        hpc_ready = state.hpc_ready_mw + late[now]
         asic_pipe[sa] = 0.0
         gpu_pipe[sg] = 0.0
         retro_pipe[sr] = 0.0
+        late[now] = 0.0
         return _Site(
             asic_th=asic_th,
             gpu_nodes=gpu_nodes,
@@ -735,9 +820,10 @@ class Plant:
             asic_pipeline_th=asic_pipe,
             gpu_pipeline_nodes=gpu_pipe,
             retrofit_pipeline_mw=retro_pipe,
+            retrofit_late_mw=late,
             asic_on_order_th=asic_pipe.sum(axis=0),
             gpu_on_order_nodes=gpu_pipe.sum(axis=0),
-            retrofit_on_order_mw=retro_pipe.sum(axis=0),
+            retrofit_on_order_mw=retro_pipe.sum(axis=0) + late.sum(axis=0),
             infrastructure_book_usd=state.infrastructure_book_usd,
             slots=(sa, sg, sr),
         )
@@ -795,9 +881,10 @@ class Plant:
             asic_pipeline_th=site.asic_pipeline_th,
             gpu_pipeline_nodes=site.gpu_pipeline_nodes,
             retrofit_pipeline_mw=site.retrofit_pipeline_mw,
+            retrofit_late_mw=site.retrofit_late_mw,
             asic_on_order_th=asic_on_order,
             gpu_on_order_nodes=gpu_on_order,
-            retrofit_on_order_mw=site.retrofit_pipeline_mw.sum(axis=0),
+            retrofit_on_order_mw=site.retrofit_pipeline_mw.sum(axis=0) + site.retrofit_late_mw.sum(axis=0),
             infrastructure_book_usd=site.infrastructure_book_usd - orders.retrofit_capex_usd,
             slots=site.slots,
         )
@@ -962,6 +1049,7 @@ class Plant:
             mining_ready_mw=site.mining_ready_mw,
             hpc_ready_mw=site.hpc_ready_mw,
             retrofit_pipeline_mw=site.retrofit_pipeline_mw,
+            retrofit_late_mw=site.retrofit_late_mw,
             asic_on_order_th=site.asic_on_order_th,
             gpu_on_order_nodes=site.gpu_on_order_nodes,
             retrofit_on_order_mw=site.retrofit_on_order_mw,
@@ -998,6 +1086,7 @@ class _Site(NamedTuple):
     asic_pipeline_th: FloatArray
     gpu_pipeline_nodes: FloatArray
     retrofit_pipeline_mw: FloatArray
+    retrofit_late_mw: FloatArray
     asic_on_order_th: FloatArray
     gpu_on_order_nodes: FloatArray
     retrofit_on_order_mw: FloatArray
