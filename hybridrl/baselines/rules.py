@@ -252,13 +252,14 @@ class Greedy:
         weighed against a lease that displaces it.
     :param reserve_usd: cash kept out of capex beyond the lender's covenant.
 
-    Defaults chosen under model v1 by ``python experiments/tune_greedy.py`` on the 32 validation
-    paths (seeds 2**32 + i, disjoint from every held-out seed) of ``default``, ``bear_market``
-    and ``ai_boom``: mean NAV change 176.6 / 137.6 / 235.3 M$ with (6, 6, 20e6), against 174.9 /
-    144.5 / 228.2 M$ with v0's choice (12, 6, 0); no bankrupt path.
+    Defaults chosen under model v1 (with retrofit delays and lease escalators) by ``python
+    experiments/tune_greedy.py`` on the 32 validation paths (seeds 2**32 + i, disjoint from every
+    held-out seed) of ``default``, ``bear_market`` and ``ai_boom``: mean NAV change 230.7 /
+    182.2 / 292.7 M$ with (12, 6, 20e6), against 230.3 / 181.9 / 292.6 M$ with the previous
+    choice (6, 6, 20e6); no bankrupt path.
     """
 
-    payback_months: float = 6.0
+    payback_months: float = 12.0
     mining_horizon_months: float = 6.0
     reserve_usd: float = 20e6
     name: str = "greedy"
@@ -273,14 +274,7 @@ class Greedy:
         best_mining_per_mw_day = np.maximum(margin / plant.asic_mw_per_th, 0.0).max(axis=1)
         # value of an offer per facility MW, against retrofit capex and displaced mining
         months = np.minimum(view.offer_term_months, self.mining_horizon_months)
-        rho = plant.discount_rate_per_step / plant.dt_days * DAYS_PER_MONTH
-        annuity_months = (1.0 - np.exp(-rho * view.offer_term_months)) / max(rho, 1e-12)
-        lease_value_per_mw = (
-            plant.lease_margin_usd_per_kw_month(view.offer_price_usd_per_kw_month)
-            * 1e3
-            / plant.lease_mw_per_it_mw
-            * annuity_months
-        )
+        lease_value_per_mw = _lease_value_per_mw(plant, view)
         cost_per_mw = (
             plant.retrofit_capex_usd_per_block / plant.retrofit_block_mw
             + best_mining_per_mw_day[:, None] * months * DAYS_PER_MONTH
@@ -318,6 +312,26 @@ class Greedy:
             gpu_order_nodes=gpu,
             asic_order_th=asic,
         )
+
+
+def _annuity_months(rate_per_month: float, months: FloatArray) -> FloatArray:
+    """PV of 1 USD a month for ``months`` at a continuous rate per month."""
+    if abs(rate_per_month) < 1e-12:
+        return months
+    return -np.expm1(-rate_per_month * months) / rate_per_month
+
+
+def _lease_value_per_mw(plant: Plant, view: PathView) -> FloatArray:
+    """(B, K) discounted margin of each offer over its term per facility MW (default risk and
+    the wait to the ready-by date ignored): the escalating price less the flat costs."""
+    per_month = DAYS_PER_MONTH / plant.dt_days
+    rho = plant.discount_rate_per_step * per_month
+    growth = plant.lease_escalation_per_step * per_month
+    price = view.offer_price_usd_per_kw_month
+    costs = price - plant.lease_margin_usd_per_kw_month(price)
+    term = view.offer_term_months
+    per_it_kw = price * _annuity_months(rho - growth, term) - costs * _annuity_months(rho, term)
+    return per_it_kw * 1e3 / plant.lease_mw_per_it_mw
 
 
 def _pursue_offers(
