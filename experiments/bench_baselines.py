@@ -5,6 +5,8 @@
   status and gap are printed too); in the 8-seed comparison the oracle is warm-started from the
   best of the rule-based policies and the MPC on each path, so it is never below them;
 - ``oracle_seconds_hourly_ops``: the same on ``hourly_ops`` (8,760 steps);
+- ``oracle_column_seconds_by_n_jobs``: wall time of the 8-seed oracle column with the per-path
+  solves in 1 and 2 processes (``--n-jobs``);
 - ``mpc_seconds_per_episode``: the rolling-horizon MPC (90-day horizon, weekly re-plans,
   conditional-expectation forecaster) over one ``default`` episode, mean over the seeds;
 - over ``--seeds`` seeds of ``default``: ``mean_nav_change_usd`` and ``gap_closed`` per policy,
@@ -12,7 +14,7 @@
   ``gap_closed_vs_bound`` the same against the oracle's dual bounds: while the oracle's solves
   are time-limited, a policy's true gap closed lies between the two.
 
-Usage: python experiments/bench_baselines.py [--seeds 8] [--time-limit 30]
+Usage: python experiments/bench_baselines.py [--seeds 8] [--time-limit 30] [--n-jobs 1 2]
 """
 
 from __future__ import annotations
@@ -52,6 +54,13 @@ def main() -> None:
     )
     parser.add_argument("--seeds", type=int, default=8)
     parser.add_argument("--time-limit", type=float, default=30.0, help="oracle time limit per path (s)")
+    parser.add_argument(
+        "--n-jobs",
+        type=int,
+        nargs="+",
+        default=[1, 2],
+        help="processes for the oracle column, each timed in turn (the last one's results are kept)",
+    )
     args = parser.parse_args()
     default = time_oracle("default", args.time_limit)
     hourly = time_oracle("hourly_ops", max(args.time_limit, 120.0))
@@ -68,7 +77,14 @@ def main() -> None:
         frames[mpc.name] = evaluate(mpc, params, seeds, path)
         mpc_seconds[mpc.name] = (time.perf_counter() - start) / len(seeds)
         print(f"{mpc.name}: {mpc_seconds[mpc.name]:.1f} s per episode, solve statuses {set(mpc.statuses)}")
-    oracle = evaluate_oracle(params, seeds, path, time_limit_s=args.time_limit, start_from=warm_starts)
+    oracle_column_seconds = {}
+    for n_jobs in args.n_jobs:
+        start = time.perf_counter()
+        oracle = evaluate_oracle(
+            params, seeds, path, time_limit_s=args.time_limit, start_from=warm_starts, n_jobs=n_jobs
+        )
+        oracle_column_seconds[n_jobs] = round(time.perf_counter() - start, 1)
+        print(f"oracle column, {args.seeds} seeds, n_jobs={n_jobs}: {oracle_column_seconds[n_jobs]} s")
     frames["oracle"] = oracle
     base = frames["always_mine"]["nav_change_usd"].to_numpy()
     mean_nav = {name: round(float(f["nav_change_usd"].mean()), 0) for name, f in frames.items()}
@@ -110,6 +126,7 @@ def main() -> None:
                 "gap_closed_vs_bound": gap_closed_vs_bound,
                 "mean_oracle_dual_bound_usd": round(float(oracle["oracle_dual_bound_usd"].mean()), 0),
                 "oracle_statuses": statuses,
+                "oracle_column_seconds_by_n_jobs": oracle_column_seconds,
                 "seeds": args.seeds,
             }
         )

@@ -222,3 +222,22 @@ def test_benchmark_config_rejects_bad_values(tmp_path: Path) -> None:
         "'/nonexistent' is not a training run directory",
     ):
         assert text in proc.stderr, proc.stderr
+
+
+def test_parallel_per_path_work_gives_the_serial_results() -> None:
+    """n_jobs=2 (joblib processes for the oracle's solves and the MPC's paths) equals the serial
+    benchmark on tiny, where every solve is proven optimal, apart from the timings."""
+    from hybridrl.baselines.forecast import PersistenceForecaster
+    from hybridrl.baselines.mpc import MPC
+    from hybridrl.evaluation.benchmark import OracleSettings, run_benchmark
+
+    tiny = load_scenario("tiny")
+    policies = [RULE_POLICIES["greedy"], MPC(PersistenceForecaster(), time_limit_s=60.0)]
+    settings = OracleSettings(time_limit_s=120.0)
+    runs = [
+        run_benchmark(tiny, [0, 1, 2], policies, oracle=settings, n_boot=50, log=lambda _: None, n_jobs=n)
+        for n in (1, 2)
+    ]
+    serial, parallel = (r.paths.drop(columns=["oracle_seconds"]) for r in runs)
+    assert set(runs[0].paths.loc[runs[0].paths["policy"] == "oracle", "oracle_status"]) == {"optimal"}
+    pd.testing.assert_frame_equal(serial, parallel)

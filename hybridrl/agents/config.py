@@ -283,6 +283,11 @@ class BenchmarkConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     bootstrap: int = _positive_int(10_000)
     title: str = ""
+    n_jobs: int = field(
+        default=1, metadata={"range": (lambda v: v == -1 or v >= 1, ">= 1, or -1 for every core")}
+    )
+    """Processes for the oracle's per-path solves and the MPCs' paths (joblib); -1: every core.
+    Results equal a serial run's, apart from what a time limit cuts differently."""
 
     def __post_init__(self) -> None:
         out = [(f"{k}", m) for k, m in _range_problems(self)]

@@ -41,6 +41,9 @@ class MPC:
     solve_seconds: list[float] = field(default_factory=list)
     statuses: list[str] = field(default_factory=list)
     _plans: dict[int, tuple[int, list[NativeAction]]] = field(default_factory=dict)
+    plans_each_path_alone = True
+    """each path's plan depends on that path only: the benchmark may roll paths out in
+    separate processes (``n_jobs``)"""
 
     def __post_init__(self) -> None:
         if self.horizon_days <= 0 or self.replan_every_days <= 0:

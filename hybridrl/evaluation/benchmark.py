@@ -32,9 +32,15 @@ from hybridrl.evaluation.metrics import (
     monthly_sd,
     paired_difference,
 )
-from hybridrl.evaluation.rollout import RecordingPolicy, Trajectory, evaluate, evaluate_oracle
+from hybridrl.evaluation.rollout import (
+    Trajectory,
+    evaluate_oracle,
+    recorded_rollout,
+    result_frame,
+)
 from hybridrl.sim.exogenous import ExogenousPath, sample_paths
 from hybridrl.sim.params import ScenarioParams
+from hybridrl.sim.plant import NativeAction
 from hybridrl.wandb_finish import finish_run
 
 SUMMARY_METRICS = (
@@ -76,11 +82,14 @@ def run_benchmark(
     oracle: OracleSettings | None = OracleSettings(),
     n_boot: int = 10_000,
     log: Callable[[str], None] = print,
+    n_jobs: int = 1,
 ) -> BenchmarkResult:
     """Evaluate ``policies`` (always_mine is added if missing) and the oracle on ``seeds``.
 
     The oracle is warm-started from every evaluated policy's plan on each path (replayed, not
-    re-run), so its plan is never worse than theirs even when its time limit stops it."""
+    re-run), so its plan is never worse than theirs even when its time limit stops it.
+    ``n_jobs``: processes for the per-path work (the oracle's solves, and the MPCs, which plan
+    each path on its own); rule and trained policies run as one batch."""
     if len({p.name for p in policies}) != len(policies):
         raise ValueError(f"policy names must be unique: {[p.name for p in policies]}")
     if not any(p.name == "always_mine" for p in policies):
@@ -89,14 +98,15 @@ def run_benchmark(
     frames: list[pd.DataFrame] = []
     trajectories: dict[str, Trajectory] = {}
     seconds: dict[str, float] = {}
-    recorded: list[RecordingPolicy] = []
+    recorded: list[list[list[NativeAction]]] = []
     for policy in policies:
         start = time.perf_counter()
-        recorder = RecordingPolicy(policy)
-        got: list[Trajectory] = []
-        frames.append(evaluate(recorder, params, seeds, path, trajectories=got))
-        trajectories[policy.name] = got[0]
-        recorded.append(recorder)
+        per_path = n_jobs if getattr(policy, "plans_each_path_alone", False) else 1
+        result, plans = recorded_rollout(params, path, policy, n_jobs=per_path)
+        frames.append(result_frame(policy.name, seeds, result, path))
+        assert result.trajectory is not None
+        trajectories[policy.name] = result.trajectory
+        recorded.append(plans)
         seconds[policy.name] = time.perf_counter() - start
         log(
             f"{policy.name}: mean NAV change {frames[-1]['nav_change_usd'].mean() / 1e6:,.1f} M$ "
@@ -104,7 +114,7 @@ def run_benchmark(
         )
     if oracle is not None:
         start = time.perf_counter()
-        got = []
+        got: list[Trajectory] = []
         frame = evaluate_oracle(
             params,
             seeds,
@@ -112,8 +122,9 @@ def run_benchmark(
             time_limit_s=oracle.time_limit_s,
             mip_rel_gap=oracle.mip_rel_gap,
             start_from=(),
-            start_plans=[r.plans() for r in recorded],
+            start_plans=recorded,
             trajectories=got,
+            n_jobs=n_jobs,
         )
         frames.append(frame)
         trajectories["oracle"] = got[0]
@@ -252,7 +263,9 @@ def run_from_config(
         name = f"{meta['algo']}_{run_dir.name}" if len(run_dirs) > 1 else meta["algo"]
         policies.append(load_trained_policy(run_dir, which=cfg.run_model, name=name))
     oracle = OracleSettings(time_limit_s=cfg.oracle_time_limit_s) if cfg.oracle else None
-    result = run_benchmark(params, seeds, policies, oracle=oracle, n_boot=cfg.bootstrap, log=log)
+    result = run_benchmark(
+        params, seeds, policies, oracle=oracle, n_boot=cfg.bootstrap, log=log, n_jobs=cfg.n_jobs
+    )
     title = cfg.title or f"Benchmark on {params.name}"
     files = write_report(result, out, title=title)
     if cfg.logger.kind.value == "wandb":

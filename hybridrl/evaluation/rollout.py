@@ -182,6 +182,51 @@ def rollout(plant: Plant, path: ExogenousPath, policy: Policy, record: bool = Fa
     )
 
 
+def concat_results(parts: Sequence[RolloutResult]) -> RolloutResult:
+    """One result for the rows of ``parts`` stacked in order (each from a slice of the paths)."""
+
+    def stack(values: list[Any]) -> Any:
+        if isinstance(values[0], dict):
+            return {k: np.concatenate([v[k] for v in values]) for k in values[0]}
+        if isinstance(values[0], Trajectory):
+            return Trajectory(
+                **{
+                    f.name: stack([getattr(v, f.name) for v in values])
+                    for f in dataclasses.fields(Trajectory)
+                }
+            )
+        if values[0] is None:
+            return None
+        return np.concatenate(values)
+
+    return RolloutResult(
+        **{f.name: stack([getattr(p, f.name) for p in parts]) for f in dataclasses.fields(RolloutResult)}
+    )
+
+
+def recorded_rollout(
+    params: ScenarioParams, path: ExogenousPath, policy: Policy, n_jobs: int = 1
+) -> tuple[RolloutResult, list[list[NativeAction]]]:
+    """:func:`rollout` with the per-step trajectory, and the plan ``policy`` played on each row
+    (for replay or an oracle's warm start). With ``n_jobs`` other than 1 the rows are split
+    into that many slices rolled out in separate processes: for policies that decide each row
+    on its own (the MPC); the result is that of one batch, the policy object is not updated."""
+    workers = path.n_paths if n_jobs == -1 else max(1, min(n_jobs, path.n_paths))
+    if workers == 1:
+        return _recorded_slice(params, path, policy)
+    slices = [list(s) for s in np.array_split(np.arange(path.n_paths), workers)]
+    parts = run_parallel(_recorded_slice, [(params, path.rows(rows), policy) for rows in slices], n_jobs)
+    return concat_results([r for r, _ in parts]), [plan for _, plans in parts for plan in plans]
+
+
+def _recorded_slice(
+    params: ScenarioParams, path: ExogenousPath, policy: Policy
+) -> tuple[RolloutResult, list[list[NativeAction]]]:
+    recorder = RecordingPolicy(policy)
+    result = rollout(Plant(params), path, recorder, record=True)
+    return result, recorder.plans()
+
+
 def halving_summary(path: ExogenousPath, window_days: float = 90.0) -> pd.DataFrame:
     """Per path: date of the first halving in the episode and median hashprice in the
     ``window_days`` before and after it (NaN where no halving happens)."""
@@ -225,7 +270,7 @@ def evaluate(
     result = rollout(Plant(params), path, policy, record=trajectories is not None)
     if trajectories is not None and result.trajectory is not None:
         trajectories.append(result.trajectory)
-    return _frame(policy.name, seeds, result, path)
+    return result_frame(policy.name, seeds, result, path)
 
 
 def evaluate_oracle(
@@ -237,6 +282,7 @@ def evaluate_oracle(
     start_from: Policy | Sequence[Policy] | None = None,
     trajectories: list[Trajectory] | None = None,
     start_plans: Sequence[Sequence[Sequence[NativeAction]]] = (),
+    n_jobs: int = 1,
 ) -> pd.DataFrame:
     """:func:`evaluate` for the perfect-foresight MILP oracle: one solve per path, its plan
     stepped through the plant. Adds the solve's status, gap, dual bound and seconds; a path
@@ -245,8 +291,10 @@ def evaluate_oracle(
     ``start_from``: policies whose best run on each path seeds the solver (default: the
     rule-based policies, so the oracle always starts from a plan; ``()`` for none).
     ``start_plans``: more candidates, as plans already played (one list of per-path plans per
-    policy, e.g. from :class:`RecordingPolicy`), so costly policies need not run again."""
-    from hybridrl.baselines.oracle import OracleError, OracleModel
+    policy, e.g. from :class:`RecordingPolicy`), so costly policies need not run again.
+    ``n_jobs``: paths solved at once in separate processes (joblib; -1 for every core); the
+    plans are those of a serial run, apart from what a time limit cuts differently."""
+    from hybridrl.baselines.oracle import OracleError
     from hybridrl.baselines.rules import RULE_POLICIES
 
     if start_from is None:
@@ -255,25 +303,44 @@ def evaluate_oracle(
 
     params, path = _resolve(scenario, seeds, path)
     plant = Plant(params)
-    results = []
-    for b in range(path.n_paths):
-        row_starts = starts + [PlanPolicy([plans[b]]) for plans in start_plans]
-        result = OracleModel(plant, path, row=b).solve(
-            time_limit_s, mip_rel_gap, start_from=row_starts or None
-        )
+    jobs = [
+        (params, path.rows(b), [*starts, *(PlanPolicy([plans[b]]) for plans in start_plans)])
+        for b in range(path.n_paths)
+    ]
+    results = run_parallel(_solve_oracle_row, jobs, n_jobs, (time_limit_s, mip_rel_gap))
+    for b, result in enumerate(results):
         if result.plan is None:
             raise OracleError(f"no oracle plan for seed {seeds[b]!r}: solver status {result.status}")
-        results.append(result)
-    replay = rollout(plant, path, PlanPolicy([r.plan for r in results]), record=trajectories is not None)  # type: ignore[misc]
+    replay = rollout(plant, path, PlanPolicy([r.plan for r in results]), record=trajectories is not None)
     if trajectories is not None and replay.trajectory is not None:
         trajectories.append(replay.trajectory)
-    frame = _frame("oracle", seeds, replay, path)
+    frame = result_frame("oracle", seeds, replay, path)
     frame["oracle_status"] = [r.status for r in results]
     frame["oracle_mip_gap"] = [r.mip_gap for r in results]
     frame["oracle_objective_usd"] = [r.objective_usd for r in results]
     frame["oracle_dual_bound_usd"] = [r.dual_bound_usd for r in results]
     frame["oracle_seconds"] = [r.seconds for r in results]
     return frame
+
+
+def _solve_oracle_row(
+    params: ScenarioParams, path: ExogenousPath, starts: list[Policy], time_limit_s: float, mip_rel_gap: float
+) -> Any:
+    from hybridrl.baselines.oracle import OracleModel
+
+    return OracleModel(Plant(params), path).solve(time_limit_s, mip_rel_gap, start_from=starts or None)
+
+
+def run_parallel(
+    fn: Any, jobs: Sequence[tuple[Any, ...]], n_jobs: int, extra: tuple[Any, ...] = ()
+) -> list[Any]:
+    """``[fn(*job, *extra) for job in jobs]``, in ``n_jobs`` processes (joblib's loky backend)
+    when ``n_jobs`` is not 1; results in the jobs' order."""
+    if n_jobs == 1 or len(jobs) <= 1:
+        return [fn(*job, *extra) for job in jobs]
+    from joblib import Parallel, delayed
+
+    return list(Parallel(n_jobs=n_jobs)(delayed(fn)(*job, *extra) for job in jobs))
 
 
 class PlanPolicy:
@@ -335,7 +402,10 @@ def _resolve(
     return params, path
 
 
-def _frame(name: str, seeds: Sequence[SeedLike], res: RolloutResult, path: ExogenousPath) -> pd.DataFrame:
+def result_frame(
+    name: str, seeds: Sequence[SeedLike], res: RolloutResult, path: ExogenousPath
+) -> pd.DataFrame:
+    """One row per seed of a rollout's totals and metrics (the table :func:`evaluate` returns)."""
     frame = pd.DataFrame(
         {
             "policy": name,
