@@ -23,7 +23,11 @@ def _register() -> None:
     import gymnasium as gym
 
     if ENV_ID not in gym.registry:
-        gym.register(id=ENV_ID, entry_point="hybridrl.env.hybrid_mine:HybridMineEnv")
+        gym.register(
+            id=ENV_ID,
+            entry_point="hybridrl.env.hybrid_mine:HybridMineEnv",
+            vector_entry_point="hybridrl.env.vector:HybridMineVectorEnv",
+        )
 
 
 class _RegisterWhenGymnasiumLoads(importlib.abc.MetaPathFinder):

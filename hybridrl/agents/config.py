@@ -48,8 +48,12 @@ class WandbMode(Enum):
 
 
 class VecEnvKind(Enum):
+    """How the training environments are stepped: ``dummy`` (SB3's DummyVecEnv of single envs),
+    ``subproc`` (one process each) or ``native`` (the batched vector env, one plant call a step)."""
+
     dummy = "dummy"
     subproc = "subproc"
+    native = "native"
 
 
 # --------------------------------------------------------------------------- agents

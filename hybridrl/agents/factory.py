@@ -42,6 +42,10 @@ class _MakeEnv:
 
 
 def make_vec_env(params: ScenarioParams, n_envs: int, kind: VecEnvKind = VecEnvKind.dummy) -> VecEnv:
+    if kind is VecEnvKind.native:
+        from hybridrl.agents.native_vec import NativeVecEnv
+
+        return NativeVecEnv(params, n_envs)
     fns = [_MakeEnv(params) for _ in range(n_envs)]
     return DummyVecEnv(fns) if kind is VecEnvKind.dummy else SubprocVecEnv(fns)  # type: ignore[arg-type]
 

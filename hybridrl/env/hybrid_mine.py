@@ -18,12 +18,70 @@ from hybridrl.env.encoding import (
 )
 from hybridrl.sim.exogenous import ExogenousPath, sample_paths
 from hybridrl.sim.params import ScenarioParams, load_scenario
-from hybridrl.sim.plant import CASH_FLOW_TERMS, NativeAction, Plant, PlantState
+from hybridrl.sim.plant import CASH_FLOW_TERMS, NativeAction, Plant, PlantState, StepOutcome
 
 PATH_BATCH = 16
 """Unseeded resets draw their paths from batches of this many, generated together."""
 USD_PER_REWARD_UNIT = 1e6
 """Rewards are in millions of USD of net asset value."""
+
+
+class PathStream:
+    """The paths one environment draws: at ``next(seed)`` the path of ``seed``; at ``next()``
+    the path of the next child (spawn key 1, 2, ...) of the last seed given (of fresh entropy
+    if none was). Children are generated PATH_BATCH at a time in one vectorised call; row b of a
+    batch is exactly the path its seed gives alone, so batching changes speed, never results."""
+
+    def __init__(self, params: ScenarioParams) -> None:
+        self.params = params
+        self._root: np.random.SeedSequence | None = None
+        self._pool: deque[ExogenousPath] = deque()
+        self._episodes_since_seed = 0
+
+    def next(self, seed: int | None = None) -> ExogenousPath:
+        if seed is not None:
+            self._root = np.random.SeedSequence(seed)
+            self._episodes_since_seed = 0
+            self._pool.clear()
+            return sample_paths(self.params, [self._root])
+        if self._root is None:
+            self._root = np.random.SeedSequence()
+        self._episodes_since_seed += 1
+        if not self._pool:
+            first = self._episodes_since_seed
+            batch = sample_paths(
+                self.params,
+                [
+                    np.random.SeedSequence(self._root.entropy, spawn_key=(k,))
+                    for k in range(first, first + PATH_BATCH)
+                ],
+            )
+            self._pool.extend(batch.rows(i) for i in range(PATH_BATCH))
+        return self._pool.popleft()
+
+
+def step_info(out: StepOutcome, nav: NDArray[np.float64], b: int, action_clip: float = 0.0) -> dict[str, Any]:
+    """The ``info`` of row ``b`` of a plant step (the single env's, and the vector env's per row)."""
+    clipped = {k: float(v[b]) for k, v in out.clipped.items() if float(v[b]) > 1e-9}
+    if action_clip > 0:
+        clipped["action"] = action_clip
+    return {
+        "reward_terms": {k: float(out.cash_flows_usd[k][b]) for k in CASH_FLOW_TERMS},
+        "nav_usd": float(nav[b]),
+        "cash_usd": float(out.state.cash_usd[b]),
+        "btc_mined": float(out.btc_mined[b]),
+        "power_mw": {
+            "asic": float(out.asic_power_mw[b]),
+            "gpu": float(out.gpu_power_mw[b]),
+            "lease": float(out.lease_power_mw[b]),
+            "curtailed": float(out.curtailed_mw[b]),
+            "limit": float(out.power_limit_mw[b]),
+        },
+        "site_share_of_network": float(out.site_share_of_network[b]),
+        "clipped": clipped,
+        "bankrupt": bool(out.state.bankrupt[b]),
+        "t": out.state.t,
+    }
 
 
 class HybridMineEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
@@ -120,9 +178,7 @@ class HybridMineEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
             -OBS_BOUND, OBS_BOUND, (len(self.observation_names),), np.float32
         )
         self._encoder = ObservationEncoder(self.plant)
-        self._seed_root: np.random.SeedSequence | None = None
-        self._path_pool: deque[ExogenousPath] = deque()
-        self._episodes_since_seed = 0
+        self._paths = PathStream(self.params)
         self.path: ExogenousPath | None = None
         self.state: PlantState | None = None
         self._nav0 = np.zeros(1)
@@ -150,7 +206,7 @@ class HybridMineEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
                     f"options['path'] must be a one-row ExogenousPath of {self.params.time.n_steps} steps"
                 )
         else:
-            path = self._next_path(seed)
+            path = self._paths.next(seed)
         self.path = path
         self._exogenous_obs = self._encoder.exogenous(path, slice(None))[0]
         self.state = self.plant.initial_state(1)
@@ -227,32 +283,6 @@ class HybridMineEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
 
     # ------------------------------------------------------------------ internals
 
-    def _next_path(self, seed: int | None) -> ExogenousPath:
-        """The path of ``seed``; without one, the path of the next child of the last seed.
-
-        Children are generated PATH_BATCH at a time in one vectorised call; row b of a batch is
-        exactly the path its seed gives alone, so batching changes speed, never results.
-        """
-        if seed is not None:
-            self._seed_root = np.random.SeedSequence(seed)
-            self._episodes_since_seed = 0
-            self._path_pool.clear()
-            return sample_paths(self.params, [self._seed_root])
-        if self._seed_root is None:
-            self._seed_root = np.random.SeedSequence()
-        self._episodes_since_seed += 1
-        if not self._path_pool:
-            first = self._episodes_since_seed
-            batch = sample_paths(
-                self.params,
-                [
-                    np.random.SeedSequence(self._seed_root.entropy, spawn_key=(k,))
-                    for k in range(first, first + PATH_BATCH)
-                ],
-            )
-            self._path_pool.extend(batch.rows(i) for i in range(PATH_BATCH))
-        return self._path_pool.popleft()
-
     def _require_started(self) -> tuple[PlantState, ExogenousPath]:
         if self.state is None or self.path is None:
             raise RuntimeError("call reset() before step()")
@@ -271,34 +301,7 @@ class HybridMineEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
         self._nav = nav
         bankrupt = bool(out.state.bankrupt[0])
         terminated = bankrupt or out.state.t >= path.n_steps
-        amounts = np.concatenate(list(out.clipped.values())).tolist()
-        clipped = {k: v for k, v in zip(out.clipped, amounts, strict=True) if v > 1e-9}
-        if action_clip > 0:
-            clipped["action"] = action_clip
-        info = {
-            "reward_terms": dict(
-                zip(
-                    CASH_FLOW_TERMS,
-                    np.concatenate([out.cash_flows_usd[k] for k in CASH_FLOW_TERMS]).tolist(),
-                    strict=True,
-                )
-            ),
-            "nav_usd": float(nav[0]),
-            "cash_usd": float(out.state.cash_usd[0]),
-            "btc_mined": float(out.btc_mined[0]),
-            "power_mw": {
-                "asic": float(out.asic_power_mw[0]),
-                "gpu": float(out.gpu_power_mw[0]),
-                "lease": float(out.lease_power_mw[0]),
-                "curtailed": float(out.curtailed_mw[0]),
-                "limit": float(out.power_limit_mw[0]),
-            },
-            "site_share_of_network": float(out.site_share_of_network[0]),
-            "clipped": clipped,
-            "bankrupt": bankrupt,
-            "t": out.state.t,
-        }
-        return self._observe(), reward, terminated, False, info
+        return self._observe(), reward, terminated, False, step_info(out, nav, 0, action_clip)
 
     def _observe(self) -> NDArray[np.float32]:
         assert self.state is not None and self.path is not None

@@ -159,7 +159,10 @@ class PlantState:
 
     def row(self, b: int) -> PlantState:
         """The state of path b alone (a batch of one)."""
-        sel = slice(b, b + 1)
+        return self.rows(slice(b, b + 1))
+
+    def rows(self, sel: slice | NDArray[np.int64]) -> PlantState:
+        """The state of the rows ``sel`` (a slice or an index array)."""
         changes = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)

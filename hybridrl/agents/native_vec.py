@@ -1,0 +1,112 @@
+"""stable-baselines3's ``VecEnv`` over the native vector environment (``vec_env=native``).
+
+SB3 steps it as it steps a ``DummyVecEnv`` of ``Monitor``-wrapped single environments, with
+the same results up to floating-point rounding: one info dict per row, ``TimeLimit.truncated``
+in each, and for a row whose episode ended the final step's info with its
+``terminal_observation`` and Monitor's ``episode`` record (the row has already restarted, its
+observation is the new episode's first). ``seed(s)`` makes the next
+``reset()`` put row i on the path of seed ``s + i``, as SB3 seeds a ``DummyVecEnv``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices, VecEnvStepReturn
+
+from hybridrl.env.vector import HybridMineVectorEnv
+from hybridrl.sim.params import ScenarioParams
+
+
+def row_info(infos: dict[str, Any], i: int) -> dict[str, Any]:
+    """Row ``i``'s info from Gymnasium's vector format (arrays with ``_key`` masks)."""
+    out: dict[str, Any] = {}
+    for key, value in infos.items():
+        if key.startswith("_"):
+            continue
+        if isinstance(value, dict):
+            sub = row_info(value, i)
+            if sub or infos.get(f"_{key}", np.ones(i + 1, dtype=bool))[i]:
+                out[key] = sub
+            continue
+        mask = infos.get(f"_{key}")
+        if mask is not None and not mask[i]:
+            continue
+        item = value[i]
+        out[key] = item.item() if isinstance(item, np.generic) else item
+    return out
+
+
+class NativeVecEnv(VecEnv):
+    """SB3 adapter of :class:`~hybridrl.env.vector.HybridMineVectorEnv` (module docstring)."""
+
+    def __init__(self, scenario: str | ScenarioParams, n_envs: int) -> None:
+        self.venv = HybridMineVectorEnv(n_envs, scenario=scenario)
+        super().__init__(n_envs, self.venv.single_observation_space, self.venv.single_action_space)
+        n_actions = int(np.prod(self.venv.action_space.shape or (0,))) // n_envs
+        self._actions: NDArray[Any] = np.zeros((n_envs, n_actions), dtype=np.float32)
+        self._returns = np.zeros(n_envs)
+        self._lengths = np.zeros(n_envs, dtype=np.int64)
+        self._t_start = time.time()
+
+    def reset(self) -> NDArray[np.float32]:
+        seeds = list(self._seeds) if any(s is not None for s in self._seeds) else None
+        obs, infos = self.venv.reset(seed=seeds)
+        self.reset_infos = [row_info(infos, i) for i in range(self.num_envs)]
+        self._returns[:] = 0.0
+        self._lengths[:] = 0
+        self._reset_seeds()
+        self._reset_options()
+        return obs
+
+    def step_async(self, actions: NDArray[Any]) -> None:
+        self._actions = np.asarray(actions).reshape(self._actions.shape)
+
+    def step_wait(self) -> VecEnvStepReturn:
+        obs, rewards, terminated, truncated, infos = self.venv.step(self._actions)
+        dones = terminated | truncated
+        self._returns += rewards
+        self._lengths += 1
+        out = []
+        for i in range(self.num_envs):
+            if dones[i]:
+                info = row_info(infos["final_info"], i)
+                info["terminal_observation"] = infos["final_obs"][i]
+                info["episode"] = {  # as SB3's Monitor reports an episode
+                    "r": round(float(self._returns[i]), 6),
+                    "l": int(self._lengths[i]),
+                    "t": round(time.time() - self._t_start, 6),
+                }
+                self._returns[i], self._lengths[i] = 0.0, 0
+                self.reset_infos[i] = {"nav_usd": float(infos["nav_usd"][i]), "date": infos["date"][i]}
+            else:
+                info = row_info(infos, i)
+            info["TimeLimit.truncated"] = bool(truncated[i] and not terminated[i])
+            out.append(info)
+        return obs, rewards.astype(np.float32), dones, out
+
+    def close(self) -> None:
+        self.venv.close()
+
+    def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
+        """The vector env's attribute, once per row asked for (every row shares it)."""
+        return [getattr(self.venv, attr_name, None) for _ in self._indices(indices)]
+
+    def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
+        raise NotImplementedError("the rows of the native vector env share their attributes")
+
+    def env_method(
+        self, method_name: str, *args: Any, indices: VecEnvIndices = None, **kwargs: Any
+    ) -> list[Any]:
+        result = getattr(self.venv, method_name)(*args, **kwargs)
+        return [result for _ in self._indices(indices)]
+
+    def env_is_wrapped(self, wrapper_class: type, indices: VecEnvIndices = None) -> list[bool]:
+        return [False for _ in self._indices(indices)]
+
+    def _indices(self, indices: VecEnvIndices) -> Sequence[int] | Iterable[int]:
+        return self._get_indices(indices)
