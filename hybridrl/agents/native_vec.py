@@ -67,27 +67,23 @@ class NativeVecEnv(VecEnv):
         self._actions = np.asarray(actions).reshape(self._actions.shape)
 
     def step_wait(self) -> VecEnvStepReturn:
-        obs, rewards, terminated, truncated, infos = self.venv.step(self._actions)
-        dones = terminated | truncated
-        self._returns += rewards
+        step = self.venv.step_rows(self._actions)
+        dones = step.terminated | step.truncated
+        self._returns += step.rewards
         self._lengths += 1
-        out = []
-        for i in range(self.num_envs):
-            if dones[i]:
-                info = row_info(infos["final_info"], i)
-                info["terminal_observation"] = infos["final_obs"][i]
-                info["episode"] = {  # as SB3's Monitor reports an episode
-                    "r": round(float(self._returns[i]), 6),
-                    "l": int(self._lengths[i]),
-                    "t": round(time.time() - self._t_start, 6),
-                }
-                self._returns[i], self._lengths[i] = 0.0, 0
-                self.reset_infos[i] = {"nav_usd": float(infos["nav_usd"][i]), "date": infos["date"][i]}
-            else:
-                info = row_info(infos, i)
-            info["TimeLimit.truncated"] = bool(truncated[i] and not terminated[i])
-            out.append(info)
-        return obs, rewards.astype(np.float32), dones, out
+        for i in np.flatnonzero(dones):
+            info = step.infos[i]
+            info["terminal_observation"] = step.final_obs[i]
+            info["episode"] = {  # as SB3's Monitor reports an episode
+                "r": round(float(self._returns[i]), 6),
+                "l": int(self._lengths[i]),
+                "t": round(time.time() - self._t_start, 6),
+            }
+            self._returns[i], self._lengths[i] = 0.0, 0
+            self.reset_infos[i] = step.reset_infos[i]
+        for row, row_info_ in enumerate(step.infos):
+            row_info_["TimeLimit.truncated"] = bool(step.truncated[row] and not step.terminated[row])
+        return step.obs, step.rewards.astype(np.float32), dones, step.infos
 
     def close(self) -> None:
         self.venv.close()

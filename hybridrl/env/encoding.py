@@ -212,6 +212,7 @@ class ObservationEncoder:
         self.n_features = len(self.names)
         self._window_path: ExogenousPath | PathView | None = None
         self._window: NDArray[np.bool_] = np.zeros(0, dtype=bool)
+        self._windows: dict[int, tuple[ExogenousPath | PathView, NDArray[np.bool_]]] = {}
         self._reserved_key: tuple[object, object, int, int] | None = None
         self._reserved: FloatArray = np.zeros(0)
         self._calendar_table: FloatArray = np.zeros((0, 4))
@@ -228,9 +229,16 @@ class ObservationEncoder:
     def _offer_window(self, path: ExogenousPath | PathView) -> NDArray[np.bool_]:
         """(T+1,) whether any row has an offer inside its window at step t (cached per path)."""
         if self._window_path is not path:
-            steps = np.arange(path.n_steps + 1)[:, None, None]
-            inside = (path.offer_arrival_step <= steps) & (steps < path.offer_expiry_step)
-            self._window = np.asarray(inside.any(axis=(1, 2)), dtype=bool)
+            kept = self._windows.get(id(path))
+            if kept is not None and kept[0] is path:
+                self._window = kept[1]
+            else:
+                steps = np.arange(path.n_steps + 1)[:, None, None]
+                inside = (path.offer_arrival_step <= steps) & (steps < path.offer_expiry_step)
+                self._window = np.asarray(inside.any(axis=(1, 2)), dtype=bool)
+                if len(self._windows) >= 8:  # a vector env steps a few paths in turn
+                    self._windows.pop(next(iter(self._windows)))
+                self._windows[id(path)] = (path, self._window)
             self._window_path = path
         return self._window
 

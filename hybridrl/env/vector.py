@@ -40,6 +40,22 @@ FloatArray = NDArray[np.float64]
 
 
 @dataclass
+class RowStep:
+    """One step of every row, with per-row infos (:meth:`HybridMineVectorEnv.step_rows`)."""
+
+    obs: NDArray[np.float32]
+    rewards: FloatArray
+    terminated: NDArray[np.bool_]
+    truncated: NDArray[np.bool_]
+    infos: list[dict[str, Any]]
+    """each row's step info (for a row that ended: its final step's)"""
+    final_obs: list[NDArray[np.float32] | None]
+    """the last observation of each row that ended (None for the others)"""
+    reset_infos: list[dict[str, Any]]
+    """the reset info of each row that restarted (empty for the others)"""
+
+
+@dataclass
 class _Group:
     """Rows whose episodes are at the same step, as one batch."""
 
@@ -107,13 +123,30 @@ class HybridMineVectorEnv(VectorEnv):
         group = self._start(np.arange(self.num_envs), seeds)
         self._groups = [group]
         obs = np.zeros((self.num_envs, len(self.observation_names)), dtype=np.float32)
+        rows: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
+        self._observe_start(group, obs, rows)
         infos: dict[str, Any] = {}
-        self._observe_start(group, obs, infos)
+        for i, info in enumerate(rows):
+            self._add_info(infos, info, i)
         return obs, infos
 
     def step(
         self, actions: NDArray[Any]
     ) -> tuple[NDArray[np.float32], FloatArray, NDArray[np.bool_], NDArray[np.bool_], dict[str, Any]]:
+        out = self.step_rows(actions)
+        infos: dict[str, Any] = {}
+        for i in range(self.num_envs):
+            if out.terminated[i]:
+                self._add_info(infos, {"final_obs": out.final_obs[i], "final_info": out.infos[i]}, i)
+                self._add_info(infos, out.reset_infos[i], i)
+            else:
+                self._add_info(infos, out.infos[i], i)
+        return out.obs, out.rewards, out.terminated, out.truncated, infos
+
+    def step_rows(self, actions: NDArray[Any]) -> RowStep:
+        """:meth:`step` with one info dict per row instead of Gymnasium's vector format (what
+        the SB3 adapter reads): a row that ended has its final observation and info, its
+        ``obs`` and ``reset_infos`` entry are the new episode's."""
         if not self._groups:
             raise RuntimeError("call reset() before step()")
         a = np.asarray(actions, dtype=np.float64)
@@ -123,24 +156,29 @@ class HybridMineVectorEnv(VectorEnv):
             raise ValueError("actions contain NaN or infinity")
         clipped_a = np.minimum(np.maximum(a, -1.0), 1.0)
         excess = np.minimum(np.abs(a - clipped_a), np.finfo(np.float64).max / a.shape[1]).sum(axis=1)
-        obs = np.zeros((self.num_envs, len(self.observation_names)), dtype=np.float32)
-        rewards = np.zeros(self.num_envs)
-        terminated = np.zeros(self.num_envs, dtype=bool)
-        truncated = np.zeros(self.num_envs, dtype=bool)
-        infos: dict[str, Any] = {}
+        n = self.num_envs
+        out = RowStep(
+            obs=np.zeros((n, len(self.observation_names)), dtype=np.float32),
+            rewards=np.zeros(n),
+            terminated=np.zeros(n, dtype=bool),
+            truncated=np.zeros(n, dtype=bool),
+            infos=[{} for _ in range(n)],
+            final_obs=[None] * n,
+            reset_infos=[{} for _ in range(n)],
+        )
         groups, ended = [], []
         for group in self._groups:
-            group, done = self._step_group(group, clipped_a, excess, obs, rewards, terminated, infos)
+            group, done = self._step_group(group, clipped_a, excess, out)
             if not done.all():
                 groups.append(group.keep(~done) if done.any() else group)
             ended.append(group.rows[done])
         restart = np.sort(np.concatenate(ended)) if ended else np.zeros(0, dtype=np.int64)
         if restart.size:
             new = self._start(restart, [None] * restart.size)
-            self._observe_start(new, obs, infos)
+            self._observe_start(new, out.obs, out.reset_infos)
             groups.append(new)
         self._groups = groups
-        return obs, rewards, terminated, truncated, infos
+        return out
 
     def row_path(self, i: int) -> ExogenousPath:
         """The path row ``i`` is on now (a batch of one)."""
@@ -166,37 +204,27 @@ class HybridMineVectorEnv(VectorEnv):
             exogenous=self._encoder.exogenous(path, slice(None)),
         )
 
-    def _observe_start(self, group: _Group, obs: NDArray[np.float32], infos: dict[str, Any]) -> None:
+    def _observe_start(self, group: _Group, obs: NDArray[np.float32], infos: list[dict[str, Any]]) -> None:
         obs[group.rows] = self._encoder(group.state, group.path, group.nav, group.nav0, group.exogenous[:, 0])
-        dates = str(group.path.dates[0])
+        date = str(group.path.dates[0])
         for b, row in enumerate(group.rows):
-            self._add_info(infos, {"nav_usd": float(group.nav[b]), "date": dates}, int(row))
+            infos[int(row)] = {"nav_usd": float(group.nav[b]), "date": date}
 
     def _step_group(
-        self,
-        group: _Group,
-        actions: FloatArray,
-        excess: FloatArray,
-        obs: NDArray[np.float32],
-        rewards: FloatArray,
-        terminated: NDArray[np.bool_],
-        infos: dict[str, Any],
+        self, group: _Group, actions: FloatArray, excess: FloatArray, out: RowStep
     ) -> tuple[_Group, NDArray[np.bool_]]:
         native = decode_action(self.plant, group.state, group.path, actions[group.rows])
-        out = self.plant.step(group.state, native, group.path)
-        nav = self.plant.nav_usd(out.state, group.path)
+        stepped = self.plant.step(group.state, native, group.path)
+        nav = self.plant.nav_usd(stepped.state, group.path)
         rows = group.rows
-        rewards[rows] = (nav - group.nav) / USD_PER_REWARD_UNIT
-        done = out.state.bankrupt | (out.state.t >= group.path.n_steps)
-        terminated[rows] = done
-        t = out.state.t
-        row_obs = self._encoder(out.state, group.path, nav, group.nav0, group.exogenous[:, t])
-        obs[rows] = row_obs
+        out.rewards[rows] = (nav - group.nav) / USD_PER_REWARD_UNIT
+        done = stepped.state.bankrupt | (stepped.state.t >= group.path.n_steps)
+        out.terminated[rows] = done
+        t = stepped.state.t
+        row_obs = self._encoder(stepped.state, group.path, nav, group.nav0, group.exogenous[:, t])
+        out.obs[rows] = row_obs
         for b, row in enumerate(rows):
-            info = step_info(out, nav, b, float(excess[row]))
+            out.infos[int(row)] = step_info(stepped, nav, b, float(excess[row]))
             if done[b]:
-                self._add_info(infos, {"final_obs": row_obs[b], "final_info": info}, int(row))
-            else:
-                self._add_info(infos, info, int(row))
-        stepped = _Group(rows, group.path, out.state, group.nav0, nav, group.exogenous)
-        return stepped, done
+                out.final_obs[int(row)] = row_obs[b]
+        return _Group(rows, group.path, stepped.state, group.nav0, nav, group.exogenous), done

@@ -59,6 +59,9 @@ BoolArray = NDArray[np.bool_]
 # np.count_nonzero(x) stands for x.any() on a step's small arrays: the same answer (NaN counts),
 # three times faster (a step makes a dozen such tests).
 
+LEASE_TERMS_KEPT = 8
+"""Paths whose lease terms the plant keeps (the oldest goes first)."""
+
 BACKLOG_TABLE_MAX = 1_000_000
 """Keep a per-step table of lease backlog values when it has at most this many entries."""
 
@@ -339,6 +342,8 @@ class Plant:
         self._lease_key: _LeaseCache | None = None
         self._lease_path: ExogenousPath | None = None
         self._lease_terms: _LeaseTerms | None = None
+        self._lease_terms_kept: dict[int, tuple[ExogenousPath, _LeaseTerms]] = {}
+        """the lease terms of the last few paths (a vector env steps several in turn)"""
 
     # ------------------------------------------------------------------ construction
 
@@ -527,6 +532,10 @@ class Plant:
     def lease_terms(self, path: ExogenousPath) -> _LeaseTerms:
         """Per-offer constants of ``path`` (computed once per path object)."""
         if self._lease_path is not path or self._lease_terms is None:
+            kept = self._lease_terms_kept.get(id(path))
+            if kept is not None and kept[0] is path:
+                self._lease_path, self._lease_terms = path, kept[1]
+                return kept[1]
             net = self.lease_margin_usd_per_kw_month(path.offer_price_usd_per_kw_month)
             kw_month_per_mw = self.kw_month_per_it_mw_step / self.lease_mw_per_it_mw
             facility_mw = path.offer_it_mw * self.lease_mw_per_it_mw
@@ -576,6 +585,9 @@ class Plant:
                     hall_table=self._hall_factor(self._lease_terms, steps),
                 )
             self._lease_path = path
+            if len(self._lease_terms_kept) >= LEASE_TERMS_KEPT:
+                self._lease_terms_kept.pop(next(iter(self._lease_terms_kept)))
+            self._lease_terms_kept[id(path)] = (path, self._lease_terms)
         return self._lease_terms
 
     def leased_hall_factor(self, path: ExogenousPath, t: int) -> FloatArray:
