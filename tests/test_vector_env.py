@@ -215,6 +215,16 @@ def test_ppo_trains_on_the_native_vector_env(tmp_path: Any) -> None:
         progress_bar=False,
         vec_env=VecEnvKind.native,
     )
+    cfg.checkpoint_every_steps = 128
     cfg.env.scenario = "tiny"
     result = train(cfg, tmp_path / "run")
     assert result.num_timesteps >= 256 and (tmp_path / "run" / "best" / "model.zip").is_file()
+    # resume (VecNormalize and the model restored onto the native env) and export
+    from hybridrl.agents.training import resume
+    from hybridrl.export.onnx_export import export_policy
+    from hybridrl.scheduler import Scheduler
+
+    resumed = resume(tmp_path / "run", total_timesteps=384)
+    assert resumed.num_timesteps >= 384
+    export_policy(tmp_path / "run", tmp_path / "policy", which="best")
+    Scheduler.load(tmp_path / "policy")
