@@ -385,16 +385,15 @@ class Scheduler:
         ``allow_investment=False`` orders, sells and accepts nothing (the fallback)."""
         adjusted: list[str] = []
         d = self._requested(raw, adjusted)
-        site = _ReportedSite.read(state, self.asic_gens, self.gpu_gens)
+        site = reported_site(state, self.asic_gens, self.gpu_gens)
+        availability = float(state["availability"])
         epoch = (
             state["decision_epoch"] > 0.5 and bool(self.limits["investments_enabled"]) and allow_investment
         )
         dr = state["dr_call"] > 0.5
         curtail_fraction = d["curtail_fraction"] if dr else 0.0
         run_request = np.minimum(self._vector(d, "asic_{g}_run_fraction"), 1.0 - curtail_fraction)
-        curtail_request = (
-            curtail_fraction * float(site.asic_th[0] @ self.rules.asic_mw_per_th) * site.availability
-        )
+        curtail_request = curtail_fraction * float(site.asic_th[0] @ self.rules.asic_mw_per_th) * availability
         orders: EpochOrders | None = None
         accept = False
         th = site.asic_th
@@ -402,7 +401,7 @@ class Scheduler:
             orders = self._epoch_orders(d, state, site, adjusted)
             th = th - orders.asic_sale_th
             accept = self._accept(d, state, site, orders, adjusted)
-        avail = np.array([site.availability])
+        avail = np.array([availability])
         _, run_th = run_asics(run_request[None, :], th, avail)
         asic_mw = (run_th * self.rules.asic_mw_per_th)[0]
         _, curtail = curtail_asics(
@@ -439,7 +438,7 @@ class Scheduler:
         return np.array([d[template.format(g=g)] for g in self.asic_gens])
 
     def _epoch_orders(
-        self, d: Mapping[str, float], state: Mapping[str, float], site: _ReportedSite, adjusted: list[str]
+        self, d: Mapping[str, float], state: Mapping[str, float], site: EpochSite, adjusted: list[str]
     ) -> EpochOrders:
         """Sales, retrofit, GPU and ASIC orders granted by :func:`hybridrl.site_rules.epoch_orders`."""
         G, Gg = len(self.asic_gens), len(self.gpu_gens)
@@ -462,7 +461,7 @@ class Scheduler:
             gpu_order_nodes=np.floor(gpu_order),
             asic_order_th=asic_order,
         )
-        orders = epoch_orders(site.epoch_site(), market, request, self.rules)
+        orders = epoch_orders(site, market, request, self.rules)
         for name, asked, granted in (
             ("ASIC sales (TH/s)", request.asic_sale_th.sum(), orders.asic_sale_th.sum()),
             ("retrofit blocks", orders.requested.retrofit_blocks.sum(), orders.retrofit_blocks.sum()),
@@ -479,7 +478,7 @@ class Scheduler:
         self,
         d: Mapping[str, float],
         state: Mapping[str, float],
-        site: _ReportedSite,
+        site: EpochSite,
         orders: EpochOrders,
         adjusted: list[str],
     ) -> bool:
@@ -543,42 +542,18 @@ class Scheduler:
         )
 
 
-@dataclass(frozen=True)
-class _ReportedSite:
+def reported_site(state: Mapping[str, float], asic: list[str], gpu: list[str]) -> EpochSite:
     """The site as its state reports it, in the site rules' (1, ...) arrays."""
 
-    cash_usd: FloatArray
-    asic_th: FloatArray
-    asic_on_order_th: FloatArray
-    gpu_nodes: FloatArray
-    gpu_on_order_nodes: FloatArray
-    mining_ready_mw: FloatArray
-    hpc_ready_mw: FloatArray
-    availability: float
+    def row(template: str, gens: list[str]) -> FloatArray:
+        return np.array([[float(state[template.format(g=g)]) for g in gens]])
 
-    @classmethod
-    def read(cls, state: Mapping[str, float], asic: list[str], gpu: list[str]) -> _ReportedSite:
-        def row(template: str, gens: list[str]) -> FloatArray:
-            return np.array([[float(state[template.format(g=g)]) for g in gens]])
-
-        return cls(
-            cash_usd=np.array([float(state["cash_usd"])]),
-            asic_th=row("asic_{g}_th", asic),
-            asic_on_order_th=row("asic_{g}_on_order_th", asic),
-            gpu_nodes=row("gpu_{g}_nodes", gpu),
-            gpu_on_order_nodes=row("gpu_{g}_on_order_nodes", gpu),
-            mining_ready_mw=np.array([float(state["mining_ready_mw"])]),
-            hpc_ready_mw=np.array([float(state["hpc_ready_mw"])]),
-            availability=float(state["availability"]),
-        )
-
-    def epoch_site(self) -> EpochSite:
-        return EpochSite(
-            cash_usd=self.cash_usd,
-            asic_th=self.asic_th,
-            asic_on_order_th=self.asic_on_order_th,
-            gpu_nodes=self.gpu_nodes,
-            gpu_on_order_nodes=self.gpu_on_order_nodes,
-            mining_ready_mw=self.mining_ready_mw,
-            hpc_ready_mw=self.hpc_ready_mw,
-        )
+    return EpochSite(
+        cash_usd=np.array([float(state["cash_usd"])]),
+        asic_th=row("asic_{g}_th", asic),
+        asic_on_order_th=row("asic_{g}_on_order_th", asic),
+        gpu_nodes=row("gpu_{g}_nodes", gpu),
+        gpu_on_order_nodes=row("gpu_{g}_on_order_nodes", gpu),
+        mining_ready_mw=np.array([float(state["mining_ready_mw"])]),
+        hpc_ready_mw=np.array([float(state["hpc_ready_mw"])]),
+    )
