@@ -16,7 +16,7 @@ plant, the decoder and the encoder.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -34,7 +34,7 @@ from hybridrl.env.encoding import (
 from hybridrl.env.hybrid_mine import USD_PER_REWARD_UNIT, PathStream, step_info
 from hybridrl.sim.exogenous import ExogenousPath, stack_paths
 from hybridrl.sim.params import ScenarioParams, load_scenario
-from hybridrl.sim.plant import Plant, PlantState
+from hybridrl.sim.plant import CASH_FLOW_TERMS, Plant, PlantState, StepOutcome
 
 FloatArray = NDArray[np.float64]
 
@@ -122,31 +122,62 @@ class HybridMineVectorEnv(VectorEnv):
                 raise ValueError(f"seed needs {self.num_envs} values, got {len(seeds)}")
         group = self._start(np.arange(self.num_envs), seeds)
         self._groups = [group]
-        obs = np.zeros((self.num_envs, len(self.observation_names)), dtype=np.float32)
-        rows: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
-        self._observe_start(group, obs, rows)
+        obs = self._first_obs(group)
         infos: dict[str, Any] = {}
-        for i, info in enumerate(rows):
-            self._add_info(infos, info, i)
+        _put(infos, "nav_usd", group.rows, group.nav, self.num_envs)
+        date = np.full(group.rows.size, str(group.path.dates[0]), dtype=object)
+        _put(infos, "date", group.rows, date, self.num_envs)
         return obs, infos
 
     def step(
         self, actions: NDArray[Any]
     ) -> tuple[NDArray[np.float32], FloatArray, NDArray[np.bool_], NDArray[np.bool_], dict[str, Any]]:
-        out = self.step_rows(actions)
+        obs, rewards, terminated, truncated, results, restarted = self._step_all(actions)
+        n = self.num_envs
         infos: dict[str, Any] = {}
-        for i in range(self.num_envs):
-            if out.terminated[i]:
-                self._add_info(infos, {"final_obs": out.final_obs[i], "final_info": out.infos[i]}, i)
-                self._add_info(infos, out.reset_infos[i], i)
-            else:
-                self._add_info(infos, out.infos[i], i)
-        return out.obs, out.rewards, out.terminated, out.truncated, infos
+        for r in results:
+            live, done = r.rows[~r.done], r.rows[r.done]
+            if live.size:
+                _put_info(infos, live, _batch_info(r, ~r.done), n)
+            if done.size:
+                _put_info(infos.setdefault("final_info", {}), done, _batch_info(r, r.done), n)
+                infos.setdefault("_final_info", np.zeros(n, dtype=bool))[done] = True
+                final_obs = infos.setdefault("final_obs", np.full(n, None, dtype=object))
+                for b in np.flatnonzero(r.done):
+                    final_obs[r.rows[b]] = r.obs[b]
+                infos.setdefault("_final_obs", np.zeros(n, dtype=bool))[done] = True
+        if restarted is not None:
+            _put(infos, "nav_usd", restarted.rows, restarted.nav, n)
+            date = np.full(restarted.rows.size, str(restarted.path.dates[0]), dtype=object)
+            _put(infos, "date", restarted.rows, date, n)
+        return obs, rewards, terminated, truncated, infos
 
     def step_rows(self, actions: NDArray[Any]) -> RowStep:
         """:meth:`step` with one info dict per row instead of Gymnasium's vector format (what
         the SB3 adapter reads): a row that ended has its final observation and info, its
         ``obs`` and ``reset_infos`` entry are the new episode's."""
+        obs, rewards, terminated, truncated, results, restarted = self._step_all(actions)
+        n = self.num_envs
+        out = RowStep(
+            obs, rewards, terminated, truncated, [{} for _ in range(n)], [None] * n, [{} for _ in range(n)]
+        )
+        for r in results:
+            for b, row in enumerate(r.rows.tolist()):
+                out.infos[row] = step_info(r.outcome, r.nav, b, float(r.excess[b]))
+                if r.done[b]:
+                    out.final_obs[row] = r.obs[b]
+        if restarted is not None:
+            date = str(restarted.path.dates[0])
+            for b, row in enumerate(restarted.rows.tolist()):
+                out.reset_infos[row] = {"nav_usd": float(restarted.nav[b]), "date": date}
+        return out
+
+    def _step_all(
+        self, actions: NDArray[Any]
+    ) -> tuple[
+        NDArray[np.float32], FloatArray, NDArray[np.bool_], NDArray[np.bool_], list[_GroupStep], _Group | None
+    ]:
+        """Step every group; restart the rows that ended (in one new group, returned)."""
         if not self._groups:
             raise RuntimeError("call reset() before step()")
         a = np.asarray(actions, dtype=np.float64)
@@ -157,28 +188,26 @@ class HybridMineVectorEnv(VectorEnv):
         clipped_a = np.minimum(np.maximum(a, -1.0), 1.0)
         excess = np.minimum(np.abs(a - clipped_a), np.finfo(np.float64).max / a.shape[1]).sum(axis=1)
         n = self.num_envs
-        out = RowStep(
-            obs=np.zeros((n, len(self.observation_names)), dtype=np.float32),
-            rewards=np.zeros(n),
-            terminated=np.zeros(n, dtype=bool),
-            truncated=np.zeros(n, dtype=bool),
-            infos=[{} for _ in range(n)],
-            final_obs=[None] * n,
-            reset_infos=[{} for _ in range(n)],
-        )
-        groups, ended = [], []
-        for group in self._groups:
-            group, done = self._step_group(group, clipped_a, excess, out)
-            if not done.all():
-                groups.append(group.keep(~done) if done.any() else group)
-            ended.append(group.rows[done])
-        restart = np.sort(np.concatenate(ended)) if ended else np.zeros(0, dtype=np.int64)
-        if restart.size:
-            new = self._start(restart, [None] * restart.size)
-            self._observe_start(new, out.obs, out.reset_infos)
-            groups.append(new)
+        obs = np.zeros((n, len(self.observation_names)), dtype=np.float32)
+        rewards = np.zeros(n)
+        terminated = np.zeros(n, dtype=bool)
+        results = [self._step_group(group, clipped_a, excess) for group in self._groups]
+        groups = []
+        for r in results:
+            obs[r.rows] = r.obs
+            rewards[r.rows] = r.rewards
+            terminated[r.rows] = r.done
+            if not r.done.all():
+                groups.append(r.group.keep(~r.done) if r.done.any() else r.group)
+        ended = [r.rows[r.done] for r in results if r.done.any()]
+        restarted = None
+        if ended:
+            restart = np.sort(np.concatenate(ended))
+            restarted = self._start(restart, [None] * restart.size)
+            obs[restarted.rows] = self._first_obs(restarted)
+            groups.append(restarted)
         self._groups = groups
-        return out
+        return obs, rewards, terminated, np.zeros(n, dtype=bool), results, restarted
 
     def row_path(self, i: int) -> ExogenousPath:
         """The path row ``i`` is on now (a batch of one)."""
@@ -204,27 +233,88 @@ class HybridMineVectorEnv(VectorEnv):
             exogenous=self._encoder.exogenous(path, slice(None)),
         )
 
-    def _observe_start(self, group: _Group, obs: NDArray[np.float32], infos: list[dict[str, Any]]) -> None:
-        obs[group.rows] = self._encoder(group.state, group.path, group.nav, group.nav0, group.exogenous[:, 0])
-        date = str(group.path.dates[0])
-        for b, row in enumerate(group.rows):
-            infos[int(row)] = {"nav_usd": float(group.nav[b]), "date": date}
+    def _first_obs(self, group: _Group) -> NDArray[np.float32]:
+        return self._encoder(group.state, group.path, group.nav, group.nav0, group.exogenous[:, 0])
 
-    def _step_group(
-        self, group: _Group, actions: FloatArray, excess: FloatArray, out: RowStep
-    ) -> tuple[_Group, NDArray[np.bool_]]:
+    def _step_group(self, group: _Group, actions: FloatArray, excess: FloatArray) -> _GroupStep:
         native = decode_action(self.plant, group.state, group.path, actions[group.rows])
         stepped = self.plant.step(group.state, native, group.path)
         nav = self.plant.nav_usd(stepped.state, group.path)
-        rows = group.rows
-        out.rewards[rows] = (nav - group.nav) / USD_PER_REWARD_UNIT
         done = stepped.state.bankrupt | (stepped.state.t >= group.path.n_steps)
-        out.terminated[rows] = done
         t = stepped.state.t
-        row_obs = self._encoder(stepped.state, group.path, nav, group.nav0, group.exogenous[:, t])
-        out.obs[rows] = row_obs
-        for b, row in enumerate(rows):
-            out.infos[int(row)] = step_info(stepped, nav, b, float(excess[row]))
-            if done[b]:
-                out.final_obs[int(row)] = row_obs[b]
-        return _Group(rows, group.path, stepped.state, group.nav0, nav, group.exogenous), done
+        return _GroupStep(
+            rows=group.rows,
+            group=_Group(group.rows, group.path, stepped.state, group.nav0, nav, group.exogenous),
+            outcome=stepped,
+            nav=nav,
+            rewards=(nav - group.nav) / USD_PER_REWARD_UNIT,
+            done=done,
+            obs=self._encoder(stepped.state, group.path, nav, group.nav0, group.exogenous[:, t]),
+            excess=excess[group.rows],
+        )
+
+
+class _GroupStep(NamedTuple):
+    """One group's step: its rows, the group after it, the plant's outcome and what it gives."""
+
+    rows: NDArray[np.int64]
+    group: _Group
+    outcome: StepOutcome
+    nav: FloatArray
+    rewards: FloatArray
+    done: NDArray[np.bool_]
+    obs: NDArray[np.float32]
+    excess: FloatArray
+    """action clipped away per row (sum over components)"""
+
+
+def _put(infos: dict[str, Any], key: str, rows: NDArray[np.int64], values: Any, n: int) -> None:
+    """Gymnasium's vector-format entry: ``infos[key][rows] = values`` and its ``_key`` mask."""
+    value = np.asarray(values)
+    if key not in infos:
+        infos[key] = np.full(n, None, dtype=object) if value.dtype.kind == "O" else np.zeros(n, value.dtype)
+        infos[f"_{key}"] = np.zeros(n, dtype=bool)
+    infos[key][rows] = value
+    infos[f"_{key}"][rows] = True
+
+
+def _put_info(infos: dict[str, Any], rows: NDArray[np.int64], info: dict[str, Any], n: int) -> None:
+    """A batch of :func:`step_info` dicts (``info``: arrays over ``rows``; a nested dict maps a
+    key to its values, or to ``(values, mask)`` for a key only some rows carry)."""
+    for key, value in info.items():
+        if isinstance(value, dict):
+            sub = infos.setdefault(key, {})
+            for k, v in value.items():
+                if isinstance(v, tuple):
+                    values, mask = v
+                    if mask.any():
+                        _put(sub, k, rows[mask], values[mask], n)
+                else:
+                    _put(sub, k, rows, v, n)
+            infos.setdefault(f"_{key}", np.zeros(n, dtype=bool))[rows] = True
+        else:
+            _put(infos, key, rows, value, n)
+
+
+def _batch_info(r: _GroupStep, sel: NDArray[np.bool_]) -> dict[str, Any]:
+    """:func:`~hybridrl.env.hybrid_mine.step_info` for the rows ``sel`` of a group, as arrays."""
+    out = r.outcome
+    clipped: dict[str, Any] = {k: (v[sel], v[sel] > 1e-9) for k, v in out.clipped.items()}
+    clipped["action"] = (r.excess[sel], r.excess[sel] > 0)
+    return {
+        "reward_terms": {k: out.cash_flows_usd[k][sel] for k in CASH_FLOW_TERMS},
+        "nav_usd": r.nav[sel],
+        "cash_usd": out.state.cash_usd[sel],
+        "btc_mined": out.btc_mined[sel],
+        "power_mw": {
+            "asic": out.asic_power_mw[sel],
+            "gpu": out.gpu_power_mw[sel],
+            "lease": out.lease_power_mw[sel],
+            "curtailed": out.curtailed_mw[sel],
+            "limit": out.power_limit_mw[sel],
+        },
+        "site_share_of_network": out.site_share_of_network[sel],
+        "clipped": clipped,
+        "bankrupt": out.state.bankrupt[sel],
+        "t": np.full(int(sel.sum()), out.state.t),
+    }
