@@ -4,9 +4,15 @@
   resets included (paths are sampled at reset), over ``--seconds`` of wall time.
 - ``batched_steps_per_s``: the plant stepped over B = ``--batch`` paths with random actions
   decoded to native units, counted in environment steps (B per plant step); path sampling is
-  timed separately (``batched_path_sampling_s``).
+  timed separately (``batched_path_sampling_s``);
+- ``vector_env_steps_per_s``: ``gym.make_vec`` (the native vector env) with ``--vector-envs``
+  rows (64) under random actions through the Gymnasium ``VectorEnv`` API, autoreset included;
+- ``cartpole_steps_per_s``: Gymnasium's ``CartPole-v1`` through ``gym.make`` under random
+  actions, measured in the same run as a yardstick (this machine's speed drifts by tens of per
+  cent between runs); ``*_vs_cartpole`` are the ratios (floors: vector >= 1.3, single >= 0.05).
 
 Usage: python experiments/bench_env.py [--seconds 10] [--batch 1024] [--batched-steps 400]
+       [--vector-envs 64]
 """
 
 from __future__ import annotations
@@ -41,6 +47,22 @@ def bench_single(seconds: float) -> tuple[float, int]:
     return steps / (time.perf_counter() - start), episodes
 
 
+def bench_steps(make: object, seconds: float, vector: bool = False) -> float:
+    """Env steps per second of ``make()`` under random actions for ``seconds``, resets included."""
+    env = make()  # type: ignore[operator]
+    env.action_space.seed(0)
+    env.reset(seed=0)
+    rows = env.num_envs if vector else 1
+    steps = 0
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+        steps += rows
+        if not vector and (terminated or truncated):
+            env.reset()
+    return steps / (time.perf_counter() - start)
+
+
 def bench_batched(batch: int, n_steps: int) -> tuple[float, float]:
     params = load_scenario("default")
     plant = Plant(params)
@@ -67,7 +89,18 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--batch", type=int, default=1024)
     parser.add_argument("--batched-steps", type=int, default=400)
+    parser.add_argument("--vector-envs", type=int, default=64)
     args = parser.parse_args()
+    cartpole = bench_steps(lambda: gym.make("CartPole-v1"), min(args.seconds, 5.0))
+    print(f"CartPole-v1 (yardstick): {cartpole:,.0f} steps/s")
+    vector = bench_steps(
+        lambda: gym.make_vec(hybridrl.ENV_ID, num_envs=args.vector_envs, scenario="default"),
+        args.seconds,
+        vector=True,
+    )
+    print(
+        f"native vector env, N={args.vector_envs}: {vector:,.0f} env steps/s ({vector / cartpole:.2f}x CartPole)"
+    )
     single, episodes = bench_single(args.seconds)
     print(f"single env: {single:,.0f} steps/s over {episodes} episodes (resets included)")
     batched, sampling = bench_batched(args.batch, args.batched_steps)
@@ -76,6 +109,11 @@ def main() -> None:
         json.dumps(
             {
                 "single_env_steps_per_s": round(single, 1),
+                "vector_env_steps_per_s": round(vector, 1),
+                "vector_envs": args.vector_envs,
+                "cartpole_steps_per_s": round(cartpole, 1),
+                "single_vs_cartpole": round(single / cartpole, 4),
+                "vector_vs_cartpole": round(vector / cartpole, 3),
                 "batched_steps_per_s": round(batched, 1),
                 "batch": args.batch,
                 "batched_path_sampling_s": round(sampling, 2),

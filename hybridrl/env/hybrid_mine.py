@@ -38,6 +38,18 @@ class PathStream:
         self._pool: deque[ExogenousPath] = deque()
         self._episodes_since_seed = 0
 
+    def next_seed(self, seed: int | None = None) -> np.random.SeedSequence:
+        """The seed of the path :meth:`next` would give (for a caller that samples the paths of
+        several streams in one batch; the stream's pool is left alone, so use one or the other)."""
+        if seed is not None:
+            self._root = np.random.SeedSequence(seed)
+            self._episodes_since_seed = 0
+            return self._root
+        if self._root is None:
+            self._root = np.random.SeedSequence()
+        self._episodes_since_seed += 1
+        return np.random.SeedSequence(self._root.entropy, spawn_key=(self._episodes_since_seed,))
+
     def next(self, seed: int | None = None) -> ExogenousPath:
         if seed is not None:
             self._root = np.random.SeedSequence(seed)

@@ -32,7 +32,7 @@ from hybridrl.env.encoding import (
     observation_names,
 )
 from hybridrl.env.hybrid_mine import USD_PER_REWARD_UNIT, PathStream, step_info
-from hybridrl.sim.exogenous import ExogenousPath, stack_paths
+from hybridrl.sim.exogenous import ExogenousPath, sample_paths
 from hybridrl.sim.params import ScenarioParams, load_scenario
 from hybridrl.sim.plant import CASH_FLOW_TERMS, Plant, PlantState, StepOutcome
 
@@ -220,8 +220,11 @@ class HybridMineVectorEnv(VectorEnv):
     # ------------------------------------------------------------------ internals
 
     def _start(self, rows: NDArray[np.int64], seeds: list[int | None]) -> _Group:
-        paths = [self._streams[int(r)].next(s) for r, s in zip(rows, seeds, strict=True)]
-        path = stack_paths(paths)
+        # every restarting row's next seed, sampled in one batch (row b of a batch is exactly the
+        # path of its seed alone)
+        path = sample_paths(
+            self.params, [self._streams[int(r)].next_seed(s) for r, s in zip(rows, seeds, strict=True)]
+        )
         state = self.plant.initial_state(len(rows))
         nav0 = self.plant.nav_usd(state, path)
         return _Group(

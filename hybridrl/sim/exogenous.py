@@ -136,19 +136,6 @@ class ExogenousPath:
         return dataclasses.replace(self, **changes)
 
 
-def stack_paths(paths: Sequence[ExogenousPath]) -> ExogenousPath:
-    """One batch of the rows of ``paths`` in order (same scenario: same steps and start)."""
-    first = paths[0]
-    if len(paths) == 1:
-        return first
-    changes: dict[str, Any] = {
-        f.name: np.concatenate([getattr(p, f.name) for p in paths])
-        for f in dataclasses.fields(first)
-        if isinstance(getattr(first, f.name), np.ndarray) and f.name != "start_date"
-    }
-    return dataclasses.replace(first, **changes)
-
-
 def seed_sequences(seeds: Sequence[SeedLike] | SeedLike) -> list[np.random.SeedSequence]:
     """Normalise ints / SeedSequences to a list of SeedSequences (one per path)."""
     if isinstance(seeds, (int, np.integer, np.random.SeedSequence)):
