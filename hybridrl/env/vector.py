@@ -31,10 +31,10 @@ from hybridrl.env.encoding import (
     decode_action,
     observation_names,
 )
-from hybridrl.env.hybrid_mine import USD_PER_REWARD_UNIT, PathStream, step_info
+from hybridrl.env.hybrid_mine import USD_PER_REWARD_UNIT, PathStream, batch_info, row_info, select_info
 from hybridrl.sim.exogenous import ExogenousPath, sample_paths
 from hybridrl.sim.params import ScenarioParams, load_scenario
-from hybridrl.sim.plant import CASH_FLOW_TERMS, Plant, PlantState, StepOutcome
+from hybridrl.sim.plant import Plant, PlantState, StepOutcome
 
 FloatArray = NDArray[np.float64]
 
@@ -162,8 +162,9 @@ class HybridMineVectorEnv(VectorEnv):
             obs, rewards, terminated, truncated, [{} for _ in range(n)], [None] * n, [{} for _ in range(n)]
         )
         for r in results:
+            batch = batch_info(r.outcome, r.nav, r.excess)
             for b, row in enumerate(r.rows.tolist()):
-                out.infos[row] = step_info(r.outcome, r.nav, b, float(r.excess[b]))
+                out.infos[row] = row_info(batch, b)
                 if r.done[b]:
                     out.final_obs[row] = r.obs[b]
         if restarted is not None:
@@ -282,8 +283,8 @@ def _put(infos: dict[str, Any], key: str, rows: NDArray[np.int64], values: Any, 
 
 
 def _put_info(infos: dict[str, Any], rows: NDArray[np.int64], info: dict[str, Any], n: int) -> None:
-    """A batch of :func:`step_info` dicts (``info``: arrays over ``rows``; a nested dict maps a
-    key to its values, or to ``(values, mask)`` for a key only some rows carry)."""
+    """Write a :func:`~hybridrl.env.hybrid_mine.batch_info` batch over ``rows`` into ``infos``
+    (Gymnasium's vector format; a ``(values, mask)`` entry only where the mask holds)."""
     for key, value in info.items():
         if isinstance(value, dict):
             sub = infos.setdefault(key, {})
@@ -300,24 +301,5 @@ def _put_info(infos: dict[str, Any], rows: NDArray[np.int64], info: dict[str, An
 
 
 def _batch_info(r: _GroupStep, sel: NDArray[np.bool_]) -> dict[str, Any]:
-    """:func:`~hybridrl.env.hybrid_mine.step_info` for the rows ``sel`` of a group, as arrays."""
-    out = r.outcome
-    clipped: dict[str, Any] = {k: (v[sel], v[sel] > 1e-9) for k, v in out.clipped.items()}
-    clipped["action"] = (r.excess[sel], r.excess[sel] > 0)
-    return {
-        "reward_terms": {k: out.cash_flows_usd[k][sel] for k in CASH_FLOW_TERMS},
-        "nav_usd": r.nav[sel],
-        "cash_usd": out.state.cash_usd[sel],
-        "btc_mined": out.btc_mined[sel],
-        "power_mw": {
-            "asic": out.asic_power_mw[sel],
-            "gpu": out.gpu_power_mw[sel],
-            "lease": out.lease_power_mw[sel],
-            "curtailed": out.curtailed_mw[sel],
-            "limit": out.power_limit_mw[sel],
-        },
-        "site_share_of_network": out.site_share_of_network[sel],
-        "clipped": clipped,
-        "bankrupt": out.state.bankrupt[sel],
-        "t": np.full(int(sel.sum()), out.state.t),
-    }
+    """:func:`~hybridrl.env.hybrid_mine.batch_info` of the rows ``sel`` of a group."""
+    return select_info(batch_info(r.outcome, r.nav, r.excess), sel)
