@@ -603,7 +603,7 @@ class OracleModel:
             pair = np.repeat(np.arange(j.size), length)  # one entry per (step, served pair)
             t = concatenated_ranges(self.seg_start[j], length)
             k = k[pair]
-            growth = np.exp(p.lease_escalation_per_step * (t - path.offer_ready_step[0, k]))  # escalator
+            growth = p.lease_growth(t, path.offer_ready_step[0, k])
             rev = (lt.revenue_per_mw_step[0, k] * growth - p.lease_serving_usd_per_mw_step) * self.avail[t]
             pen = lt.penalty_per_mw_step[0, k] * growth
             lease = Expr.var(self.s[pair], rev + pen) - self._accepted_by(k, t) * (lt.facility_mw[0, k] * pen)

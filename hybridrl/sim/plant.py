@@ -30,7 +30,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -413,7 +413,7 @@ class Plant:
     ) -> tuple[FloatArray, FloatArray, FloatArray]:
         """(revenue at full availability, penalty, MW served) of the accepted leases at step t.
 
-        Leases worth most per MW (price + penalty, escalated: :meth:`lease_escalation`) are
+        Leases worth most per MW (price + penalty, escalated: :meth:`lease_growth`) are
         served first from the HPC MW that installed GPUs leave; the rest pay the late-delivery
         penalty. Which MW are served changes only when a lease starts or ends, an offer is
         accepted, or HPC MW or GPU nodes change, so it is kept until then; with an escalator the
@@ -429,7 +429,7 @@ class Plant:
                     served.sum(axis=1),
                 )
             return cache.flat_result
-        growth = np.exp(self.lease_escalation_per_step * (t - lt.ready_by_priority))
+        growth = self.lease_growth(t, lt.ready_by_priority)
         return (
             np.vecdot(served, lt.revenue_by_priority * growth),
             -np.vecdot(unserved, lt.penalty_by_priority * growth),
@@ -713,13 +713,11 @@ class Plant:
             np.where(tt < lt.end_step, running - c["pv_decay"] * np.exp(rate * tt), 0.0),
         )
 
-    def lease_escalation(self, path: ExogenousPath | PathView, t: int | NDArray[np.int64]) -> FloatArray:
-        """(B, K) factor by which each lease's price and late penalty have grown by step t (or
-        (len(t), B, K)): exp(g (t - ready-by step)), the escalator compounding from the date the
-        tenant takes the hall (at most 1 before it, when no lease pays)."""
-        tt = np.asarray(t, dtype=np.float64)[..., None, None]
-        ready = np.asarray(path.offer_ready_step, dtype=np.float64)
-        return np.exp(self.lease_escalation_per_step * (tt - ready))
+    def lease_growth(self, t: int | NDArray[np.int64], ready_step: NDArray[Any]) -> FloatArray:
+        """Factor by which a lease's price and late penalty have grown by step ``t`` since its
+        ready-by step: exp(g (t - ready)), the escalator compounding from the date the tenant
+        takes the hall (below 1 before it, when no lease pays); broadcast over the arguments."""
+        return np.exp(self.lease_escalation_per_step * (np.asarray(t) - ready_step))
 
     NAV_COMPONENTS = NAV_COMPONENTS
 
