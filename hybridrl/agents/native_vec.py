@@ -22,25 +22,6 @@ from hybridrl.env.vector import HybridMineVectorEnv
 from hybridrl.sim.params import ScenarioParams
 
 
-def row_info(infos: dict[str, Any], i: int) -> dict[str, Any]:
-    """Row ``i``'s info from Gymnasium's vector format (arrays with ``_key`` masks)."""
-    out: dict[str, Any] = {}
-    for key, value in infos.items():
-        if key.startswith("_"):
-            continue
-        if isinstance(value, dict):
-            sub = row_info(value, i)
-            if sub or infos.get(f"_{key}", np.ones(i + 1, dtype=bool))[i]:
-                out[key] = sub
-            continue
-        mask = infos.get(f"_{key}")
-        if mask is not None and not mask[i]:
-            continue
-        item = value[i]
-        out[key] = item.item() if isinstance(item, np.generic) else item
-    return out
-
-
 class NativeVecEnv(VecEnv):
     """SB3 adapter of :class:`~hybridrl.env.vector.HybridMineVectorEnv` (module docstring)."""
 
@@ -55,8 +36,7 @@ class NativeVecEnv(VecEnv):
 
     def reset(self) -> NDArray[np.float32]:
         seeds = list(self._seeds) if any(s is not None for s in self._seeds) else None
-        obs, infos = self.venv.reset(seed=seeds)
-        self.reset_infos = [row_info(infos, i) for i in range(self.num_envs)]
+        obs, self.reset_infos = self.venv.reset_rows(seed=seeds)
         self._returns[:] = 0.0
         self._lengths[:] = 0
         self._reset_seeds()
@@ -81,8 +61,8 @@ class NativeVecEnv(VecEnv):
             }
             self._returns[i], self._lengths[i] = 0.0, 0
             self.reset_infos[i] = step.reset_infos[i]
-        for row, row_info_ in enumerate(step.infos):
-            row_info_["TimeLimit.truncated"] = bool(step.truncated[row] and not step.terminated[row])
+        for row, info in enumerate(step.infos):
+            info["TimeLimit.truncated"] = bool(step.truncated[row] and not step.terminated[row])
         return step.obs, step.rewards.astype(np.float32), dones, step.infos
 
     def close(self) -> None:

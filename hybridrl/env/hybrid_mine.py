@@ -72,59 +72,33 @@ class PathStream:
         return self._pool.popleft()
 
 
-def batch_info(
-    out: StepOutcome, nav: NDArray[np.float64], action_clip: NDArray[np.float64]
-) -> dict[str, Any]:
-    """The ``info`` of every row of a plant step, as arrays over the rows (the one layout the
-    single env's and the vector env's infos come from); a key only some rows carry (the
-    ``clipped`` amounts) maps to ``(values, mask)``."""
-    clipped: dict[str, Any] = {k: (v, v > 1e-9) for k, v in out.clipped.items()}
-    clipped["action"] = (action_clip, action_clip > 0)
+def reset_info(nav: NDArray[np.float64], path: ExogenousPath, b: int) -> dict[str, Any]:
+    """The ``info`` of row ``b``'s reset: its NAV at the start and the path's first date."""
+    return {"nav_usd": float(nav[b]), "date": str(path.dates[0])}
+
+
+def step_info(out: StepOutcome, nav: NDArray[np.float64], b: int, action_clip: float = 0.0) -> dict[str, Any]:
+    """The ``info`` of row ``b`` of a plant step (the single env's, and the vector env's per row)."""
+    clipped = {k: float(v[b]) for k, v in out.clipped.items() if float(v[b]) > 1e-9}
+    if action_clip > 0:
+        clipped["action"] = action_clip
     return {
-        "reward_terms": {k: out.cash_flows_usd[k] for k in CASH_FLOW_TERMS},
-        "nav_usd": nav,
-        "cash_usd": out.state.cash_usd,
-        "btc_mined": out.btc_mined,
+        "reward_terms": {k: float(out.cash_flows_usd[k][b]) for k in CASH_FLOW_TERMS},
+        "nav_usd": float(nav[b]),
+        "cash_usd": float(out.state.cash_usd[b]),
+        "btc_mined": float(out.btc_mined[b]),
         "power_mw": {
-            "asic": out.asic_power_mw,
-            "gpu": out.gpu_power_mw,
-            "lease": out.lease_power_mw,
-            "curtailed": out.curtailed_mw,
-            "limit": out.power_limit_mw,
+            "asic": float(out.asic_power_mw[b]),
+            "gpu": float(out.gpu_power_mw[b]),
+            "lease": float(out.lease_power_mw[b]),
+            "curtailed": float(out.curtailed_mw[b]),
+            "limit": float(out.power_limit_mw[b]),
         },
-        "site_share_of_network": out.site_share_of_network,
+        "site_share_of_network": float(out.site_share_of_network[b]),
         "clipped": clipped,
-        "bankrupt": out.state.bankrupt,
-        "t": np.full(nav.shape[0], out.state.t),
+        "bankrupt": bool(out.state.bankrupt[b]),
+        "t": out.state.t,
     }
-
-
-def select_info(batch: dict[str, Any], sel: NDArray[np.bool_]) -> dict[str, Any]:
-    """:func:`batch_info` of the rows ``sel`` only."""
-    out: dict[str, Any] = {}
-    for key, value in batch.items():
-        if isinstance(value, dict):
-            out[key] = {
-                k: (v[0][sel], v[1][sel]) if isinstance(v, tuple) else v[sel] for k, v in value.items()
-            }
-        else:
-            out[key] = value[sel]
-    return out
-
-
-def row_info(batch: dict[str, Any], b: int) -> dict[str, Any]:
-    """Row ``b`` of :func:`batch_info` as the single env's ``info`` dict (Python numbers)."""
-    out: dict[str, Any] = {}
-    for key, value in batch.items():
-        if isinstance(value, dict):
-            out[key] = {
-                k: (v[0][b].item() if isinstance(v, tuple) else v[b].item())
-                for k, v in value.items()
-                if not isinstance(v, tuple) or v[1][b]
-            }
-        else:
-            out[key] = value[b].item()
-    return out
 
 
 class HybridMineEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
@@ -255,7 +229,7 @@ class HybridMineEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
         self.state = self.plant.initial_state(1)
         self._nav0 = self.plant.nav_usd(self.state, path)
         self._nav = self._nav0
-        return self._observe(), {"nav_usd": float(self._nav[0]), "date": str(path.dates[0])}
+        return self._observe(), reset_info(self._nav, path, 0)
 
     def step(
         self, action: NDArray[np.float32]
@@ -344,7 +318,7 @@ class HybridMineEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
         self._nav = nav
         bankrupt = bool(out.state.bankrupt[0])
         terminated = bankrupt or out.state.t >= path.n_steps
-        info = row_info(batch_info(out, nav, np.array([action_clip])), 0)
+        info = step_info(out, nav, 0, action_clip)
         return self._observe(), reward, terminated, False, info
 
     def _observe(self) -> NDArray[np.float32]:

@@ -31,10 +31,10 @@ from hybridrl.env.encoding import (
     decode_action,
     observation_names,
 )
-from hybridrl.env.hybrid_mine import USD_PER_REWARD_UNIT, PathStream, batch_info, row_info, select_info
+from hybridrl.env.hybrid_mine import USD_PER_REWARD_UNIT, PathStream, reset_info, step_info
 from hybridrl.sim.exogenous import ExogenousPath, sample_paths
 from hybridrl.sim.params import ScenarioParams, load_scenario
-from hybridrl.sim.plant import Plant, PlantState, StepOutcome
+from hybridrl.sim.plant import CASH_FLOW_TERMS, Plant, PlantState, StepOutcome
 
 FloatArray = NDArray[np.float64]
 
@@ -109,6 +109,16 @@ class HybridMineVectorEnv(VectorEnv):
     ) -> tuple[NDArray[np.float32], dict[str, Any]]:
         """Every row starts a new episode: on seed ``seed + i`` (or ``seed[i]``), or on its
         stream's next path."""
+        obs, rows = self.reset_rows(seed=seed, options=options)
+        infos: dict[str, Any] = {}
+        for i, info in enumerate(rows):
+            self._add_info(infos, info, i)
+        return obs, infos
+
+    def reset_rows(
+        self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[NDArray[np.float32], list[dict[str, Any]]]:
+        """:meth:`reset` with one info dict per row (what the SB3 adapter reads)."""
         if options:
             raise ValueError(f"unknown reset options {sorted(options)}; the vector env takes none")
         seeds: list[int | None]
@@ -122,12 +132,7 @@ class HybridMineVectorEnv(VectorEnv):
                 raise ValueError(f"seed needs {self.num_envs} values, got {len(seeds)}")
         group = self._start(np.arange(self.num_envs), seeds)
         self._groups = [group]
-        obs = self._first_obs(group)
-        infos: dict[str, Any] = {}
-        _put(infos, "nav_usd", group.rows, group.nav, self.num_envs)
-        date = np.full(group.rows.size, str(group.path.dates[0]), dtype=object)
-        _put(infos, "date", group.rows, date, self.num_envs)
-        return obs, infos
+        return self._first_obs(group), [reset_info(group.nav, group.path, b) for b in range(self.num_envs)]
 
     def step(
         self, actions: NDArray[Any]
@@ -143,13 +148,12 @@ class HybridMineVectorEnv(VectorEnv):
                 _put_info(infos.setdefault("final_info", {}), done, _batch_info(r, r.done), n)
                 infos.setdefault("_final_info", np.zeros(n, dtype=bool))[done] = True
                 final_obs = infos.setdefault("final_obs", np.full(n, None, dtype=object))
-                for b in np.flatnonzero(r.done):
-                    final_obs[r.rows[b]] = r.obs[b]
+                for ended in np.flatnonzero(r.done):
+                    final_obs[r.rows[ended]] = r.obs[ended]
                 infos.setdefault("_final_obs", np.zeros(n, dtype=bool))[done] = True
         if restarted is not None:
-            _put(infos, "nav_usd", restarted.rows, restarted.nav, n)
-            date = np.full(restarted.rows.size, str(restarted.path.dates[0]), dtype=object)
-            _put(infos, "date", restarted.rows, date, n)
+            for b, row in enumerate(restarted.rows.tolist()):
+                self._add_info(infos, reset_info(restarted.nav, restarted.path, b), row)
         return obs, rewards, terminated, truncated, infos
 
     def step_rows(self, actions: NDArray[Any]) -> RowStep:
@@ -162,15 +166,13 @@ class HybridMineVectorEnv(VectorEnv):
             obs, rewards, terminated, truncated, [{} for _ in range(n)], [None] * n, [{} for _ in range(n)]
         )
         for r in results:
-            batch = batch_info(r.outcome, r.nav, r.excess)
             for b, row in enumerate(r.rows.tolist()):
-                out.infos[row] = row_info(batch, b)
+                out.infos[row] = step_info(r.outcome, r.nav, b, float(r.excess[b]))
                 if r.done[b]:
                     out.final_obs[row] = r.obs[b]
         if restarted is not None:
-            date = str(restarted.path.dates[0])
             for b, row in enumerate(restarted.rows.tolist()):
-                out.reset_infos[row] = {"nav_usd": float(restarted.nav[b]), "date": date}
+                out.reset_infos[row] = reset_info(restarted.nav, restarted.path, b)
         return out
 
     def _step_all(
@@ -247,10 +249,8 @@ class HybridMineVectorEnv(VectorEnv):
         done = stepped.state.bankrupt | (stepped.state.t >= group.path.n_steps)
         t = stepped.state.t
         return _GroupStep(
-            rows=group.rows,
             group=_Group(group.rows, group.path, stepped.state, group.nav0, nav, group.exogenous),
             outcome=stepped,
-            nav=nav,
             rewards=(nav - group.nav) / USD_PER_REWARD_UNIT,
             done=done,
             obs=self._encoder(stepped.state, group.path, nav, group.nav0, group.exogenous[:, t]),
@@ -259,17 +259,23 @@ class HybridMineVectorEnv(VectorEnv):
 
 
 class _GroupStep(NamedTuple):
-    """One group's step: its rows, the group after it, the plant's outcome and what it gives."""
+    """One group's step: the group after it, the plant's outcome and what it gives."""
 
-    rows: NDArray[np.int64]
     group: _Group
     outcome: StepOutcome
-    nav: FloatArray
     rewards: FloatArray
     done: NDArray[np.bool_]
     obs: NDArray[np.float32]
     excess: FloatArray
     """action clipped away per row (sum over components)"""
+
+    @property
+    def rows(self) -> NDArray[np.int64]:
+        return self.group.rows
+
+    @property
+    def nav(self) -> FloatArray:
+        return self.group.nav
 
 
 def _put(infos: dict[str, Any], key: str, rows: NDArray[np.int64], values: Any, n: int) -> None:
@@ -283,7 +289,7 @@ def _put(infos: dict[str, Any], key: str, rows: NDArray[np.int64], values: Any, 
 
 
 def _put_info(infos: dict[str, Any], rows: NDArray[np.int64], info: dict[str, Any], n: int) -> None:
-    """Write a :func:`~hybridrl.env.hybrid_mine.batch_info` batch over ``rows`` into ``infos``
+    """Write a :func:`_batch_info` batch over ``rows`` into ``infos``
     (Gymnasium's vector format; a ``(values, mask)`` entry only where the mask holds)."""
     for key, value in info.items():
         if isinstance(value, dict):
@@ -301,5 +307,25 @@ def _put_info(infos: dict[str, Any], rows: NDArray[np.int64], info: dict[str, An
 
 
 def _batch_info(r: _GroupStep, sel: NDArray[np.bool_]) -> dict[str, Any]:
-    """:func:`~hybridrl.env.hybrid_mine.batch_info` of the rows ``sel`` of a group."""
-    return select_info(batch_info(r.outcome, r.nav, r.excess), sel)
+    """:func:`~hybridrl.env.hybrid_mine.step_info`'s layout for the rows ``sel`` of a group, as
+    arrays (the vector-format rendering; the parity tests check it against the single env's)."""
+    out = r.outcome
+    clipped: dict[str, Any] = {k: (v[sel], v[sel] > 1e-9) for k, v in out.clipped.items()}
+    clipped["action"] = (r.excess[sel], r.excess[sel] > 0)
+    return {
+        "reward_terms": {k: out.cash_flows_usd[k][sel] for k in CASH_FLOW_TERMS},
+        "nav_usd": r.nav[sel],
+        "cash_usd": out.state.cash_usd[sel],
+        "btc_mined": out.btc_mined[sel],
+        "power_mw": {
+            "asic": out.asic_power_mw[sel],
+            "gpu": out.gpu_power_mw[sel],
+            "lease": out.lease_power_mw[sel],
+            "curtailed": out.curtailed_mw[sel],
+            "limit": out.power_limit_mw[sel],
+        },
+        "site_share_of_network": out.site_share_of_network[sel],
+        "clipped": clipped,
+        "bankrupt": out.state.bankrupt[sel],
+        "t": np.full(int(sel.sum()), out.state.t),
+    }
