@@ -23,7 +23,7 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from hybridrl import economics
+from hybridrl import economics, site_rules
 from hybridrl.sim.information import PathView
 from hybridrl.sim.params import DAYS_PER_MONTH
 from hybridrl.sim.plant import NativeAction, Plant, PlantState
@@ -83,14 +83,23 @@ def mining_dispatch(plant: Plant, state: PlantState, view: PathView) -> tuple[Fl
 
 
 def free_mining_mw(plant: Plant, state: PlantState) -> FloatArray:
-    """Mining-ready MW not taken by installed or incoming ASICs."""
-    return state.mining_ready_mw - (state.asic_th + state.asic_on_order_th) @ plant.asic_mw_per_th
+    """Mining-ready MW not taken by installed or incoming ASICs (:func:`site_rules.free_mining_mw`)."""
+    return site_rules.free_mining_mw(
+        state.mining_ready_mw, state.asic_th, state.asic_on_order_th, plant.limits
+    )
 
 
 def hpc_capacity_for_leases_mw(plant: Plant, state: PlantState, view: PathView) -> FloatArray:
-    """HPC MW built or under retrofit, not taken by GPUs or by accepted leases (acceptance room)."""
-    gpu = (state.gpu_nodes + state.gpu_on_order_nodes) @ plant.gpu_node_mw
-    return state.hpc_ready_mw + state.retrofit_on_order_mw - gpu - plant.lease_reserved_mw(state, view)
+    """HPC MW built or under retrofit, not taken by GPUs or by accepted leases (acceptance room:
+    :func:`site_rules.hpc_capacity_mw` less the leases' MW)."""
+    capacity = site_rules.hpc_capacity_mw(
+        state.hpc_ready_mw,
+        state.retrofit_on_order_mw,
+        state.gpu_nodes,
+        state.gpu_on_order_nodes,
+        plant.limits,
+    )
+    return capacity - plant.lease_reserved_mw(state, view)
 
 
 def sales_to_free(plant: Plant, state: PlantState, mw_needed: FloatArray) -> FloatArray:
@@ -105,8 +114,9 @@ def sales_to_free(plant: Plant, state: PlantState, mw_needed: FloatArray) -> Flo
 
 
 def capex_budget_usd(plant: Plant, state: PlantState, reserve_usd: float) -> FloatArray:
-    """Cash the plant lets capex use (cash + credit - covenant), less a policy's own reserve."""
-    return np.maximum(state.cash_usd + plant.capex_budget_offset_usd - reserve_usd, 0.0)
+    """Cash the plant lets capex use (:func:`site_rules.capex_budget_usd`), less a policy's own
+    reserve."""
+    return np.maximum(site_rules.capex_budget_usd(state.cash_usd, plant.limits) - reserve_usd, 0.0)
 
 
 def _base(plant: Plant, state: PlantState, view: PathView) -> NativeAction:
