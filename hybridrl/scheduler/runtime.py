@@ -392,7 +392,9 @@ class Scheduler:
         )
         dr = state["dr_call"] > 0.5
         curtail_fraction = d["curtail_fraction"] if dr else 0.0
-        run_request = np.minimum(self._vector(d, "asic_{g}_run_fraction"), 1.0 - curtail_fraction)
+        run_request = np.minimum(
+            per_generation(d, "asic_{g}_run_fraction", self.asic_gens), 1.0 - curtail_fraction
+        )
         curtail_request = curtail_fraction * float(site.asic_th[0] @ self.rules.asic_mw_per_th) * availability
         orders: EpochOrders | None = None
         accept = False
@@ -434,20 +436,17 @@ class Scheduler:
             out[f["name"]] = c
         return out
 
-    def _vector(self, d: Mapping[str, float], template: str) -> FloatArray:
-        return np.array([d[template.format(g=g)] for g in self.asic_gens])
-
     def _epoch_orders(
         self, d: Mapping[str, float], state: Mapping[str, float], site: EpochSite, adjusted: list[str]
     ) -> EpochOrders:
         """Sales, retrofit, GPU and ASIC orders granted by :func:`hybridrl.site_rules.epoch_orders`."""
         G, Gg = len(self.asic_gens), len(self.gpu_gens)
         market = EpochMarket(
-            asic_resale_usd_per_th=self._row(state, "asic_{g}_resale_usd_per_th", self.asic_gens),
-            asic_price_usd_per_th=self._row(state, "asic_{g}_price_usd_per_th", self.asic_gens),
-            asic_available=self._row(state, "asic_{g}_on_sale", self.asic_gens) > 0.5,
-            gpu_node_capex_usd=self._row(state, "gpu_{g}_node_capex_usd", self.gpu_gens),
-            gpu_available=self._row(state, "gpu_{g}_on_sale", self.gpu_gens) > 0.5,
+            asic_resale_usd_per_th=_row(state, "asic_{g}_resale_usd_per_th", self.asic_gens),
+            asic_price_usd_per_th=_row(state, "asic_{g}_price_usd_per_th", self.asic_gens),
+            asic_available=_row(state, "asic_{g}_on_sale", self.asic_gens) > 0.5,
+            gpu_node_capex_usd=_row(state, "gpu_{g}_node_capex_usd", self.gpu_gens),
+            gpu_available=_row(state, "gpu_{g}_on_sale", self.gpu_gens) > 0.5,
         )
         asic_order = np.zeros((1, G))
         best = int(best_asic_generation(market.asic_available, self._efficiency)[0])
@@ -456,7 +455,7 @@ class Scheduler:
         newest = int(newest_gpu_generation(market.gpu_available)[0])
         gpu_order[0, newest] = d["gpu_order_nodes"] * market.gpu_available[0, newest]
         request = EpochRequest(
-            asic_sale_th=self._vector(d, "asic_{g}_sell_fraction")[None, :] * site.asic_th,
+            asic_sale_th=per_generation(d, "asic_{g}_sell_fraction", self.asic_gens)[None, :] * site.asic_th,
             retrofit_blocks=np.array([np.round(d["retrofit_blocks"])]),
             gpu_order_nodes=np.floor(gpu_order),
             asic_order_th=asic_order,
@@ -501,10 +500,6 @@ class Scheduler:
             adjusted.append(f"offer of {need:.3f} facility MW declined: no HPC room for it")
         return bool(ok[0, 0])
 
-    @staticmethod
-    def _row(state: Mapping[str, float], template: str, gens: list[str]) -> FloatArray:
-        return np.array([[state[template.format(g=g)] for g in gens]])
-
     def _decision(
         self,
         asic_mw: FloatArray,
@@ -542,18 +537,24 @@ class Scheduler:
         )
 
 
+def per_generation(values: Mapping[str, float], template: str, gens: list[str]) -> FloatArray:
+    """(G,) the named fields ``template.format(g=g)`` of each generation, in order."""
+    return np.array([float(values[template.format(g=g)]) for g in gens])
+
+
+def _row(values: Mapping[str, float], template: str, gens: list[str]) -> FloatArray:
+    """:func:`per_generation` as a batch of one, (1, G)."""
+    return per_generation(values, template, gens)[None, :]
+
+
 def reported_site(state: Mapping[str, float], asic: list[str], gpu: list[str]) -> EpochSite:
     """The site as its state reports it, in the site rules' (1, ...) arrays."""
-
-    def row(template: str, gens: list[str]) -> FloatArray:
-        return np.array([[float(state[template.format(g=g)]) for g in gens]])
-
     return EpochSite(
         cash_usd=np.array([float(state["cash_usd"])]),
-        asic_th=row("asic_{g}_th", asic),
-        asic_on_order_th=row("asic_{g}_on_order_th", asic),
-        gpu_nodes=row("gpu_{g}_nodes", gpu),
-        gpu_on_order_nodes=row("gpu_{g}_on_order_nodes", gpu),
+        asic_th=_row(state, "asic_{g}_th", asic),
+        asic_on_order_th=_row(state, "asic_{g}_on_order_th", asic),
+        gpu_nodes=_row(state, "gpu_{g}_nodes", gpu),
+        gpu_on_order_nodes=_row(state, "gpu_{g}_on_order_nodes", gpu),
         mining_ready_mw=np.array([float(state["mining_ready_mw"])]),
         hpc_ready_mw=np.array([float(state["hpc_ready_mw"])]),
     )
