@@ -47,6 +47,25 @@ def test_replay_reproduces_the_objective_when_tenants_default() -> None:
     assert result.objective_usd >= replay(plant, path, no_leases) - 1e-6 * abs(result.objective_usd)
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_replay_reproduces_the_objective_when_tenants_ramp_up(seed: int) -> None:
+    """A ramp-up of 9 days in 3 tranches from 20 %: the tranches change inside tiny's 3 weeks,
+    and the oracle's served MW, penalties and terminal value follow them as the plant does."""
+    params = load_scenario("tiny")
+    offers = dataclasses.replace(
+        params.offers, ramp_up_months=9 / (365.25 / 12), ramp_up_initial_share=0.2, ramp_up_tranches=3
+    )
+    plant = Plant(dataclasses.replace(params, offers=offers))
+    assert [stop for _, stop, _ in plant.lease_ramp] == [3, 6, 9]
+    path = sample_paths(plant.params, [seed])
+    result = solve_oracle(plant, path)
+    assert result.status == "optimal" and result.plan is not None
+    assert any(a.accept_offer.any() for a in result.plan), "the test needs a lease to ramp up"
+    assert replay(plant, path, result.plan) == pytest.approx(result.objective_usd, rel=1e-6)
+    flat = Plant(dataclasses.replace(params, offers=dataclasses.replace(offers, ramp_up_months=0.0)))
+    assert replay(flat, path, result.plan) > replay(plant, path, result.plan)
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_replay_reproduces_the_objective_on_default(seed: int) -> None:
     # the full horizon under a time limit: whatever incumbent HiGHS holds, the plant must agree

@@ -232,6 +232,7 @@ def test_books_phase_depreciates_and_flags_bankruptcy(plant: Plant) -> None:
 
 def test_lease_revenue_escalates_from_the_ready_by_date() -> None:
     params = load_scenario("default")
+    params = dataclasses.replace(params, offers=dataclasses.replace(params.offers, ramp_up_months=0.0))
     plant = Plant(params)
     path = sample_paths(params, [0])
     K = plant.n_offers
@@ -253,3 +254,48 @@ def test_lease_revenue_escalates_from_the_ready_by_date() -> None:
     price = path.offer_price_usd_per_kw_month[0, 0]
     assert first == pytest.approx(5.0 * 1e3 * price * plant.dt_days / (365.25 / 12))
     assert later / first == pytest.approx(1.025 ** (730 / 365.25), rel=1e-12)
+
+
+def test_a_tenant_takes_its_hall_in_the_ramp_ups_tranches() -> None:
+    """6 months in 2 tranches from 50 %: the tenant takes (and pays for, and is served) 50 % of
+    its MW for 91 days, 75 % for the next 92, then the whole hall; a hall too small for the
+    whole lease pays the late penalty on the share asked for only."""
+    params = load_scenario("default")
+    offers = dataclasses.replace(
+        params.offers,
+        escalator_per_year=0.0,
+        ramp_up_months=6.0,
+        ramp_up_initial_share=0.5,
+        ramp_up_tranches=2,
+    )
+    plant = Plant(dataclasses.replace(params, offers=offers))
+    assert plant.lease_ramp == ((0, 91, 0.5), (91, 183, 0.75))
+    path = sample_paths(plant.params, [0])
+    K = plant.n_offers
+    ready = 100
+    path = dataclasses.replace(
+        path,
+        offer_ready_step=np.full((1, K), ready, dtype=path.offer_ready_step.dtype),
+        offer_end_step=np.full((1, K), 1e6),
+        offer_it_mw=np.r_[[5.0], np.zeros(K - 1)][None, :],
+        tenant_defaulted=np.zeros_like(path.tenant_defaulted),
+        availability=np.ones_like(path.availability),
+    )
+    accepted = np.zeros((1, K), dtype=bool)
+    accepted[0, 0] = True
+    state = _state(plant, lease_accepted=accepted)
+    idle = plant.idle_action(1)
+    full = 5.0 * 1e3 * path.offer_price_usd_per_kw_month[0, 0] * plant.dt_days / (365.25 / 12)
+    # steps visited out of order, so that a kept result from another tranche would show
+    for offset, share in [(200, 1.0), (0, 0.5), (90, 0.5), (183, 1.0), (91, 0.75), (182, 0.75)]:
+        d = plant.dispatch_phase(state, accepted, idle, path, ready + offset)
+        assert d.lease_revenue_usd[0] == pytest.approx(share * full, rel=1e-12), offset
+        assert d.lease_power_mw[0] == pytest.approx(share * 5.0 * plant.lease_mw_per_it_mw, rel=1e-12)
+    # a hall of 3 facility MW: short of 75 % of 5 IT MW x PUE, the penalty is on what is missing
+    small = _state(plant, lease_accepted=accepted, hpc_ready_mw=np.array([3.0]))
+    d = plant.dispatch_phase(small, accepted, idle, path, ready + 100)
+    asked = 0.75 * 5.0 * plant.lease_mw_per_it_mw
+    penalty_per_mw = (
+        path.offer_penalty_usd_per_kw_month[0, 0] * plant.kw_month_per_it_mw_step / plant.lease_mw_per_it_mw
+    )
+    assert d.lease_penalty_usd[0] == pytest.approx(-(asked - 3.0) * penalty_per_mw, rel=1e-12)

@@ -4,6 +4,7 @@ net present value, computed here from the offer's terms without the plant's valu
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 import numpy as np
 import pytest
@@ -70,7 +71,8 @@ def _project_npv_usd(params: ScenarioParams, t0: int, price: float) -> float:
     capex = BLOCKS * site.retrofit_block_mw * site.retrofit_capex_usd_per_mw
     it_kw = BLOCKS * site.retrofit_block_mw / site.pue_hpc * 1e3
     hall_opex_per_it_kw_month = site.opex_hpc_usd_per_mw_year * site.pue_hpc / 1e3 / 12.0
-    costs_per_year = 12.0 * it_kw * (params.offers.serving_cost_usd_per_kw_month + hall_opex_per_it_kw_month)
+    serving_per_year = 12.0 * it_kw * params.offers.serving_cost_usd_per_kw_month
+    hall_opex_per_year = 12.0 * it_kw * hall_opex_per_it_kw_month
     signed = t0 * dt / year
     now = (t0 + 1) * dt / year
     ready = (t0 + round(READY_MONTHS * year / 12.0 / dt)) * dt / year
@@ -78,17 +80,61 @@ def _project_npv_usd(params: ScenarioParams, t0: int, price: float) -> float:
     r, delta = fin.discount_rate_per_year, site.infrastructure_depreciation_per_year
     hazard = -np.log1p(-params.offers.tenant_default_per_year)
     s = np.linspace(ready, end, 400_001)  # years
-    # the price escalates from the ready-by date, compounding annually at the escalator
-    margin_per_year = (
-        12.0 * it_kw * price * (1.0 + params.offers.escalator_per_year) ** (s - ready) - costs_per_year
-    )
     survival = np.exp(-hazard * (s - ready))
     discount = np.exp(-r * (s - now))
-    pv_margin = np.trapezoid(margin_per_year * survival * discount, s)
+    # the price escalates from the ready-by date, compounding annually at the escalator; during a
+    # ramp-up the tenant pays (and is served) a share of the hall: integrated piece by piece
+    pv_margin = 0.0
+    for lo, hi in itertools.pairwise(
+        np.unique(np.clip(ready + _ramp_bounds_days(params) / year, ready, end))
+    ):
+        x = np.linspace(lo, hi, 100_001)
+        share = _ramp_share(params, np.full(1, ((lo + hi) / 2 - ready) * year))[0]
+        margin_per_year = (
+            share
+            * (
+                12.0 * it_kw * price * (1.0 + params.offers.escalator_per_year) ** (x - ready)
+                - serving_per_year
+            )
+            - hall_opex_per_year
+        )
+        pv_margin += np.trapezoid(margin_per_year * np.exp(-hazard * (x - ready) - r * (x - now)), x)
     book = capex * np.exp(-delta * (s - signed))
     back_early = np.trapezoid(hazard * survival * discount * book, s)  # the tenant defaults at s
     back_at_end = survival[-1] * discount[-1] * book[-1]
     return float(-capex + pv_margin + back_early + back_at_end)
+
+
+def _ramp_bounds_days(params: ScenarioParams) -> np.ndarray:
+    """Days from the ready-by date at which the tenant's share changes, with 0 and the term's
+    end (so that consecutive values bound the pieces of constant share)."""
+    o, dt = params.offers, params.time.dt_days
+    steps_per_month = 365.25 / 12.0 / dt
+    n = o.ramp_up_tranches
+    inner = [round(j * o.ramp_up_months / n * steps_per_month) * dt for j in range(n + 1)]
+    return (
+        np.array([0.0, *inner, TERM_MONTHS * 365.25 / 12.0])
+        if o.ramp_up_months
+        else np.array([0.0, TERM_MONTHS * 365.25 / 12.0])
+    )
+
+
+def _ramp_share(params: ScenarioParams, days_since_ready: np.ndarray) -> np.ndarray:
+    """Share of the hall the tenant pays for: n equal tranches over the ramp-up, rising from the
+    initial share by (1 - initial) / n each, their bounds rounded to whole steps (the
+    documented rule), the whole hall after."""
+    o, dt = params.offers, params.time.dt_days
+    share = np.ones_like(days_since_ready)
+    if o.ramp_up_months == 0.0:
+        return share
+    steps_per_month = 365.25 / 12.0 / dt
+    n = o.ramp_up_tranches
+    for j in range(n):
+        lo = round(j * o.ramp_up_months / n * steps_per_month) * dt
+        hi = round((j + 1) * o.ramp_up_months / n * steps_per_month) * dt
+        inside = (days_since_ready >= lo) & (days_since_ready < hi)
+        share = np.where(inside, o.ramp_up_initial_share + (1.0 - o.ramp_up_initial_share) * j / n, share)
+    return share
 
 
 def _nav_change_of_project(params: ScenarioParams, t0: int, price: float) -> float:
@@ -126,6 +172,27 @@ def test_a_hall_and_its_lease_move_nav_by_the_project_npv(
     t0 = 0 if when == "first_epoch" else _last_epoch_in_last_month(params)
     npv = _project_npv_usd(params, t0, price)
     assert _nav_change_of_project(params, t0, price) == pytest.approx(npv, rel=1e-6)
+
+
+@pytest.mark.parametrize(("months", "initial", "tranches"), [(6.0, 0.5, 2), (12.0, 0.25, 4), (3.0, 0.0, 1)])
+@pytest.mark.parametrize("when", ["first_epoch", "last_month"])
+def test_a_lease_with_a_ramp_up_moves_nav_by_its_npv(
+    params: ScenarioParams, when: str, months: float, initial: float, tranches: int
+) -> None:
+    offers = dataclasses.replace(
+        params.offers,
+        escalator_per_year=0.025,
+        ramp_up_months=months,
+        ramp_up_initial_share=initial,
+        ramp_up_tranches=tranches,
+    )
+    params = dataclasses.replace(params, offers=offers)
+    t0 = 0 if when == "first_epoch" else _last_epoch_in_last_month(params)
+    npv = _project_npv_usd(params, t0, 130.0)
+    assert _nav_change_of_project(params, t0, 130.0) == pytest.approx(npv, rel=1e-6)
+    # the ramp-up is worth less than taking the whole hall at once
+    flat = dataclasses.replace(params, offers=dataclasses.replace(offers, ramp_up_months=0.0))
+    assert npv < _project_npv_usd(flat, t0, 130.0)
 
 
 def test_a_zero_npv_project_leaves_nav_unchanged_and_a_negative_one_lowers_it(params: ScenarioParams) -> None:

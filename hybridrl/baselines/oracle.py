@@ -186,7 +186,9 @@ class OracleModel:
         # first step out of service: the end of the term or the tenant's default (perfect foresight)
         stop = np.ceil(np.minimum(p.lease_terms(path).stop_step[0], T + 1)).astype(np.int64)
         live = first_accept <= T
-        bounds = np.unique(np.clip(np.r_[self.t_e, ready[live], stop[live], T], 0, T))
+        ramp = [ready[live] + stop_offset for _, stop_offset, _ in p.lease_ramp]  # tranche changes
+        changes = np.concatenate([self.t_e, ready[live], stop[live], [T], *ramp])
+        bounds = np.unique(np.clip(changes, 0, T))
         self.seg_start, self.seg_stop = bounds[:-1], bounds[1:]
         sk = [
             (j, k)
@@ -403,12 +405,14 @@ class OracleModel:
         lp.add_constraints("site-hpc_ready", Expr.var(self.H) - lagged_H - arrived, 0.0, 0.0)
 
     def _lease_served_cap(self) -> None:
-        """lease-served_cap: s[j,k] <= facility_mw_k X_k(t_j)  [MW] for each segment j."""
+        """lease-served_cap: s[j,k] <= facility_mw_k share_k(t_j) X_k(t_j)  [MW] for each segment
+        j (share: the ramp-up's, Plant.lease_share)."""
         if self.s.size == 0:
             return
         k = self.served_pairs[:, 1]
         t = self.seg_start[self.served_pairs[:, 0]]
-        facility = self.plant.lease_terms(self.path).facility_mw[0, k]
+        share = self.plant.lease_share(t, self.path.offer_ready_step[0, k])
+        facility = self.plant.lease_terms(self.path).facility_mw[0, k] * share
         self.lp.add_constraints(
             "lease-served_cap", Expr.var(self.s) - self._accepted_by(k, t) * facility, upper=0.0
         )
@@ -606,7 +610,8 @@ class OracleModel:
             growth = p.lease_growth(t, path.offer_ready_step[0, k])
             rev = (lt.revenue_per_mw_step[0, k] * growth - p.lease_serving_usd_per_mw_step) * self.avail[t]
             pen = lt.penalty_per_mw_step[0, k] * growth
-            lease = Expr.var(self.s[pair], rev + pen) - self._accepted_by(k, t) * (lt.facility_mw[0, k] * pen)
+            demand = lt.facility_mw[0, k] * p.lease_share(t, path.offer_ready_step[0, k])
+            lease = Expr.var(self.s[pair], rev + pen) - self._accepted_by(k, t) * (demand * pen)
             flows = flows + lease.group_sum(t, T)
         if self.invest:
             epoch = self._epoch_cash_flows()

@@ -172,7 +172,8 @@ class HybridMineEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
       place of its book (v0 added the lease's PV on top of the hall's book); the lease serving
       cost is a cash flow (``lease_serving_usd``). AI-side risks: tenant default, GPU nodes at
       all-in cost and opex, retrofit batches late by a delay revealed on their due date; lease
-      prices escalate from their ready-by date. The
+      prices escalate from their ready-by date, and tenants take their halls in ramp-up
+      tranches. The
       world is calibrated to 2022-2025 history (``docs/model.md``). v0 no longer exists: its
       rewards were wrong.
     * v0: initial release.

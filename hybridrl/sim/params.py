@@ -376,6 +376,23 @@ class OfferParams:
         "date (below the discount rate)",
     )
     serving_cost_usd_per_kw_month: float = _spec(0.0, ge=0.0)
+    ramp_up_months: float = _spec(
+        0.0,
+        ge=0.0,
+        le=60.0,
+        doc="months from a lease's ready-by date until its tenant takes (and pays for) the whole "
+        "hall; 0: the whole hall from the ready-by date",
+    )
+    ramp_up_initial_share: float = _prob(
+        0.5, doc="share of the contracted MW the tenant takes in the ramp-up's first tranche"
+    )
+    ramp_up_tranches: int = _spec(
+        1,
+        ge=1,
+        le=12,
+        doc="equal steps of the ramp-up: the share rises from ramp_up_initial_share toward 1 in "
+        "this many tranches of ramp_up_months / tranches each",
+    )
     tenant_default_per_year: float = _spec(
         0.0,
         ge=0.0,
@@ -383,6 +400,17 @@ class OfferParams:
         doc="annual probability that a tenant defaults once its lease has started (a constant "
         "hazard): the lease ends, its hall is free again, the margin still to come is lost",
     )
+
+    def ramp_up_tranches_months(self) -> tuple[tuple[float, float, float], ...]:
+        """(start, stop, share) of each ramp-up tranche, in months from the ready-by date: the
+        tenant takes ``share`` of its contracted MW from ``start`` to ``stop`` and the whole
+        hall after the last; empty without a ramp-up."""
+        if self.ramp_up_months == 0.0:
+            return ()
+        n = self.ramp_up_tranches
+        width = self.ramp_up_months / n
+        s0 = self.ramp_up_initial_share
+        return tuple((j * width, (j + 1) * width, s0 + (1.0 - s0) * j / n) for j in range(n))
 
     @property
     def tenant_default_hazard_per_year(self) -> float:

@@ -294,6 +294,14 @@ class Plant:
         self.tenant_hazard_per_step = p.offers.tenant_default_hazard_per_year * self.dt_years
         self.lease_escalation_per_step = math.log1p(p.offers.escalator_per_year) * self.dt_years
         """continuous growth per step of a lease's price and penalty from its ready-by step"""
+        steps_per_month = DAYS_PER_MONTH / tp.dt_days
+        self.lease_ramp: tuple[tuple[int, int, float], ...] = tuple(
+            (round(a * steps_per_month), round(b * steps_per_month), share)
+            for a, b, share in p.offers.ramp_up_tranches_months()
+            if round(a * steps_per_month) < round(b * steps_per_month)
+        )
+        """ramp-up tranches (first step, step after the last, share of the contracted MW taken),
+        in steps from a lease's ready-by step (:meth:`lease_share`); empty without a ramp-up"""
         self.infrastructure_depreciation_per_step = site.infrastructure_depreciation_per_year * self.dt_years
         self.infrastructure_keep_per_step = float(np.exp(-self.infrastructure_depreciation_per_step))
         self.retrofit_capex_usd_per_mw = site.retrofit_capex_usd_per_mw
@@ -459,11 +467,15 @@ class Plant:
         lt = self.lease_terms(path)
         active = accepted & (path.offer_ready_step <= t) & (t < lt.stop_step)
         demand = active[lt.priority_rows, lt.priority] * lt.facility_mw_by_priority
+        if self.lease_ramp:
+            demand = demand * self.lease_share(t, lt.ready_by_priority)
         room_hpc = np.maximum(hpc_ready_mw - gpu_nodes @ self.gpu_node_mw, 0.0)
         served = np.minimum(np.maximum(room_hpc[:, None] - (np.cumsum(demand, axis=1) - demand), 0.0), demand)
-        # valid until the next step at which an accepted lease starts or ends (term or default)
+        # valid until the next step at which an accepted lease starts, ends (term or default) or
+        # moves to its next ramp-up tranche
+        ready = path.offer_ready_step[accepted].astype(np.float64)
         changes = np.concatenate(
-            [path.offer_ready_step[accepted].astype(np.float64), np.ceil(lt.stop_step[accepted])]
+            [ready, np.ceil(lt.stop_step[accepted])] + [ready + stop for _, stop, _ in self.lease_ramp]
         )
         later = changes[changes > t]
         until = int(later.min()) if later.size else path.n_steps + 1
@@ -569,6 +581,9 @@ class Plant:
                     * (path.offer_price_usd_per_kw_month - net),
                     ready_step,
                     end_step,
+                    path.offer_it_mw
+                    * self.kw_month_per_it_mw_step
+                    * self.lease_serving_cost_usd_per_kw_month,
                 ),
                 priority=priority,
                 priority_rows=np.arange(priority.shape[0])[:, None],
@@ -630,10 +645,12 @@ class Plant:
         cost_per_step: FloatArray,
         ready_step: FloatArray,
         end_step: FloatArray,
+        serving_per_step: FloatArray,
     ) -> dict[str, FloatArray]:
         """Per-offer constants of :meth:`_offer_pv` and :meth:`_hall_factor`, so that a step
         needs only exp(rate t) of scalars. ``price_per_step`` (USD per step at the ready-by
-        date) grows at the escalator g; ``cost_per_step`` (serving and hall opex) is flat."""
+        date) grows at the escalator g; ``cost_per_step`` (serving and hall opex) is flat;
+        ``serving_per_step`` (its serving part) scales with the MW taken during a ramp-up."""
         rho = self.discount_rate_per_step
         lam = self.tenant_hazard_per_step
         g = self.lease_escalation_per_step
@@ -655,6 +672,15 @@ class Plant:
             "hall_before": k * np.exp(-s * ready_step),
             "hall_running": np.full_like(end_step, lam / r_hall - 1.0),
             "hall_decay": np.exp(-r_hall * end_step),
+            "ramp_price": price_per_step,
+            "ramp_serving": serving_per_step,
+            "ramp_before": self._ramp_unpaid_pv(
+                ready_step, ready_step, end_step, price_per_step, serving_per_step
+            )
+            * np.exp(-rho * ready_step),
+            "ramp_end": np.minimum(
+                ready_step + max((stop for _, stop, _ in self.lease_ramp), default=0), end_step
+            ),
         }
 
     @staticmethod
@@ -707,11 +733,68 @@ class Plant:
         rate = rho + self.tenant_hazard_per_step
         c = lt.valuation
         running = c["pv_growing"] * np.exp(self.lease_escalation_per_step * tt) + c["pv_flat"]
-        return np.where(
+        full = np.where(
             tt < lt.ready_step,
             c["pv_before"] * np.exp(rho * tt),
             np.where(tt < lt.end_step, running - c["pv_decay"] * np.exp(rate * tt), 0.0),
         )
+        return full - self._ramp_shortfall_pv(lt, tt) if self.lease_ramp else full
+
+    def _ramp_shortfall_pv(self, lt: _LeaseTerms, tt: FloatArray) -> FloatArray:
+        """What the ramp-up takes off :meth:`_offer_pv` at steps ``tt`` (shaped (..., 1, 1)):
+        before the ready-by step a, a per-offer constant discounted at rho; during the ramp,
+        :meth:`_ramp_unpaid_pv` of the offers still ramping only (few at any step); 0 after."""
+        c = lt.valuation
+        a = lt.ready_step
+        out = np.where(tt < a, c["ramp_before"] * np.exp(self.discount_rate_per_step * tt), 0.0)
+        ramping = np.broadcast_to((tt >= a) & (tt < c["ramp_end"]), out.shape)
+        if np.count_nonzero(ramping):
+            at = np.nonzero(ramping)
+            t_at = np.broadcast_to(tt, out.shape)[at]
+            a_at, end_at = (np.broadcast_to(x, out.shape)[at] for x in (a, lt.end_step))
+            price_at, serving_at = (
+                np.broadcast_to(c[k], out.shape)[at] for k in ("ramp_price", "ramp_serving")
+            )
+            out[at] = self._ramp_unpaid_pv(t_at, a_at, end_at, price_at, serving_at)
+        return out
+
+    def _ramp_unpaid_pv(
+        self, base: FloatArray, a: FloatArray, end: FloatArray, price: FloatArray, serving: FloatArray
+    ) -> FloatArray:
+        """Expected PV at step ``base`` (>= the ready-by step a) of what the ramp-up's tranches
+        still to come leave unpaid: in tranche j, from a + first_j to a + stop_j (cut at the
+        term's end ``end``), the tenant leaves (1 - share_j) of its MW, so the price ``price``
+        exp(g (s - a)) (``price`` per step at a) and the serving cost ``serving`` per step of
+        that share are missing. With x0, x1 the tranche's bounds clipped to [base, end] and
+        R = rho + lambda:
+
+            (1 - share_j) [P exp(g (base - a)) (E(R - g, x0) - E(R - g, x1)) / (R - g)
+                           - S (E(R, x0) - E(R, x1)) / R],   E(r, x) = exp(-r (x - base))."""
+        r_pv = self.discount_rate_per_step + self.tenant_hazard_per_step
+        g = self.lease_escalation_per_step
+        price_now = price * np.exp(g * (base - a))
+        total = np.zeros(np.broadcast(base, a, end).shape)
+        for first, stop, share in self.lease_ramp:
+            x1 = np.maximum(base, np.minimum(a + stop, end))
+            x0 = np.minimum(np.maximum(base, a + first), x1)
+            earned = (
+                price_now
+                * (np.exp(-(r_pv - g) * (x0 - base)) - np.exp(-(r_pv - g) * (x1 - base)))
+                / (r_pv - g)
+            )
+            spent = serving * (np.exp(-r_pv * (x0 - base)) - np.exp(-r_pv * (x1 - base))) / r_pv
+            total = total + (1.0 - share) * (earned - spent)
+        return total
+
+    def lease_share(self, t: int | NDArray[np.int64], ready_step: NDArray[Any]) -> FloatArray:
+        """Share of its contracted MW a lease's tenant takes (and pays for) at step ``t``: the
+        ramp-up tranche's share from the ready-by step until the ramp ends (:attr:`lease_ramp`),
+        1 otherwise (before the ready-by step no lease is served anyway); broadcast."""
+        offset = np.asarray(t) - np.asarray(ready_step)
+        share = np.ones(np.broadcast(offset, ready_step).shape)
+        for first, stop, tranche_share in self.lease_ramp:
+            share = np.where((offset >= first) & (offset < stop), tranche_share, share)
+        return share
 
     def lease_growth(self, t: int | NDArray[np.int64], ready_step: NDArray[Any]) -> FloatArray:
         """Factor by which a lease's price and late penalty have grown by step ``t`` since its
