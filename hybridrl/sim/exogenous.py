@@ -304,13 +304,21 @@ def _release_steps(
 
 
 def _chain(
-    hashrate_th_s: np.ndarray, p: ScenarioParams, block_z: np.ndarray
+    hashrate_th_s: np.ndarray,
+    p: ScenarioParams,
+    block_z: np.ndarray,
+    found_blocks: np.ndarray | None = None,
+    epoch_begin_s: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Blocks, height and difficulty step by step, with the 2,016-block retarget and x4 clamp.
 
     Returns (difficulty (B, T+1), height (B, T+1), blocks (B, T+1), 1 / effective difficulty of
     each step (B, T+1)), where a step that crosses a retarget boundary finds its blocks before the
-    boundary at the old difficulty and the rest at the new one.
+    boundary at the old difficulty and the rest at the new one. With ``found_blocks`` (B, T+1)
+    the blocks of each step are those (a replay of real history, :mod:`hybridrl.sim.history`):
+    the rule then only times the epochs and retargets, from ``epoch_begin_s`` (when the current
+    epoch's first block was found, in seconds from the start; by default estimated at the
+    initial block rate).
     """
     B, T1 = hashrate_th_s.shape
     T = T1 - 1
@@ -323,26 +331,30 @@ def _chain(
     D = np.full(B, n.initial_difficulty)
     h = np.full(B, float(n.initial_height))
     epoch_start = np.floor(h / protocol.RETARGET_INTERVAL_BLOCKS) * protocol.RETARGET_INTERVAL_BLOCKS
-    # time already spent in the current epoch, at the initial block rate
+    # time already spent in the current epoch: given, or at the initial block rate
     rate0 = hashrate_th_s[:, 0] * 1e12 / (D * protocol.HASHES_PER_DIFFICULTY)
-    epoch_begin_s = -(h - epoch_start) / rate0
+    begin_s = -(h - epoch_start) / rate0 if epoch_begin_s is None else np.full(B, epoch_begin_s)
     hash_per_step = hashrate_th_s * (1e12 * secs / protocol.HASHES_PER_DIFFICULTY)
     difficulty[:, 0] = D
     height[:, 0] = h
     boundary = epoch_start + protocol.RETARGET_INTERVAL_BLOCKS
     for t in range(T):
-        lam = hash_per_step[:, t] / D
-        found = np.maximum(lam + np.sqrt(lam) * block_z[:, t], 0.0)
+        if found_blocks is None:
+            lam = hash_per_step[:, t] / D
+            found = np.maximum(lam + np.sqrt(lam) * block_z[:, t], 0.0)
+        else:
+            found = found_blocks[:, t]
         h1 = h + found
         crosses = h1 >= boundary
         if crosses.any():
             frac = np.where(crosses, (boundary - h) / np.maximum(found, 1e-12), 1.0)
-            actual = np.maximum((t + frac) * secs - epoch_begin_s, 1e-9)
+            # the rule times the epoch from its first block to its last: 2,015 of its intervals
+            actual = np.maximum((t + frac) * secs - begin_s, 1e-9) * protocol.TIMED_SHARE_OF_EPOCH
             D_new = np.where(crosses, protocol.retarget_difficulty(D, actual), D)
-            rest = (1.0 - frac) * found * D / D_new
+            rest = (1.0 - frac) * found * (D / D_new if found_blocks is None else 1.0)
             found = np.where(crosses, boundary - h + rest, found)
             inv_d[:, t] = frac / D + (1.0 - frac) / D_new
-            epoch_begin_s = np.where(crosses, (t + frac) * secs, epoch_begin_s)
+            begin_s = np.where(crosses, (t + frac) * secs, begin_s)
             boundary = np.where(crosses, boundary + protocol.RETARGET_INTERVAL_BLOCKS, boundary)
             D = D_new
             h1 = h + found
@@ -413,26 +425,16 @@ def _retrofit_delays(p: ScenarioParams, d: dict[str, np.ndarray]) -> IntArray:
     return np.where(due, np.minimum(epochs, retrofit_delay_limit_epochs(p)), 0).astype(np.int64)
 
 
-def _simulate(p: ScenarioParams, d: dict[str, np.ndarray]) -> ExogenousPath:
+def _simulated_network(
+    p: ScenarioParams, d: dict[str, np.ndarray], frontier_eff: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The simulated BTC price, fees and network (hashrate, chain, subsidy, hashprice) of a batch:
+    the series a replay of real history (:mod:`hybridrl.sim.history`) replaces."""
     B = d["btc_z"].shape[0]
     T = p.time.n_steps
     dt = p.time.dt_days
     dt_y = dt / DAYS_PER_YEAR
-    steps = np.arange(T + 1)
-    years = steps * dt_y
-
-    # ---- ASIC generations: release steps and frontier efficiency
-    asic_eff = np.array([g.efficiency_j_per_th for g in p.asic_market.generations])
-    asic_release = _release_steps(
-        [g.release for g in p.asic_market.generations],
-        [g.release_jitter_days for g in p.asic_market.generations],
-        d["asic_release_z"],
-        p,
-    )
-    asic_available = steps[None, :, None] >= asic_release[:, None, :]
-    frontier_eff = np.where(asic_available, asic_eff, np.inf).min(axis=2)
-    if not np.all(np.isfinite(frontier_eff)):
-        raise ValueError(f"{p.name}: no ASIC generation is released at the start of the episode")
+    years = np.arange(T + 1) * dt_y
 
     # ---- BTC: regime-switching jump diffusion of the log price
     reg = p.btc_price.regimes
@@ -499,21 +501,69 @@ def _simulate(p: ScenarioParams, d: dict[str, np.ndarray]) -> ExogenousPath:
         if np.array_equal(new_subsidy, subsidy_at_height):
             break
         subsidy_at_height = new_subsidy
-    # mean subsidy over each step's blocks (a step may straddle a halving)
+    subsidy = mean_subsidy_btc(height, blocks)
+    hashprice = np.asarray(protocol.hashprice_usd_per_ph_day(subsidy, fees, price, 1.0 / inv_d_eff))
+    return {
+        "btc_price_usd": price,
+        "regime": regime,
+        "fees_btc_per_block": fees,
+        "network_hashrate_th_s": hashrate,
+        "difficulty": difficulty,
+        "height": height,
+        "blocks": blocks,
+        "subsidy_btc": subsidy,
+        "hashprice_usd_per_ph_day": hashprice,
+    }
+
+
+def mean_subsidy_btc(height: np.ndarray, blocks: np.ndarray) -> np.ndarray:
+    """(B, T+1) mean subsidy per block over each step's blocks, from the height at each step's
+    start and the blocks found in it: a step that straddles a halving earns the mean."""
+    T = height.shape[1] - 1
+    subsidy_at_height = protocol.block_subsidy_btc(height)
     s_start = subsidy_at_height[:, :T]
     next_halving = (
         np.floor(height[:, :T] / protocol.HALVING_INTERVAL_BLOCKS) + 1
     ) * protocol.HALVING_INTERVAL_BLOCKS
     after = np.maximum(height[:, 1:] - next_halving, 0.0)
     found = blocks[:, :T]
-    subsidy = np.concatenate(
+    return np.concatenate(
         [
             np.where(found > 0, s_start - 0.5 * s_start * after / np.maximum(found, 1e-12), s_start),
             subsidy_at_height[:, T:],
         ],
         axis=1,
     )
-    hashprice = np.asarray(protocol.hashprice_usd_per_ph_day(subsidy, fees, price, 1.0 / inv_d_eff))
+
+
+def _simulate(
+    p: ScenarioParams, d: dict[str, np.ndarray], network: dict[str, np.ndarray] | None = None
+) -> ExogenousPath:
+    """The batch's paths from its random inputs ``d``; ``network`` (the keys of
+    :func:`_simulated_network`) replaces the simulated BTC price, fees and chain."""
+    T = p.time.n_steps
+    dt = p.time.dt_days
+    dt_y = dt / DAYS_PER_YEAR
+    steps = np.arange(T + 1)
+    years = steps * dt_y
+
+    # ---- ASIC generations: release steps and frontier efficiency
+    asic_eff = np.array([g.efficiency_j_per_th for g in p.asic_market.generations])
+    asic_release = _release_steps(
+        [g.release for g in p.asic_market.generations],
+        [g.release_jitter_days for g in p.asic_market.generations],
+        d["asic_release_z"],
+        p,
+    )
+    asic_available = steps[None, :, None] >= asic_release[:, None, :]
+    frontier_eff = np.where(asic_available, asic_eff, np.inf).min(axis=2)
+    if not np.all(np.isfinite(frontier_eff)):
+        raise ValueError(f"{p.name}: no ASIC generation is released at the start of the episode")
+
+    if network is None:
+        network = _simulated_network(p, d, frontier_eff)
+    hashprice = network["hashprice_usd_per_ph_day"]
+    B = hashprice.shape[0]
 
     # ---- power
     pw = p.power
@@ -603,15 +653,7 @@ def _simulate(p: ScenarioParams, d: dict[str, np.ndarray]) -> ExogenousPath:
     return ExogenousPath(
         dt_days=dt,
         start_date=np.datetime64(p.time.start, "D"),
-        btc_price_usd=price,
-        regime=regime,
-        fees_btc_per_block=fees,
-        network_hashrate_th_s=hashrate,
-        difficulty=difficulty,
-        height=height,
-        blocks=blocks,
-        subsidy_btc=subsidy,
-        hashprice_usd_per_ph_day=hashprice,
+        **network,
         power_rt_usd_per_mwh=rt,
         dr_call=dr_call,
         availability=availability,
