@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from hybridrl.sim import load_scenario
+from hybridrl.baselines import RULE_POLICIES
+from hybridrl.evaluation import evaluate
+from hybridrl.sim import load_scenario, sample_paths
 from hybridrl.sim.history import HistoryFileError, NetworkHistory, read_network_history, replay_paths
 from hybridrl.sim.params import ScenarioParams
 
@@ -227,3 +232,73 @@ def test_a_window_outside_the_file_or_not_daily_is_refused(synthetic_file: Path)
     hourly = dataclasses.replace(params, time=dataclasses.replace(params.time, dt_days=1 / 24))
     with pytest.raises(ValueError, match="daily steps"):
         replay_paths(hourly, history, [0])
+
+
+def test_offers_arrive_from_their_first_date() -> None:
+    params = load_scenario("history_2020")
+    path = sample_paths(params, list(range(16)))
+    first = (params.offers.first_arrival - params.time.start).days
+    arrived = path.offer_arrival_step[path.offer_arrival_step <= path.n_steps]
+    assert arrived.size and arrived.min() >= first
+    unset = dataclasses.replace(params, offers=dataclasses.replace(params.offers, first_arrival=None))
+    early = sample_paths(unset, list(range(16))).offer_arrival_step
+    assert early[early <= path.n_steps].min() < first
+    assert unset.scenario_hash != params.scenario_hash  # the date is part of the world
+
+
+@pytest.mark.skipif(not REAL.is_file(), reason="the Coin Metrics file is not here")
+def test_every_rule_policy_runs_the_2020_2025_backtest() -> None:
+    params = load_scenario("history_2020")
+    history = read_network_history(REAL)
+    seeds = list(range(4))
+    path = replay_paths(params, history, seeds)
+    assert path.n_steps == (params.time.end - params.time.start).days + 1
+    for name, policy in RULE_POLICIES.items():
+        table = evaluate(policy, params, seeds, path=path)
+        assert np.isfinite(table["nav_change_usd"]).all(), name
+        assert not table["bankrupt"].any(), name
+
+
+def _backtest(tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess[str]:
+    script = Path(__file__).resolve().parents[1] / "experiments" / "backtest.py"
+    return subprocess.run(
+        [sys.executable, str(script), *overrides, f"hydra.run.dir={tmp_path / 'out'}"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
+
+
+def test_the_backtest_app_reports_every_rule_policy_on_the_replay(
+    synthetic_file: Path, tmp_path: Path
+) -> None:
+    done = _backtest(
+        tmp_path,
+        f"data={synthetic_file}",
+        "start=2020-02-01",
+        "end=2020-09-30",
+        "seeds=2",
+        "mpc=[]",
+        "oracle=false",
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = tmp_path / "out"
+    replay = pd.read_csv(out / "replay.csv")
+    assert len(replay) == (dt.date(2020, 9, 30) - dt.date(2020, 2, 1)).days + 1
+    assert replay["hashprice_error"].abs().median() < 0.03
+    paths = pd.read_csv(out / "paths.csv")
+    assert set(paths["policy"]) == set(RULE_POLICIES) and len(paths) == 2 * len(RULE_POLICIES)
+
+
+def test_the_backtest_app_refuses_a_bad_file_or_window(synthetic_file: Path, tmp_path: Path) -> None:
+    done = _backtest(tmp_path, "data=absent.csv")
+    assert done.returncode == 2 and "data" in done.stderr and "absent.csv" in done.stderr
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        HEADER + "\n" + "\n".join(_synthetic_rows()[:5]).replace("2020-01-03", "2020-01-09") + "\n"
+    )
+    done = _backtest(tmp_path, f"data={bad}")
+    assert done.returncode == 2 and "row 4, column date" in done.stderr, done.stderr[-1000:]
+    done = _backtest(tmp_path, f"data={synthetic_file}", "start=2020-02-01", "end=2022-01-01", "oracle=false")
+    assert done.returncode == 2 and "runs past the file's last day" in done.stderr, done.stderr[-1000:]

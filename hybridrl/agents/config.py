@@ -9,6 +9,7 @@ here by :func:`config_problems`, which lists every problem at once with its dott
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -320,6 +321,38 @@ class BenchmarkConfig:
             raise ConfigError(out)
 
 
+@dataclass
+class BacktestConfig(BenchmarkConfig):
+    """Every policy on real network history; see ``experiments/backtest.py``. The seeds sample
+    what the file lacks (power, GPU market, offers, outages): the network is the same on each."""
+
+    data: str = ""
+    """A daily history file in the Coin Metrics format (the project ships none)."""
+    start: str = "2020-01-01"
+    end: str = ""
+    """Last day of the window (inclusive); empty: the file's last day."""
+
+    def __post_init__(self) -> None:
+        out = []
+        if not self.data:
+            out.append(("data", "a history file is needed: data=<file.csv> (Coin Metrics daily format)"))
+        elif not Path(self.data).is_file():
+            out.append(("data", f"{self.data!r} is not a file"))
+        for key in ("start", "end"):
+            value = getattr(self, key)
+            if value or key == "start":
+                try:
+                    dt.date.fromisoformat(value)
+                except ValueError:
+                    out.append((key, f"expected a date YYYY-MM-DD, got {value!r}"))
+        try:
+            super().__post_init__()
+        except ConfigError as err:
+            out = list(err.problems) + out
+        if out:
+            raise ConfigError(out)
+
+
 def _range_problems(obj: object) -> list[tuple[str, str]]:
     out = []
     for f in dataclasses.fields(obj):  # type: ignore[arg-type]
@@ -376,5 +409,6 @@ def register_configs() -> None:
     schema.agent = MISSING  # filled by the agent group with its own schema (a subclass)
     cs.store(name="train_schema", node=schema)
     cs.store(name="benchmark_schema", node=BenchmarkConfig)
+    cs.store(name="backtest_schema", node=BacktestConfig)
     for algo, schema in AGENT_CONFIGS.items():
         cs.store(group="agent", name=f"{algo.value}_schema", node=schema)

@@ -83,8 +83,10 @@ def run_benchmark(
     n_boot: int = 10_000,
     log: Callable[[str], None] = print,
     n_jobs: int = 1,
+    path: ExogenousPath | None = None,
 ) -> BenchmarkResult:
-    """Evaluate ``policies`` (always_mine is added if missing) and the oracle on ``seeds``.
+    """Evaluate ``policies`` (always_mine is added if missing) and the oracle on ``seeds``
+    (their sampled paths, or ``path``, one row per seed: a replay of real history).
 
     The oracle is warm-started from every evaluated policy's plan on each path (replayed, not
     re-run), so its plan is never worse than theirs even when its time limit stops it.
@@ -94,7 +96,10 @@ def run_benchmark(
         raise ValueError(f"policy names must be unique: {[p.name for p in policies]}")
     if not any(p.name == "always_mine" for p in policies):
         policies = [AlwaysMine(), *policies]
-    path = sample_paths(params, list(seeds))
+    if path is None:
+        path = sample_paths(params, list(seeds))
+    elif path.n_paths != len(seeds):
+        raise ValueError(f"the path has {path.n_paths} rows for {len(seeds)} seeds")
     frames: list[pd.DataFrame] = []
     trajectories: dict[str, Trajectory] = {}
     seconds: dict[str, float] = {}
@@ -226,9 +231,6 @@ def run_from_config(
     """The benchmark of ``experiments/benchmark.py``: build the policies the config names
     (training one on the fly if asked), check that no RL policy trained on the held-out seeds,
     run, write the report into ``out_dir`` and, with W&B on, log its tables and plots."""
-    from hybridrl.baselines.forecast import ConditionalExpectationForecaster, PersistenceForecaster
-    from hybridrl.baselines.mpc import MPC
-    from hybridrl.baselines.rules import RULE_POLICIES
     from hybridrl.evaluation.report import write_report
     from hybridrl.sim.params import load_scenario
 
@@ -236,6 +238,27 @@ def run_from_config(
     out.mkdir(parents=True, exist_ok=True)
     params = load_scenario(cfg.env.scenario)
     seeds = list(range(cfg.first_seed, cfg.first_seed + cfg.seeds))
+    policies = build_policies(cfg, params, seeds, out, log)
+    oracle = OracleSettings(time_limit_s=cfg.oracle_time_limit_s) if cfg.oracle else None
+    result = run_benchmark(
+        params, seeds, policies, oracle=oracle, n_boot=cfg.bootstrap, log=log, n_jobs=cfg.n_jobs
+    )
+    title = cfg.title or f"Benchmark on {params.name}"
+    files = write_report(result, out, title=title)
+    if cfg.logger.kind.value == "wandb":
+        _log_wandb(cfg, out, result, files)
+    return result
+
+
+def build_policies(
+    cfg: BenchmarkConfig, params: ScenarioParams, seeds: Sequence[int], out: Path, log: Callable[[str], None]
+) -> list[Policy]:
+    """The policies a benchmark config names: rules, MPCs and trained runs (one trained on the
+    fly into ``out``/train first if asked), each run checked against the seeds and the world."""
+    from hybridrl.baselines.forecast import ConditionalExpectationForecaster, PersistenceForecaster
+    from hybridrl.baselines.mpc import MPC
+    from hybridrl.baselines.rules import RULE_POLICIES
+
     run_dirs = [Path(r) for r in cfg.runs]
     if cfg.train_on_the_fly:
         from hybridrl.agents.training import train
@@ -256,21 +279,13 @@ def run_from_config(
     policies += [MPC(forecasters[name]()) for name in cfg.mpc]
     for run_dir in run_dirs:
         meta = json.loads((run_dir / RUN_FILE).read_text())
-        check_held_out(seeds, training=[int(s) for s in meta.get("training_seeds", [])])
+        check_held_out(list(seeds), training=[int(s) for s in meta.get("training_seeds", [])])
         check_trained_world(run_dir, params, log)
         from hybridrl.agents.policy import load_trained_policy
 
         name = f"{meta['algo']}_{run_dir.name}" if len(run_dirs) > 1 else meta["algo"]
         policies.append(load_trained_policy(run_dir, which=cfg.run_model, name=name))
-    oracle = OracleSettings(time_limit_s=cfg.oracle_time_limit_s) if cfg.oracle else None
-    result = run_benchmark(
-        params, seeds, policies, oracle=oracle, n_boot=cfg.bootstrap, log=log, n_jobs=cfg.n_jobs
-    )
-    title = cfg.title or f"Benchmark on {params.name}"
-    files = write_report(result, out, title=title)
-    if cfg.logger.kind.value == "wandb":
-        _log_wandb(cfg, out, result, files)
-    return result
+    return policies
 
 
 def _log_wandb(cfg: BenchmarkConfig, out: Path, result: BenchmarkResult, files: dict[str, Path]) -> None:

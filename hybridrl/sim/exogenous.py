@@ -634,6 +634,8 @@ def _simulate(
     # ---- hosting offers
     o = p.offers
     arrival_days = np.cumsum(d["offer_gap_days"], axis=1)
+    if o.first_arrival is not None:  # the Poisson clock starts at the offers' first date
+        arrival_days = arrival_days + max((o.first_arrival - p.time.start).days, 0)
     horizon_days = T * dt
     exists = arrival_days < horizon_days
     arrival = np.where(exists, np.floor(arrival_days / dt), T + 1).astype(np.int64)

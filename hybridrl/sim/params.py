@@ -20,6 +20,7 @@ import json
 import math
 import os
 import re
+import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -368,6 +369,11 @@ class OfferParams:
     ready_min_months: float = _spec(ge=0.0)
     ready_max_months: float = _spec(ge=0.0)
     late_penalty_fraction: float = _spec(0.5, ge=0.0, doc="penalty per late kW-month / price")
+    first_arrival: dt.date | None = _spec(
+        None,
+        doc="date before which no offer arrives (the arrivals' Poisson clock starts there); "
+        "unset: from the episode's start",
+    )
     escalator_per_year: float = _spec(
         0.0,
         ge=0.0,
@@ -564,10 +570,20 @@ class ScenarioParams:
     def scenario_hash(self) -> str:
         """sha256 of the canonical values of the world (every parameter but ``name``,
         ``description`` and ``sources``): two equal hashes mean the same world, whatever the
-        words around it."""
+        words around it. An optional parameter left unset (None) is left out, so that adding
+        one keeps the hash of every world that does not use it."""
         world = {k: v for k, v in dataclasses.asdict(self).items() if k not in WORDS}
-        blob = json.dumps(world, sort_keys=True, default=str)
+        blob = json.dumps(_without_none(world), sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _without_none(value: Any) -> Any:
+    """``value`` with every None-valued mapping entry dropped, at any depth."""
+    if isinstance(value, dict):
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [_without_none(v) for v in value]
+    return value
 
 
 # --------------------------------------------------------------------------- loading
@@ -722,6 +738,12 @@ def _fail(source: str, key: str, message: str) -> ScenarioError:
 def _build(tp: Any, value: Any, key: str, source: str, meta: Mapping[str, Any] | None = None) -> Any:
     """Convert ``value`` to type ``tp`` strictly, checking ``meta`` range constraints."""
     origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType) and type(None) in args:  # an optional parameter
+        if value is None:
+            return None
+        (tp,) = (a for a in args if a is not type(None))
+        origin = typing.get_origin(tp)
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
         return _build_dataclass(tp, value, key, source)
     if origin is tuple:
