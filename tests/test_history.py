@@ -289,6 +289,12 @@ def test_the_backtest_app_reports_every_rule_policy_on_the_replay(
     assert replay["hashprice_error"].abs().median() < 0.03
     paths = pd.read_csv(out / "paths.csv")
     assert set(paths["policy"]) == set(RULE_POLICIES) and len(paths) == 2 * len(RULE_POLICIES)
+    per_year = pd.read_csv(out / "per_year.csv")
+    assert set(per_year["year"]) == {2020} and set(per_year["policy"]) == set(RULE_POLICIES)
+    # the year's NAV change is the episode's (one calendar year here), the mean over the seeds
+    for name, got in per_year.groupby("policy"):
+        expected = paths.loc[paths["policy"] == name, "nav_change_usd"].mean()
+        assert got["nav_change_usd"].iloc[0] == pytest.approx(expected, rel=1e-9), name
 
 
 def test_the_backtest_app_refuses_a_bad_file_or_window(synthetic_file: Path, tmp_path: Path) -> None:

@@ -5,7 +5,7 @@
     hybridrl-backtest data=<csv> runs=[outputs/train/<run>] mpc=[]
 
 Writes the benchmark's report (paths.csv, summary.csv, summary.md, pairs.csv, plots/) and
-replay.csv into the output directory and prints the summary table.
+replay.csv and per_year.csv into the output directory and prints the summary table.
 """
 
 from __future__ import annotations
@@ -33,7 +33,10 @@ def main(cfg: DictConfig) -> None:
         fail(err)
     print()
     print(open(f"{out}/summary.md").read())
-    print(f"report and plots: {out} (summary.md, summary.csv, paths.csv, pairs.csv, replay.csv, plots/)")
+    print(
+        f"report and plots: {out} (summary.md, summary.csv, paths.csv, pairs.csv, replay.csv, "
+        "per_year.csv, plots/)"
+    )
 
 
 if __name__ == "__main__":

@@ -3,8 +3,8 @@
 The benchmark's policies, metrics and report on a path whose BTC price, fees, blocks and
 difficulty are the file's (:func:`hybridrl.sim.history.replay_paths`), over a window of the
 scenario (``envs/history_2020.yaml`` by default), with what the file lacks sampled on each seed.
-Adds ``replay.csv``: the model's FPPS hashprice beside what one PH/s really earned each day, and
-the rebuilt difficulty beside the one the file implies.
+Adds ``replay.csv`` (the model's FPPS hashprice beside what one PH/s really earned each day, the
+rebuilt difficulty beside the one the file implies) and ``per_year.csv`` (:func:`per_year_table`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import pandas as pd
 
 from hybridrl.agents.config import BacktestConfig
 from hybridrl.evaluation.benchmark import BenchmarkResult, OracleSettings, build_policies, run_benchmark
+from hybridrl.evaluation.metrics import btc_beta, monthly_mean, monthly_rate, monthly_sd
 from hybridrl.sim.exogenous import ExogenousPath
 from hybridrl.sim.history import NetworkHistory, read_network_history, replay_paths
 from hybridrl.sim.params import ScenarioParams
@@ -63,6 +64,38 @@ def replay_table(path: ExogenousPath, history: NetworkHistory) -> pd.DataFrame:
     )
 
 
+def per_year_table(result: BenchmarkResult) -> pd.DataFrame:
+    """One row per (policy, calendar year), means over the seeds: NAV change over the year,
+    operating revenue, operating cash flow, BTC beta (monthly revenue against the monthly mean
+    BTC price, within the year) and the sd of monthly operating cash flow: the seed's thesis
+    (AI lowers revenue volatility and BTC beta) year by year on the real past."""
+    path = result.path
+    T = path.n_steps
+    dates = path.dates[:T].astype("datetime64[D]")
+    years = dates.astype("datetime64[Y]").astype(int) + 1970
+    rows = []
+    for name, traj in result.trajectories.items():
+        for year in np.unique(years):
+            at = np.flatnonzero(years == year)
+            first, stop = int(at[0]), int(at[-1]) + 1
+            revenue = monthly_rate(traj.revenue_usd[:, first:stop], dates[first:stop], path.dt_days)
+            cash = monthly_rate(traj.operating_cash_usd[:, first:stop], dates[first:stop], path.dt_days)
+            price = monthly_mean(path.btc_price_usd[:, first:stop], dates[first:stop])
+            rows.append(
+                {
+                    "policy": name,
+                    "year": int(year),
+                    "days": stop - first,
+                    "nav_change_usd": float(np.mean(traj.nav_usd[:, stop] - traj.nav_usd[:, first])),
+                    "revenue_usd": float(np.mean(traj.revenue_usd[:, first:stop].sum(axis=1))),
+                    "operating_cash_usd": float(np.mean(traj.operating_cash_usd[:, first:stop].sum(axis=1))),
+                    "btc_beta": float(np.nanmean(btc_beta(revenue, price))),
+                    "monthly_cash_flow_sd_usd": float(np.nanmean(monthly_sd(cash))),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
 def run_backtest_from_config(
     cfg: BacktestConfig, out_dir: str | Path, log: Callable[[str], None] = print
 ) -> BenchmarkResult:
@@ -91,4 +124,5 @@ def run_backtest_from_config(
     )
     title = cfg.title or f"Backtest on {Path(cfg.data).name}, {params.time.start} to {params.time.end}"
     write_report(result, out, title=title)
+    per_year_table(result).to_csv(out / "per_year.csv", index=False)
     return result
