@@ -295,6 +295,12 @@ def test_the_backtest_app_reports_every_rule_policy_on_the_replay(
     for name, got in per_year.groupby("policy"):
         expected = paths.loc[paths["policy"] == name, "nav_change_usd"].mean()
         assert got["nav_change_usd"].iloc[0] == pytest.approx(expected, rel=1e-9), name
+        mined = paths.loc[paths["policy"] == name, "btc_mined"].mean()
+        assert got["btc_mined"].iloc[0] == pytest.approx(mined, rel=1e-9), name
+    # always_mine buys no ASICs: its all-in cost is its cash cost, which power and opex make up
+    mine = per_year[per_year["policy"] == "always_mine"].iloc[0]
+    assert mine["all_in_cost_usd_per_btc"] == pytest.approx(mine["cash_cost_usd_per_btc"])
+    assert 0 < mine["cash_cost_usd_per_btc"] < mine["revenue_usd"] / mine["btc_mined"]
 
 
 def test_the_backtest_app_refuses_a_bad_file_or_window(synthetic_file: Path, tmp_path: Path) -> None:

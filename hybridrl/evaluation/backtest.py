@@ -20,6 +20,7 @@ import pandas as pd
 from hybridrl.agents.config import BacktestConfig
 from hybridrl.evaluation.benchmark import BenchmarkResult, OracleSettings, build_policies, run_benchmark
 from hybridrl.evaluation.metrics import btc_beta, monthly_mean, monthly_rate, monthly_sd
+from hybridrl.evaluation.rollout import Trajectory
 from hybridrl.sim.exogenous import ExogenousPath
 from hybridrl.sim.history import NetworkHistory, read_network_history, replay_paths
 from hybridrl.sim.params import ScenarioParams
@@ -67,8 +68,9 @@ def replay_table(path: ExogenousPath, history: NetworkHistory) -> pd.DataFrame:
 def per_year_table(result: BenchmarkResult) -> pd.DataFrame:
     """One row per (policy, calendar year), means over the seeds: NAV change over the year,
     operating revenue, operating cash flow, BTC beta (monthly revenue against the monthly mean
-    BTC price, within the year) and the sd of monthly operating cash flow: the seed's thesis
-    (AI lowers revenue volatility and BTC beta) year by year on the real past."""
+    BTC price, within the year), the sd of monthly operating cash flow (the seed's thesis, that
+    AI lowers revenue volatility and BTC beta, year by year on the real past), BTC mined and the
+    cost to mine one (:func:`_cost_per_btc`)."""
     path = result.path
     T = path.n_steps
     dates = path.dates[:T].astype("datetime64[D]")
@@ -91,9 +93,27 @@ def per_year_table(result: BenchmarkResult) -> pd.DataFrame:
                     "operating_cash_usd": float(np.mean(traj.operating_cash_usd[:, first:stop].sum(axis=1))),
                     "btc_beta": float(np.nanmean(btc_beta(revenue, price))),
                     "monthly_cash_flow_sd_usd": float(np.nanmean(monthly_sd(cash))),
+                    **_cost_per_btc(traj, first, stop),
                 }
             )
     return pd.DataFrame(rows)
+
+
+def _cost_per_btc(traj: Trajectory, first: int, stop: int) -> dict[str, float]:
+    """Cost to mine one BTC over steps [first, stop), over the seeds' totals: cash (the ASICs'
+    share of the site's power cost and the mining halls' opex) and all-in (plus the ASICs bought
+    in those steps, cash basis); NaN when no BTC was mined."""
+    btc = float(traj.btc_mined[:, first:stop].sum())
+    cash = -float((traj.mining_power_usd[:, first:stop] + traj.mining_opex_usd[:, first:stop]).sum())
+    capex = -float(traj.asic_capex_usd[:, first:stop].sum())
+    if btc <= 0:
+        return {"btc_mined": btc, "cash_cost_usd_per_btc": np.nan, "all_in_cost_usd_per_btc": np.nan}
+    seeds = traj.btc_mined.shape[0]
+    return {
+        "btc_mined": btc / seeds,
+        "cash_cost_usd_per_btc": cash / btc,
+        "all_in_cost_usd_per_btc": (cash + capex) / btc,
+    }
 
 
 def run_backtest_from_config(

@@ -16,7 +16,7 @@ from hybridrl.economics import INVESTMENT_TERMS, REVENUE_TERMS
 from hybridrl.sim.exogenous import ExogenousPath, SeedLike, sample_paths
 from hybridrl.sim.information import PathReveal, PathView
 from hybridrl.sim.params import ScenarioParams, load_scenario
-from hybridrl.sim.plant import CASH_FLOW_TERMS, NativeAction, Plant, PlantState, nav_from_parts
+from hybridrl.sim.plant import CASH_FLOW_TERMS, NativeAction, Plant, PlantState, StepOutcome, nav_from_parts
 from hybridrl.sim.protocol import HALVING_INTERVAL_BLOCKS
 
 FloatArray = NDArray[np.float64]
@@ -39,6 +39,16 @@ class Trajectory:
     curtailed_mw: FloatArray
     limit_mw: FloatArray
     """Power the site could draw (interconnection x availability)."""
+    btc_mined: FloatArray
+    """BTC the site's ASICs earned in each step."""
+    mining_power_usd: FloatArray
+    """The site's power cost (PPA less the real-time settlement of energy not drawn) in the
+    step, the share the ASICs drew of the site's own energy (leases pass their power through);
+    negative, USD."""
+    mining_opex_usd: FloatArray
+    """Fixed opex of the mining-ready halls in the step (negative, USD)."""
+    asic_capex_usd: FloatArray
+    """ASICs bought in the step (negative, USD)."""
 
     @property
     def idle_mw(self) -> FloatArray:
@@ -104,7 +114,19 @@ def rollout(plant: Plant, path: ExogenousPath, policy: Policy, record: bool = Fa
     shape = (B, T) if record else (0, 0)  # no per-step memory unless asked for
     traj = {
         name: np.zeros(shape)
-        for name in ("revenue", "operating", "mining", "gpu", "lease", "curtailed", "limit")
+        for name in (
+            "revenue",
+            "operating",
+            "mining",
+            "gpu",
+            "lease",
+            "curtailed",
+            "limit",
+            "btc",
+            "mining_power",
+            "mining_opex",
+            "asic_capex",
+        )
     }
     nav_series = np.zeros((B, T + 1) if record else (B, 0))
     state = plant.initial_state(B)
@@ -135,6 +157,7 @@ def rollout(plant: Plant, path: ExogenousPath, policy: Policy, record: bool = Fa
             traj["lease"][:, t] = out.lease_power_mw * alive
             traj["curtailed"][:, t] = out.curtailed_mw * alive
             traj["limit"][:, t] = out.power_limit_mw * alive
+            _record_mining(plant, traj, t, out, alive)
         for k, v in out.cash_flows_usd.items():
             flows[k] += v * alive
         btc += out.btc_mined * alive
@@ -161,6 +184,10 @@ def rollout(plant: Plant, path: ExogenousPath, policy: Policy, record: bool = Fa
             leased_mw=traj["lease"],
             curtailed_mw=traj["curtailed"],
             limit_mw=traj["limit"],
+            btc_mined=traj["btc"],
+            mining_power_usd=traj["mining_power"],
+            mining_opex_usd=traj["mining_opex"],
+            asic_capex_usd=traj["asic_capex"],
         )
         if record
         else None
@@ -180,6 +207,19 @@ def rollout(plant: Plant, path: ExogenousPath, policy: Policy, record: bool = Fa
         nav_end_parts_usd=parts_end,
         trajectory=trajectory,
     )
+
+
+def _record_mining(
+    plant: Plant, traj: dict[str, FloatArray], t: int, out: StepOutcome, alive: NDArray[np.bool_]
+) -> None:
+    """Step t's mining economics into ``traj`` (what the cost to mine one BTC reads)."""
+    f = out.cash_flows_usd
+    own_mw = out.asic_power_mw + out.gpu_power_mw
+    share = np.divide(out.asic_power_mw, own_mw, out=np.zeros_like(own_mw), where=own_mw > 0)
+    traj["btc"][:, t] = out.btc_mined * alive
+    traj["mining_power"][:, t] = (f["power_ppa_usd"] + f["power_rt_usd"]) * share * alive
+    traj["mining_opex"][:, t] = -out.state.mining_ready_mw * plant.opex_mining_usd_per_mw_step * alive
+    traj["asic_capex"][:, t] = f["asic_capex_usd"] * alive
 
 
 def concat_results(parts: Sequence[RolloutResult]) -> RolloutResult:
