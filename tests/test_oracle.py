@@ -324,3 +324,16 @@ def test_policy_warm_start_fixes_every_integer_variable() -> None:
     integer = model.lp._columns()[3]
     assert sorted(cols.tolist()) == np.flatnonzero(integer).tolist()
     assert np.all(vals == np.round(vals))
+
+
+def test_a_site_without_hpc_halls_is_feasible_for_the_oracle() -> None:
+    """history_2020 starts with no HPC MW, and none can arrive within half a year (the retrofit
+    lead time is 280 days): the capacity rows' slack must vanish with the fleet, or the empty
+    hall made every such window infeasible."""
+    params = load_scenario("history_2020")
+    params = dataclasses.replace(params, time=dataclasses.replace(params.time, end=dt.date(2020, 7, 1)))
+    plant = Plant(params)
+    path = sample_paths(params, [0])
+    result = solve_oracle(plant, path)
+    assert result.status == "optimal" and result.plan is not None
+    assert replay(plant, path, result.plan) == pytest.approx(result.objective_usd, rel=1e-6)

@@ -47,6 +47,11 @@ USD_PER_UNIT = 1e6
 """Money rows and the cash and debt variables are in millions of USD, to keep the MILP well scaled."""
 CAPACITY_MARGIN_MW = 1e-6
 """Capacity rows keep this slack so that a solution at tolerance never loses a whole node on replay."""
+CAPACITY_MARGIN_SHARE = 1e-4
+"""The same slack for the fleet rows, as a share of the MW the fleet uses: it vanishes with the
+fleet, so that a site with no HPC MW and none arriving within the horizon (a 2020 site) is not
+made infeasible by a margin its empty hall cannot give (1e-4 of one 11 kW node is 1.1e-6 MW,
+above HiGHS's feasibility tolerance)."""
 BUDGET_MARGIN_USD = 1.0
 GPU_RELAXED_SHARE = 0.92
 """Share of the time left after the policy runs given to the MILP with GPU node counts relaxed
@@ -443,7 +448,9 @@ class OracleModel:
         epochs = np.arange(n_e)
         held = Expr.var(self.F) + self._window_sum(self.buy, p.asic_lead_epochs, epochs, self.pre_asic)
         used = (held * np.tile(self.mw_per_unit, n_e)).group_sum(np.repeat(epochs, G), n_e)
-        self.lp.add_constraints("asic-mining_space", used - Expr.var(self.M), upper=-CAPACITY_MARGIN_MW)
+        self.lp.add_constraints(
+            "asic-mining_space", used * (1.0 + CAPACITY_MARGIN_SHARE) - Expr.var(self.M), upper=0.0
+        )
 
     def _order_caps(self) -> None:
         """asic-order_cap: sum_g mw_g buy[e,g] <= max MW per epoch;
@@ -472,9 +479,8 @@ class OracleModel:
     def _gpu_hpc_space(self) -> None:
         """gpu-hpc_space: sum_j node_mw_j (N[e,j] + on order after e) <= H[e]  [MW]."""
         epochs = np.arange(self.n_e)
-        self.lp.add_constraints(
-            "gpu-hpc_space", self._gpu_on_order_mw(epochs) - Expr.var(self.H), upper=-CAPACITY_MARGIN_MW
-        )
+        used = self._gpu_on_order_mw(epochs) * (1.0 + CAPACITY_MARGIN_SHARE)
+        self.lp.add_constraints("gpu-hpc_space", used - Expr.var(self.H), upper=0.0)
 
     def _lease_capacity_at_acceptance(self) -> None:
         """lease-capacity: for each candidate (k, e), if x[k,e] = 1:
