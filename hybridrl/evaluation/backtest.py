@@ -25,6 +25,9 @@ from hybridrl.sim.exogenous import ExogenousPath
 from hybridrl.sim.history import NetworkHistory, read_network_history, replay_paths
 from hybridrl.sim.params import ScenarioParams
 
+MIN_BTC_FOR_COST = 10.0
+"""BTC a seed must mine in a year for its cost per BTC to be reported."""
+
 
 def window_params(
     params: ScenarioParams, history: NetworkHistory, start: str, end: str = ""
@@ -102,13 +105,16 @@ def per_year_table(result: BenchmarkResult) -> pd.DataFrame:
 def _cost_per_btc(traj: Trajectory, first: int, stop: int) -> dict[str, float]:
     """Cost to mine one BTC over steps [first, stop), over the seeds' totals: cash (the ASICs'
     share of the site's power cost and the mining halls' opex) and all-in (plus the ASICs bought
-    in those steps, cash basis); NaN when no BTC was mined."""
+    in those steps, cash basis); NaN when fewer than :data:`MIN_BTC_FOR_COST` BTC a seed were
+    mined (a fleet all but switched off has no meaningful cost per BTC). The power part is the
+    site's PPA cost less its real-time resale, so it can be negative in a year when reselling
+    the PPA's energy earned more than the PPA cost."""
+    seeds = traj.btc_mined.shape[0]
     btc = float(traj.btc_mined[:, first:stop].sum())
     cash = -float((traj.mining_power_usd[:, first:stop] + traj.mining_opex_usd[:, first:stop]).sum())
     capex = -float(traj.asic_capex_usd[:, first:stop].sum())
-    if btc <= 0:
-        return {"btc_mined": btc, "cash_cost_usd_per_btc": np.nan, "all_in_cost_usd_per_btc": np.nan}
-    seeds = traj.btc_mined.shape[0]
+    if btc < MIN_BTC_FOR_COST * seeds:
+        return {"btc_mined": btc / seeds, "cash_cost_usd_per_btc": np.nan, "all_in_cost_usd_per_btc": np.nan}
     return {
         "btc_mined": btc / seeds,
         "cash_cost_usd_per_btc": cash / btc,
