@@ -314,3 +314,12 @@ def test_the_backtest_app_refuses_a_bad_file_or_window(synthetic_file: Path, tmp
     assert done.returncode == 2 and "row 4, column date" in done.stderr, done.stderr[-1000:]
     done = _backtest(tmp_path, f"data={synthetic_file}", "start=2020-02-01", "end=2022-01-01", "oracle=false")
     assert done.returncode == 2 and "runs past the file's last day" in done.stderr, done.stderr[-1000:]
+
+
+@pytest.mark.skipif(not REAL.is_file(), reason="the Coin Metrics file is not here")
+def test_every_halving_of_the_real_file_anchors_the_same_heights() -> None:
+    history = read_network_history(REAL)
+    assert [k for _, _, k in history.halvings] == [1, 2, 3, 4]
+    heights = [history.height_at_start(day) for day, _, _ in history.halvings]
+    for other in heights[1:]:
+        np.testing.assert_array_equal(other, heights[0])

@@ -107,9 +107,11 @@ class NetworkHistory:
 
     def height_at_start(self, near_day: int) -> FloatArray:
         """Height at the start of each day (the blocks found before it), anchored on the halving
-        nearest to day index ``near_day``: block counts summed over years may drift by a few
-        blocks from the real chain (the Coin Metrics file puts the 2024 halving 5 blocks early
-        when counted from the 2020 one), so the anchor is taken near the days that matter."""
+        nearest to day index ``near_day``, so that a file whose daily block counts drift over
+        the years stays right near the days that matter (on the Coin Metrics file the four
+        halvings agree: each anchor gives the same heights)."""
+        if not self.halvings:
+            raise ValueError(f"{self.source}: no halving on these days to anchor the height on")
         day, n_before, number = min(self.halvings, key=lambda h: abs(h[0] - near_day))
         before = np.concatenate([[0.0], np.cumsum(self.blocks)[:-1]])
         return before + (protocol.HALVING_INTERVAL_BLOCKS * number - n_before - before[day])
