@@ -501,8 +501,21 @@ def _simulated_network(
         if np.array_equal(new_subsidy, subsidy_at_height):
             break
         subsidy_at_height = new_subsidy
+    return network_series(price, regime, fees, hashrate, (difficulty, height, blocks, inv_d_eff))
+
+
+def network_series(
+    price: np.ndarray,
+    regime: np.ndarray,
+    fees: np.ndarray,
+    hashrate: np.ndarray,
+    chain: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+) -> dict[str, np.ndarray]:
+    """The network series of a path (the keys :func:`_simulate` takes as ``network``) from the
+    price, regime, fees per block, hashrate and :func:`_chain`'s output: the subsidy by height
+    and the FPPS hashprice follow. Shared by the simulated network and a replay of history."""
+    difficulty, height, blocks, inv_d_eff = chain
     subsidy = mean_subsidy_btc(height, blocks)
-    hashprice = np.asarray(protocol.hashprice_usd_per_ph_day(subsidy, fees, price, 1.0 / inv_d_eff))
     return {
         "btc_price_usd": price,
         "regime": regime,
@@ -512,7 +525,9 @@ def _simulated_network(
         "height": height,
         "blocks": blocks,
         "subsidy_btc": subsidy,
-        "hashprice_usd_per_ph_day": hashprice,
+        "hashprice_usd_per_ph_day": np.asarray(
+            protocol.hashprice_usd_per_ph_day(subsidy, fees, price, 1.0 / inv_d_eff)
+        ),
     }
 
 

@@ -42,7 +42,7 @@ from hybridrl.sim.exogenous import (
     _chain,
     _row_inputs,
     _simulate,
-    mean_subsidy_btc,
+    network_series,
     seed_sequences,
 )
 from hybridrl.sim.params import ScenarioParams
@@ -311,7 +311,7 @@ def replayed_network(params: ScenarioParams, history: NetworkHistory, n_paths: i
     # file ends there (its blocks are never used)
     w = history.slice(first, first + T + 1)
     if w.n_days == T:
-        w = w.slice(0, T).extend_by_last_day()
+        w = w.extend_by_last_day()
     heights = history.height_at_start(first)
     begin_s, level = _current_epoch(history, heights, first)
     start = dataclasses.replace(params.network, initial_height=int(heights[first]), initial_difficulty=level)
@@ -319,22 +319,8 @@ def replayed_network(params: ScenarioParams, history: NetworkHistory, n_paths: i
     rows = np.ones((n_paths, 1))
     blocks = rows * np.concatenate([w.blocks[:T], [0.0]])
     hashrate = rows * w.hashrate_th_s
-    difficulty, height, blocks, inv_d_eff = _chain(
+    chain = _chain(
         hashrate, chain_params, np.zeros((n_paths, T + 1)), found_blocks=blocks, epoch_begin_s=begin_s
     )
-    fees = rows * w.fees_btc_per_block
-    price = rows * w.price_usd
-    subsidy = mean_subsidy_btc(height, blocks)
-    return {
-        "btc_price_usd": price,
-        "regime": np.zeros((n_paths, T + 1), dtype=np.int8),
-        "fees_btc_per_block": fees,
-        "network_hashrate_th_s": hashrate,
-        "difficulty": difficulty,
-        "height": height,
-        "blocks": blocks,
-        "subsidy_btc": subsidy,
-        "hashprice_usd_per_ph_day": np.asarray(
-            protocol.hashprice_usd_per_ph_day(subsidy, fees, price, 1.0 / inv_d_eff)
-        ),
-    }
+    regime = np.zeros((n_paths, T + 1), dtype=np.int8)
+    return network_series(rows * w.price_usd, regime, rows * w.fees_btc_per_block, hashrate, chain)
