@@ -35,7 +35,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from hybridrl.sim import protocol
+from hybridrl.sim import calibration, protocol
+from hybridrl.sim.calibration import REQUIRED_COLUMNS
 from hybridrl.sim.exogenous import (
     ExogenousPath,
     SeedLike,
@@ -49,8 +50,8 @@ from hybridrl.sim.params import ScenarioParams
 
 FloatArray = NDArray[np.float64]
 
-COLUMNS = ("date", "price_usd", "hashrate_th_s", "fees_btc", "issuance_btc", "blocks")
-"""The columns a history file must have (others are ignored)."""
+COLUMNS = REQUIRED_COLUMNS
+"""The columns a history file must have (others are ignored): the calibration's."""
 MAX_FILE_BYTES = 64 * 2**20
 """Largest history file read (the 2010-2025 Coin Metrics file is about 0.5 MiB)."""
 
@@ -59,17 +60,12 @@ class HistoryFileError(ValueError):
     """A history file that cannot be used, with the file, the row and the column named."""
 
 
-@dataclass(frozen=True)
-class NetworkHistory:
-    """Daily network history, one entry per consecutive UTC day."""
+@dataclass(frozen=True, kw_only=True)
+class NetworkHistory(calibration.NetworkHistory):
+    """The calibration's daily history (its six series), checked to hold one entry per
+    consecutive UTC day, with the file it came from and the halvings it shows."""
 
     source: str
-    dates: NDArray[np.datetime64]
-    price_usd: FloatArray
-    hashrate_th_s: FloatArray
-    fees_btc: FloatArray
-    issuance_btc: FloatArray
-    blocks: FloatArray
     halvings: tuple[tuple[int, float, int], ...]
     """(day index, blocks that day before the halving, halving number) of each halving shown"""
 
