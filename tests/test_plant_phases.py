@@ -7,6 +7,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 from hybridrl.sim import Plant, load_scenario, sample_paths
 from hybridrl.sim.exogenous import ExogenousPath
@@ -230,13 +231,11 @@ def test_books_phase_depreciates_and_flags_bankruptcy(plant: Plant) -> None:
     assert new.infrastructure_book_usd[0] == pytest.approx(state.infrastructure_book_usd[0] * keep)
 
 
-def test_lease_revenue_escalates_from_the_ready_by_date() -> None:
-    params = load_scenario("default")
-    params = dataclasses.replace(params, offers=dataclasses.replace(params.offers, ramp_up_months=0.0))
-    plant = Plant(params)
-    path = sample_paths(params, [0])
+def _one_lease(plant: Plant, ready: int) -> tuple[ExogenousPath, NDArray[np.bool_], PlantState]:
+    """Seed 0's path with one accepted 5 IT MW lease from step ``ready`` (no end, no default,
+    full availability), and a state that holds it."""
+    path = sample_paths(plant.params, [0])
     K = plant.n_offers
-    ready = 100
     path = dataclasses.replace(
         path,
         offer_ready_step=np.full((1, K), ready, dtype=path.offer_ready_step.dtype),
@@ -247,7 +246,15 @@ def test_lease_revenue_escalates_from_the_ready_by_date() -> None:
     )
     accepted = np.zeros((1, K), dtype=bool)
     accepted[0, 0] = True
-    state = _state(plant, lease_accepted=accepted)
+    return path, accepted, _state(plant, lease_accepted=accepted)
+
+
+def test_lease_revenue_escalates_from_the_ready_by_date() -> None:
+    params = load_scenario("default")
+    params = dataclasses.replace(params, offers=dataclasses.replace(params.offers, ramp_up_months=0.0))
+    plant = Plant(params)
+    ready = 100
+    path, accepted, state = _one_lease(plant, ready)
     idle = plant.idle_action(1)
     first = plant.dispatch_phase(state, accepted, idle, path, ready).lease_revenue_usd[0]
     later = plant.dispatch_phase(state, accepted, idle, path, ready + 730).lease_revenue_usd[0]
@@ -270,20 +277,8 @@ def test_a_tenant_takes_its_hall_in_the_ramp_ups_tranches() -> None:
     )
     plant = Plant(dataclasses.replace(params, offers=offers))
     assert plant.lease_ramp == ((0, 91, 0.5), (91, 183, 0.75))
-    path = sample_paths(plant.params, [0])
-    K = plant.n_offers
     ready = 100
-    path = dataclasses.replace(
-        path,
-        offer_ready_step=np.full((1, K), ready, dtype=path.offer_ready_step.dtype),
-        offer_end_step=np.full((1, K), 1e6),
-        offer_it_mw=np.r_[[5.0], np.zeros(K - 1)][None, :],
-        tenant_defaulted=np.zeros_like(path.tenant_defaulted),
-        availability=np.ones_like(path.availability),
-    )
-    accepted = np.zeros((1, K), dtype=bool)
-    accepted[0, 0] = True
-    state = _state(plant, lease_accepted=accepted)
+    path, accepted, state = _one_lease(plant, ready)
     idle = plant.idle_action(1)
     full = 5.0 * 1e3 * path.offer_price_usd_per_kw_month[0, 0] * plant.dt_days / (365.25 / 12)
     # steps visited out of order, so that a kept result from another tranche would show
