@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn, TypeVar
 
@@ -56,3 +57,23 @@ def typed_config(cfg: DictConfig, kind: type[T]) -> T:
         fail(err)
     assert isinstance(conf, kind)
     return conf
+
+
+def run_report_app(
+    cfg: DictConfig,
+    kind: type[T],
+    run: Callable[[T, str, Callable[[str], None]], object],
+    files: str,
+) -> None:
+    """The body of the benchmark and backtest apps: the typed config, ``run`` into the job's
+    output folder (a ValueError, e.g. a bad file or held-out seeds a run trained on, exits with
+    status 2), then the summary table and where the report's ``files`` are."""
+    typed = typed_config(cfg, kind)
+    out = str(hydra_output_dir())
+    try:
+        run(typed, out, lambda line: print(line, flush=True))
+    except ValueError as err:
+        fail(err)
+    print()
+    print(Path(out, "summary.md").read_text())
+    print(f"report and plots: {out} ({files})")

@@ -11,11 +11,10 @@ replay.csv and per_year.csv into the output directory and prints the summary tab
 from __future__ import annotations
 
 import hydra
-from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from hybridrl.agents.config import BacktestConfig, register_configs
-from hybridrl.apps import fail, typed_config
+from hybridrl.apps import run_report_app
 from hybridrl.resources import configs_dir
 
 register_configs()
@@ -23,19 +22,13 @@ register_configs()
 
 @hydra.main(config_path=str(configs_dir()), config_name="backtest", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    backtest_cfg = typed_config(cfg, BacktestConfig)
     from hybridrl.evaluation.backtest import run_backtest_from_config
 
-    out = HydraConfig.get().runtime.output_dir
-    try:
-        run_backtest_from_config(backtest_cfg, out, log=lambda line: print(line, flush=True))
-    except ValueError as err:  # a bad file or window, or held-out seeds a run trained on
-        fail(err)
-    print()
-    print(open(f"{out}/summary.md").read())
-    print(
-        f"report and plots: {out} (summary.md, summary.csv, paths.csv, pairs.csv, replay.csv, "
-        "per_year.csv, plots/)"
+    run_report_app(
+        cfg,
+        BacktestConfig,
+        run_backtest_from_config,
+        "summary.md, summary.csv, paths.csv, pairs.csv, replay.csv, per_year.csv, plots/",
     )
 
 

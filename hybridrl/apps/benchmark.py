@@ -12,11 +12,10 @@ Writes paths.csv, summary.csv, summary.md, pairs.csv and plots/*.png into the ou
 from __future__ import annotations
 
 import hydra
-from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from hybridrl.agents.config import BenchmarkConfig, register_configs
-from hybridrl.apps import fail, typed_config
+from hybridrl.apps import run_report_app
 from hybridrl.resources import configs_dir
 
 register_configs()
@@ -24,17 +23,11 @@ register_configs()
 
 @hydra.main(config_path=str(configs_dir()), config_name="benchmark", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    bench_cfg = typed_config(cfg, BenchmarkConfig)
     from hybridrl.evaluation.benchmark import run_from_config
 
-    out = HydraConfig.get().runtime.output_dir
-    try:
-        run_from_config(bench_cfg, out, log=lambda line: print(line, flush=True))
-    except ValueError as err:  # e.g. held-out seeds that a run trained on
-        fail(err)
-    print()
-    print(open(f"{out}/summary.md").read())
-    print(f"report and plots: {out} (summary.md, summary.csv, paths.csv, pairs.csv, plots/)")
+    run_report_app(
+        cfg, BenchmarkConfig, run_from_config, "summary.md, summary.csv, paths.csv, pairs.csv, plots/"
+    )
 
 
 if __name__ == "__main__":
