@@ -1,6 +1,7 @@
 """hybridrl: a reinforcement-learning lab for hybrid Bitcoin-mining / AI-compute sites.
 
-Importing the package registers ``hybridrl/HybridMine-v1`` with Gymnasium: at once when
+Importing the package registers ``hybridrl/HybridMine-v1`` (and its decision-epoch mode
+``hybridrl/HybridMineEpoch-v1``) with Gymnasium: at once when
 Gymnasium is already imported, otherwise as soon as it is. The package itself does not import
 Gymnasium, so that the production runtime (:mod:`hybridrl.scheduler`) loads only numpy and
 onnxruntime.
@@ -17,6 +18,8 @@ from types import ModuleType
 
 __version__ = "0.1.0.dev0"
 ENV_ID = "hybridrl/HybridMine-v1"
+EPOCH_ENV_ID = "hybridrl/HybridMineEpoch-v1"
+"""The decision-epoch mode: one agent step per investment epoch, dispatch by the economics rule."""
 
 
 def _register() -> None:
@@ -28,6 +31,8 @@ def _register() -> None:
             entry_point="hybridrl.env.hybrid_mine:HybridMineEnv",
             vector_entry_point="hybridrl.env.vector:HybridMineVectorEnv",
         )
+    if EPOCH_ENV_ID not in gym.registry:
+        gym.register(id=EPOCH_ENV_ID, entry_point="hybridrl.env.epoch_env:DecisionEpochEnv")
 
 
 class _RegisterWhenGymnasiumLoads(importlib.abc.MetaPathFinder):
@@ -58,4 +63,4 @@ if "gymnasium" in sys.modules:
 elif not any(isinstance(f, _RegisterWhenGymnasiumLoads) for f in sys.meta_path):
     sys.meta_path.insert(0, _RegisterWhenGymnasiumLoads())
 
-__all__ = ["ENV_ID", "__version__"]
+__all__ = ["ENV_ID", "EPOCH_ENV_ID", "__version__"]

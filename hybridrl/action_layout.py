@@ -82,6 +82,12 @@ ACTION_FIELDS: tuple[ActionField, ...] = (
 )  # fmt: skip
 """The action vector's fields, in order."""
 
+EPOCH_ACTION_FIELDS: tuple[ActionField, ...] = tuple(
+    f for f in ACTION_FIELDS if f.name in ("sell", "asic_order", "gpu_order", "retrofit", "accept_offers")
+)
+"""The fields the decision-epoch environment leaves to the agent (the investment decisions);
+dispatch (run, GPU offer, curtailment) follows the economics rule there."""
+
 
 @dataclass(frozen=True)
 class ActionLayout:

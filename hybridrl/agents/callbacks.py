@@ -98,7 +98,8 @@ class Reference:
 
 class CheckpointAndEval(BaseCallback):
     """Checkpoints every ``checkpoint_every`` and evaluations every ``eval_every`` environment
-    steps (counted in steps, not ``step()`` calls), keeping the ``keep`` newest checkpoints.
+    steps (counted in steps, not ``step()`` calls; agent steps, i.e. epochs, in the decision-epoch
+    mode), keeping the ``keep`` newest checkpoints.
 
     Each checkpoint is written to a temporary folder and renamed into place, so a run killed
     while saving leaves the previous checkpoint intact.
@@ -115,8 +116,10 @@ class CheckpointAndEval(BaseCallback):
         keep: int,
         reference: Reference | None,
         state: dict[str, Any] | None = None,
+        epoch_mode: bool = False,
     ) -> None:
         super().__init__()
+        self.epoch_mode = epoch_mode
         self.run_dir = run_dir
         self.params = params
         self.validation_seeds = validation_seeds
@@ -185,7 +188,7 @@ class CheckpointAndEval(BaseCallback):
         self._last_eval_step = self.num_timesteps
         vecnorm = self._vecnormalize()
         normalizer = ObservationNormalizer.from_vecnormalize(vecnorm) if vecnorm is not None else None
-        policy = NetworkPolicy("agent", sb3_act_fn(self.model), normalizer)
+        policy = NetworkPolicy("agent", sb3_act_fn(self.model), normalizer, epoch_mode=self.epoch_mode)
         start = time.perf_counter()
         frame = evaluate(policy, self.params, self.validation_seeds, path=self.validation_path)
         nav = frame["nav_change_usd"].to_numpy()

@@ -189,10 +189,20 @@ AGENT_CONFIGS: dict[Algo, type[AgentConfig]] = {
 # --------------------------------------------------------------------------- the run
 
 
+class EnvMode(Enum):
+    """What one agent step is: ``step`` (every plant step, ``hybridrl/HybridMine-v1``: dispatch
+    and investments) or ``epoch`` (one investment epoch, ``hybridrl/HybridMineEpoch-v1``: the
+    investments only, dispatch by the economics rule)."""
+
+    step = "step"
+    epoch = "epoch"
+
+
 @dataclass
 class EnvConfig:
     scenario: str = "default"
     """A catalogue name (``envs/<name>.yaml``) or a path to a scenario YAML file."""
+    mode: EnvMode = EnvMode.step
 
     def problems(self) -> list[tuple[str, str]]:
         if self.scenario in list_scenarios() or Path(self.scenario).is_file():
@@ -204,6 +214,29 @@ class EnvConfig:
                 f"({envs_dir()}) and not a file",
             )
         ]
+
+
+@dataclass
+class ImitationConfig:
+    """Warm start by behaviour cloning (``env.mode=epoch`` only): the network's mean action is
+    fitted to an expert's decisions on paths of the run's own training range, its value head to
+    the expert's discounted returns, before RL starts. The expert must not peek: a rule policy."""
+
+    expert: str | None = None
+    """A rule policy's name (``greedy``, ...), or None for no warm start."""
+    episodes: int = _positive_int(64)
+    """Expert episodes recorded (paths from the end of the run's training seed block)."""
+    epochs: int = _positive_int(200)
+    """Passes over the recorded decisions."""
+    learning_rate: float = field(default=1e-3, metadata={"range": (lambda v: v > 0, "> 0")})
+    log_std: float = field(default=-1.5, metadata={"range": (lambda v: -5 <= v <= 1, "in [-5, 1]")})
+    """The policy's log standard deviation after cloning (exploration around the expert)."""
+
+    def problems(self) -> list[tuple[str, str]]:
+        out = _range_problems(self)
+        if self.expert is not None and self.expert not in RULE_NAMES:
+            out.append(("expert", f"unknown rule policy {self.expert!r}; known: {list(RULE_NAMES)}"))
+        return out
 
 
 @dataclass
@@ -241,6 +274,7 @@ class TrainConfig:
     agent: AgentConfig = field(default_factory=PPOConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    imitation: ImitationConfig = field(default_factory=ImitationConfig)
     seed: int = 0
     """Seeds the agent and the training paths; training and validation paths never meet."""
     total_timesteps: int = _positive_int(200_000)
@@ -374,8 +408,10 @@ def config_problems(cfg: TrainConfig) -> list[tuple[str, str]]:
         out.append(("device", f"must be cpu, cuda, cuda:<n> or auto, got {cfg.device!r}"))
     if cfg.resume is not None and not (Path(cfg.resume) / RUN_CONFIG_FILE).is_file():
         out.append(("resume", f"{cfg.resume!r} is not a run directory (no {RUN_CONFIG_FILE} in it)"))
-    for prefix, part in (("env", cfg.env), ("agent", cfg.agent), ("logger", cfg.logger), ("eval", cfg.eval)):
+    parts = (("env", cfg.env), ("agent", cfg.agent), ("logger", cfg.logger), ("eval", cfg.eval))
+    for prefix, part in (*parts, ("imitation", cfg.imitation)):
         out.extend((f"{prefix}.{k}", m) for k, m in part.problems())
+    out += _mode_problems(cfg)
     agent = cfg.agent
     if isinstance(agent, PPOConfig) and agent.batch_size > agent.n_steps * cfg.n_envs:
         out.append(
@@ -389,6 +425,32 @@ def config_problems(cfg: TrainConfig) -> list[tuple[str, str]]:
         out.append(
             ("agent.algo", f"{agent.algo.value} needs a {expected.__name__}, got {type(agent).__name__}")
         )
+    return out
+
+
+def _mode_problems(cfg: TrainConfig) -> list[tuple[str, str]]:
+    """What the decision-epoch mode and the imitation warm start need."""
+    out = []
+    epoch = cfg.env.mode is EnvMode.epoch
+    if epoch and cfg.vec_env is VecEnvKind.native:
+        out.append(
+            (
+                "vec_env",
+                "the native vector env steps the full env only; with env.mode=epoch use dummy or subproc",
+            )
+        )
+    if cfg.imitation.expert is not None:
+        if not epoch:
+            out.append(("imitation.expert", "cloning an expert needs env.mode=epoch"))
+        if cfg.agent.algo not in (Algo.ppo, Algo.a2c):
+            out.append(
+                (
+                    "imitation.expert",
+                    f"cloning needs a Gaussian actor-critic (ppo, a2c), not {cfg.agent.algo.value}",
+                )
+            )
+        if cfg.imitation.episodes + cfg.n_envs > ENVS_PER_RUN:
+            out.append(("imitation.episodes", f"with n_envs, at most {ENVS_PER_RUN} paths per run"))
     return out
 
 

@@ -10,7 +10,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv, VecNormalize
 
-from hybridrl.agents.config import AgentConfig, Algo, RecurrentPPOConfig, TD3Config, VecEnvKind
+from hybridrl.agents.config import AgentConfig, Algo, EnvMode, RecurrentPPOConfig, TD3Config, VecEnvKind
 from hybridrl.agents.files import NORMALIZER_FILE, VECNORMALIZE_FILE
 from hybridrl.agents.policy import ObservationNormalizer
 from hybridrl.env import HybridMineEnv
@@ -34,19 +34,30 @@ def algorithm_class(algo: Algo | str) -> type[BaseAlgorithm]:
 class _MakeEnv:
     """Picklable environment constructor (SubprocVecEnv sends it to worker processes)."""
 
-    def __init__(self, params: ScenarioParams) -> None:
+    def __init__(self, params: ScenarioParams, mode: EnvMode = EnvMode.step) -> None:
         self.params = params
+        self.mode = mode
 
     def __call__(self) -> Monitor:
+        if self.mode is EnvMode.epoch:
+            from hybridrl.env.epoch_env import DecisionEpochEnv
+
+            return Monitor(DecisionEpochEnv(self.params))
         return Monitor(HybridMineEnv(self.params))
 
 
-def make_vec_env(params: ScenarioParams, n_envs: int, kind: VecEnvKind = VecEnvKind.dummy) -> VecEnv:
+def make_vec_env(
+    params: ScenarioParams, n_envs: int, kind: VecEnvKind = VecEnvKind.dummy, mode: EnvMode = EnvMode.step
+) -> VecEnv:
+    """``n_envs`` training environments of ``params`` in ``mode``, stepped as ``kind`` says (the
+    native vector env steps the full env only)."""
     if kind is VecEnvKind.native:
+        if mode is not EnvMode.step:
+            raise ValueError("the native vector env steps the full env only; use dummy or subproc")
         from hybridrl.agents.native_vec import NativeVecEnv
 
         return NativeVecEnv(params, n_envs)
-    fns = [_MakeEnv(params) for _ in range(n_envs)]
+    fns = [_MakeEnv(params, mode) for _ in range(n_envs)]
     return DummyVecEnv(fns) if kind is VecEnvKind.dummy else SubprocVecEnv(fns)  # type: ignore[arg-type]
 
 

@@ -17,9 +17,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from hybridrl import EPOCH_ENV_ID
 from hybridrl.agents.best import model_dir
 from hybridrl.agents.files import MODEL_FILE, NORMALIZER_FILE, RUN_FILE
+from hybridrl.baselines.rules import rule_dispatch
 from hybridrl.env.encoding import ObservationEncoder, decode_action
+from hybridrl.env.epoch_encoding import decode_epoch_action, epoch_observation
 from hybridrl.sim.information import PathView
 from hybridrl.sim.plant import NativeAction, Plant, PlantState
 
@@ -78,18 +81,36 @@ class ObservationNormalizer:
 
 
 class NetworkPolicy:
-    """Any observation -> action network (normalised Box actions) as a native-unit policy."""
+    """Any observation -> action network (normalised Box actions) as a native-unit policy.
 
-    def __init__(self, name: str, act: ActFn, normalizer: ObservationNormalizer | None = None) -> None:
+    :param epoch_mode: the network was trained in the decision-epoch mode
+        (``hybridrl/HybridMineEpoch-v1``): it is asked at each investment epoch for the epoch's
+        investments (:func:`~hybridrl.env.epoch_encoding.decode_epoch_action`), and every step
+        dispatches by the economics rule, as in that environment.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        act: ActFn,
+        normalizer: ObservationNormalizer | None = None,
+        epoch_mode: bool = False,
+    ) -> None:
         self._name = name
         self._act = act
         self.normalizer = normalizer
+        self.epoch_mode = epoch_mode
         self._encoder: ObservationEncoder | None = None
         self._nav0: FloatArray = np.zeros(0)
 
     @property
     def name(self) -> str:
         return self._name
+
+    @property
+    def nav0(self) -> FloatArray:
+        """Each row's NAV at the start of its episode (as of the last :meth:`observe`)."""
+        return self._nav0
 
     def observe(self, plant: Plant, state: PlantState, view: PathView) -> NDArray[np.float32]:
         """The environment's observation for every row (before normalisation)."""
@@ -101,11 +122,17 @@ class NetworkPolicy:
         return self._encoder(state, view, nav, self._nav0)  # type: ignore[arg-type]
 
     def act(self, plant: Plant, state: PlantState, view: PathView) -> NativeAction:
+        if self.epoch_mode and not plant.is_decision_epoch(state.t):
+            return rule_dispatch(plant, state, view)
         obs = self.observe(plant, state, view)
+        if self.epoch_mode:
+            obs = epoch_observation(plant, state, view, obs, self._nav0)
         if self.normalizer is not None:
             obs = self.normalizer(obs)
         starts = np.full(state.n_paths, state.t == 0)
         action = np.clip(np.asarray(self._act(obs, starts), dtype=np.float64), -1.0, 1.0)
+        if self.epoch_mode:
+            return decode_epoch_action(plant, state, view, action)
         return decode_action(plant, state, view, action)
 
 
@@ -132,4 +159,5 @@ def load_trained_policy(run_dir: str | Path, which: str = "final", name: str | N
     model = algorithm_class(meta["algo"]).load(folder / MODEL_FILE, device="cpu")
     stats = folder / NORMALIZER_FILE
     normalizer = ObservationNormalizer.from_json(stats) if stats.is_file() else None
-    return NetworkPolicy(name or f"{meta['algo']}", sb3_act_fn(model), normalizer)
+    epoch_mode = meta.get("env_id") == EPOCH_ENV_ID
+    return NetworkPolicy(name or f"{meta['algo']}", sb3_act_fn(model), normalizer, epoch_mode=epoch_mode)

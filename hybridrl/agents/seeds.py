@@ -9,7 +9,8 @@ path of any integer seed below 2**128 (a non-empty spawn key changes the assembl
 - held-out (benchmarks, reports): integer seeds in [0, 2**32);
 - validation (evaluation during training): [2**32, 2**32 + n);
 - training: environment i of a run with seed r starts from 2**40 + r * 2**16 + i, then its
-  children; r < 2**16 and i < 2**16 are enforced by the training config.
+  children; r < 2**16 and i < 2**16 are enforced by the training config. An imitation warm
+  start records its expert on the last seeds of the same block (:func:`imitation_seeds`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,14 @@ def training_seeds(run_seed: int, n_envs: int) -> list[int]:
         raise ValueError(f"run seed must lie in [0, {RUN_SEED_LIMIT}) and n_envs in [1, {ENVS_PER_RUN}]")
     base = TRAINING_OFFSET + run_seed * ENVS_PER_RUN
     return [base + i for i in range(n_envs)]
+
+
+def imitation_seeds(run_seed: int, n: int) -> list[int]:
+    """The paths of a run's expert demonstrations: the last ``n`` seeds of its training block
+    (disjoint from its environments' first seeds while n + n_envs <= ENVS_PER_RUN, and like them
+    never a validation or held-out path)."""
+    base = training_seeds(run_seed, 1)[0]
+    return [base + ENVS_PER_RUN - n + i for i in range(n)]
 
 
 def validation_seeds(n: int) -> list[int]:

@@ -24,13 +24,15 @@ from typing import Any
 import numpy as np
 import yaml
 
-from hybridrl import ENV_ID
+from hybridrl import ENV_ID, EPOCH_ENV_ID
 from hybridrl.agents.config import (
     AGENT_CONFIGS,
     Algo,
     ConfigError,
     EnvConfig,
+    EnvMode,
     EvalConfig,
+    ImitationConfig,
     LoggerConfig,
     LoggerKind,
     TrainConfig,
@@ -48,7 +50,7 @@ from hybridrl.agents.files import (
     STATE_FILE,
     VECNORMALIZE_FILE,
 )
-from hybridrl.agents.seeds import training_seeds, validation_seeds
+from hybridrl.agents.seeds import imitation_seeds, training_seeds, validation_seeds
 from hybridrl.sim.exogenous import sample_paths
 from hybridrl.sim.params import ScenarioParams, load_scenario
 from hybridrl.wandb_finish import finish_run
@@ -74,7 +76,7 @@ def config_to_dict(cfg: TrainConfig) -> dict[str, Any]:
 
 def config_from_dict(data: dict[str, Any]) -> TrainConfig:
     """The inverse of :func:`config_to_dict`; unknown keys raise :class:`ConfigError`."""
-    enums = {e.__name__: e for e in (Algo, LoggerKind, WandbMode, VecEnvKind)}
+    enums = {e.__name__: e for e in (Algo, LoggerKind, WandbMode, VecEnvKind, EnvMode)}
 
     def build(cls: type, values: dict[str, Any], prefix: str, parts: dict[str, Any]) -> Any:
         fields = {f.name: f for f in dataclasses.fields(cls)}
@@ -93,6 +95,7 @@ def config_from_dict(data: dict[str, Any]) -> TrainConfig:
         "agent": build(AGENT_CONFIGS[Algo(agent.get("algo", "ppo"))], agent, "agent.", {}),
         "logger": build(LoggerConfig, data.pop("logger", {}), "logger.", {}),
         "eval": build(EvalConfig, data.pop("eval", {}), "eval.", {}),
+        "imitation": build(ImitationConfig, data.pop("imitation", {}), "imitation.", {}),
     }
     cfg: TrainConfig = build(TrainConfig, data, "", parts)
     return cfg
@@ -219,7 +222,7 @@ def _train(
     torch.set_num_threads(cfg.torch_threads)
     train_seeds = training_seeds(cfg.seed, cfg.n_envs)
     eval_seeds = validation_seeds(cfg.eval.episodes)
-    venv = make_vec_env(params, cfg.n_envs, cfg.vec_env)
+    venv = make_vec_env(params, cfg.n_envs, cfg.vec_env, cfg.env.mode)
     start_step = 0
     if checkpoint is not None:
         env = wrap_normalize(venv, cfg.agent.gamma, checkpoint / VECNORMALIZE_FILE) if cfg.normalize else venv
@@ -233,6 +236,8 @@ def _train(
         model = make_model(cfg.agent, env, seed=cfg.seed, device=cfg.device)
         if resuming:  # killed before its first checkpoint: start again
             truncate_eval_history(run_dir / EVAL_FILE, 0)
+        if cfg.imitation.expert is not None:
+            _warm_start(cfg, params, model, env if cfg.normalize else None, run_dir)
     seed_paths(venv, train_seeds)
 
     wandb_run = _start_wandb(cfg, run_dir, state)
@@ -257,6 +262,7 @@ def _train(
         keep=cfg.keep_checkpoints,
         reference=reference,
         state=state,
+        epoch_mode=cfg.env.mode is EnvMode.epoch,
     )
     start = time.perf_counter()
     remaining = max(cfg.total_timesteps - start_step, 0)
@@ -282,7 +288,7 @@ def _train(
             json.dumps(
                 {
                     "algo": cfg.agent.algo.value,
-                    "env_id": ENV_ID,
+                    "env_id": EPOCH_ENV_ID if cfg.env.mode is EnvMode.epoch else ENV_ID,
                     "scenario": params.name,
                     "scenario_hash": params.scenario_hash,
                     "num_timesteps": model.num_timesteps,
@@ -302,6 +308,34 @@ def _train(
         if wandb_run is not None:
             finish_run(wandb_run)
     return TrainResult(run_dir, model.num_timesteps, seconds, None if checkpoint is None else start_step)
+
+
+IMITATION_FILE = "imitation.json"
+
+
+def _warm_start(cfg: TrainConfig, params: ScenarioParams, model: Any, vecnorm: Any, run_dir: Path) -> None:
+    """Clone ``cfg.imitation.expert`` into the fresh ``model`` (:mod:`hybridrl.agents.imitation`)
+    and record how well it fits in ``imitation.json``."""
+    from hybridrl.agents.imitation import clone_expert, record_demonstrations
+    from hybridrl.baselines import RULE_POLICIES
+
+    im = cfg.imitation
+    assert im.expert is not None
+    start = time.perf_counter()
+    seeds = imitation_seeds(cfg.seed, im.episodes)
+    demos = record_demonstrations(params, RULE_POLICIES[im.expert], seeds)
+    fit = clone_expert(
+        model, vecnorm, demos, cfg.agent.gamma, im.epochs, im.learning_rate, im.log_std, seed=cfg.seed
+    )
+    record = {
+        "expert": im.expert,
+        "seeds": [seeds[0], seeds[-1]],
+        "expert_nav_change_usd_mean": float(demos.rewards.sum(axis=0).mean() * 1e6),
+        **fit,
+        "seconds": time.perf_counter() - start,
+    }
+    (run_dir / IMITATION_FILE).write_text(json.dumps(record, indent=2))
+    log.info("cloned %s on %d paths: %s", im.expert, im.episodes, record)
 
 
 def _repaired_best_state(run_dir: Path, state: dict[str, Any] | None) -> dict[str, Any]:

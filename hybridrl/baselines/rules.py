@@ -119,7 +119,11 @@ def capex_budget_usd(plant: Plant, state: PlantState, reserve_usd: float) -> Flo
     return np.maximum(site_rules.capex_budget_usd(state.cash_usd, plant.limits) - reserve_usd, 0.0)
 
 
-def _base(plant: Plant, state: PlantState, view: PathView) -> NativeAction:
+def rule_dispatch(plant: Plant, state: PlantState, view: PathView) -> NativeAction:
+    """The economics rule's dispatch and nothing else: ASIC generations with a positive margin
+    run, GPU nodes with a positive margin are offered, idle ASIC MW are curtailed in a DR call;
+    no order, sale, retrofit or acceptance. Every rule policy dispatches this way, and so does
+    the decision-epoch environment between (and at) its agent's decisions."""
     run, curtail = mining_dispatch(plant, state, view)
     idle = plant.idle_action(state.n_paths)
     offer = (gpu_margin_usd_per_node_day(plant, view) > 0).astype(np.float64)
@@ -190,7 +194,7 @@ class StaticSplit:
             raise ValueError(f"ai_share must lie in [0, 1], got {self.ai_share}")
 
     def act(self, plant: Plant, state: PlantState, view: PathView) -> NativeAction:
-        action = _base(plant, state, view)
+        action = rule_dispatch(plant, state, view)
         if not plant.is_decision_epoch(state.t):
             return action
         budget = capex_budget_usd(plant, state, self.reserve_usd)
@@ -221,7 +225,7 @@ class HashpriceThreshold:
     name: str = "hashprice_threshold"
 
     def act(self, plant: Plant, state: PlantState, view: PathView) -> NativeAction:
-        action = _base(plant, state, view)
+        action = rule_dispatch(plant, state, view)
         if not plant.is_decision_epoch(state.t):
             return action
         budget = capex_budget_usd(plant, state, self.reserve_usd)
@@ -276,20 +280,13 @@ class Greedy:
     name: str = "greedy"
 
     def act(self, plant: Plant, state: PlantState, view: PathView) -> NativeAction:
-        action = _base(plant, state, view)
+        action = rule_dispatch(plant, state, view)
         if not plant.is_decision_epoch(state.t):
             return action
         budget = capex_budget_usd(plant, state, self.reserve_usd)
         rows = np.arange(state.n_paths)
-        margin = asic_margin_usd_per_th_day(plant, view)
-        best_mining_per_mw_day = np.maximum(margin / plant.asic_mw_per_th, 0.0).max(axis=1)
-        # value of an offer per facility MW, against retrofit capex and displaced mining
-        months = np.minimum(view.offer_term_months, self.mining_horizon_months)
-        lease_value_per_mw = _lease_value_per_mw(plant, view)
-        cost_per_mw = (
-            plant.retrofit_capex_usd_per_block / plant.retrofit_block_mw
-            + best_mining_per_mw_day[:, None] * months * DAYS_PER_MONTH
-        )
+        best_mining_per_mw_day = best_mining_usd_per_mw_day(plant, view)
+        lease_value_per_mw, cost_per_mw = offer_value_and_cost_per_mw(plant, view, self.mining_horizon_months)
         blocks, sale, accept, budget = _pursue_offers(
             plant, state, view, lease_value_per_mw > cost_per_mw, budget
         )
@@ -323,6 +320,79 @@ class Greedy:
             gpu_order_nodes=gpu,
             asic_order_th=asic,
         )
+
+
+def best_mining_usd_per_mw_day(plant: Plant, view: PathView) -> FloatArray:
+    """(B,) what the best ASIC generation earns per MW and day today (0 when none has a margin)."""
+    margin = asic_margin_usd_per_th_day(plant, view)
+    return np.maximum(margin / plant.asic_mw_per_th, 0.0).max(axis=1)
+
+
+def offer_value_and_cost_per_mw(
+    plant: Plant, view: PathView, mining_horizon_months: float
+) -> tuple[FloatArray, FloatArray]:
+    """(B, K) each offer's discounted margin per facility MW, and what taking it costs per MW:
+    the retrofit capex plus the mining margin the MW earn today over the lease term (capped at
+    ``mining_horizon_months``). Greedy accepts an offer whose value exceeds its cost."""
+    months = np.minimum(view.offer_term_months, mining_horizon_months)
+    cost_per_mw = (
+        plant.retrofit_capex_usd_per_block / plant.retrofit_block_mw
+        + best_mining_usd_per_mw_day(plant, view)[:, None] * months * DAYS_PER_MONTH
+    )
+    return _lease_value_per_mw(plant, view), cost_per_mw
+
+
+DECISION_FEATURE_NAMES = (
+    "asic_payback_years",
+    "gpu_payback_years",
+    "best_offer_value_vs_cost",
+    "best_offer_blocks_short_vs_max",
+    "retrofit_for_gpu_gain_per_year",
+    "free_mining_mw_share",
+    "capex_budget_vs_nav0",
+)
+"""What greedy decides on, as observation features of the decision-epoch mode."""
+PAYBACK_CAP_YEARS = 10.0
+"""A payback beyond this (or no margin at all) reads as this many years."""
+
+
+def decision_features(plant: Plant, state: PlantState, view: PathView, nav0_usd: FloatArray) -> FloatArray:
+    """(B, 7) the quantities greedy's investment rule weighs today (:data:`DECISION_FEATURE_NAMES`):
+    simple paybacks of the best ASIC and newest GPU on sale (years, capped), the best open
+    offer's value over its cost (0 when none is open) and the retrofit blocks it lacks (share of
+    an epoch's maximum), a GPU MW's gain over a mining MW per year against the retrofit capex per
+    MW, the free mining MW (share of interconnection) and the capex budget (share of initial NAV).
+    Known today from the path so far: no peeking."""
+    rows = np.arange(state.n_paths)
+    g = _best_asic(plant, view)
+    asic_margin = asic_margin_usd_per_th_day(plant, view)[rows, g]
+    asic_payback = view.now("asic_price_usd_per_th")[rows, g] / np.maximum(asic_margin, 1e-12) / 365.0
+    j = _newest_gpu(view)
+    net_margin = gpu_net_margin_usd_per_node_day(plant, view)
+    gpu_payback = gpu_payback_days(view, net_margin)[rows, j] / 365.0
+    value, cost = offer_value_and_cost_per_mw(plant, view, Greedy.mining_horizon_months)
+    open_now = plant.open_offers(state, view)
+    ratio = np.where(open_now, value / np.maximum(cost, 1e-9), 0.0)
+    k = ratio.argmax(axis=1)
+    need = view.offer_it_mw[rows, k] * plant.lease_mw_per_it_mw * open_now[rows, k]
+    short = np.maximum(need - hpc_capacity_for_leases_mw(plant, state, view), 0.0) / plant.retrofit_block_mw
+    gain_per_mw_year = (
+        net_margin[rows, j] / plant.gpu_node_mw[j] - best_mining_usd_per_mw_day(plant, view)
+    ) * 365
+    retrofit_cost_per_mw = plant.retrofit_capex_usd_per_block / plant.retrofit_block_mw
+    budget = site_rules.capex_budget_usd(state.cash_usd, plant.limits)
+    return np.stack(
+        [
+            np.minimum(asic_payback, PAYBACK_CAP_YEARS),
+            np.minimum(gpu_payback, PAYBACK_CAP_YEARS),
+            ratio[rows, k],
+            short / max(plant.max_retrofit_blocks, 1),
+            gain_per_mw_year / retrofit_cost_per_mw,
+            free_mining_mw(plant, state) / plant.interconnection_mw,
+            budget / nav0_usd,
+        ],
+        axis=1,
+    )
 
 
 def _annuity_months(rate_per_month: float, months: FloatArray) -> FloatArray:

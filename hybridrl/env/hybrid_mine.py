@@ -309,8 +309,11 @@ class HybridMineEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
         return self.state, self.path
 
     def _advance(
-        self, native: NativeAction, action_clip: float
+        self, native: NativeAction, action_clip: float, observe: bool = True
     ) -> tuple[NDArray[np.float32], float, bool, bool, dict[str, Any]]:
+        """Step the plant with a batch-of-one native action; ``observe=False`` skips encoding the
+        observation (an empty array is returned in its place: the decision-epoch env observes
+        only at its agent's steps)."""
         state, path = self._require_started()
         out = self.plant.step(state, native, path)
         self.state = out.state
@@ -320,7 +323,8 @@ class HybridMineEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
         bankrupt = bool(out.state.bankrupt[0])
         terminated = bankrupt or out.state.t >= path.n_steps
         info = step_info(out, nav, 0, action_clip)
-        return self._observe(), reward, terminated, False, info
+        obs = self._observe() if observe else np.zeros(0, dtype=np.float32)
+        return obs, reward, terminated, False, info
 
     def _observe(self) -> NDArray[np.float32]:
         assert self.state is not None and self.path is not None

@@ -72,7 +72,10 @@ class PathReveal:
         self._path = path
         self._known = {name: _blank(getattr(path, name)) for name in TIME_FIELDS}
         self._offers = {name: self._empty_offer(name) for name in OFFER_FIELDS}
+        self._empty_offers = {name: self._empty_offer(name) for name in OFFER_FIELDS}
         self._revealed = -1
+        self._offer_key = b""
+        self._offer_arrays: dict[str, NDArray[Any]] = {}
 
     def _empty_offer(self, name: str) -> NDArray[Any]:
         a = getattr(self._path, name)
@@ -100,9 +103,19 @@ class PathReveal:
             cut = known[:, : t + 1]
             cut.flags.writeable = False
             arrays[name] = cut
-        for name, known in self._offers.items():
-            # offers revealed later than t are hidden again for an earlier view
-            current = np.where(path.offer_arrival_step <= t, known, self._empty_offer(name))
-            current.flags.writeable = False
-            arrays[name] = current
+        arrays.update(self._offers_known_at(t))
         return PathView(t, path.n_steps, path.dt_days, arrays)
+
+    def _offers_known_at(self, t: int) -> dict[str, NDArray[Any]]:
+        """The offer fields as known at ``t`` (offers revealed later than t are hidden again for
+        an earlier view); rebuilt only when the set of arrived offers changes."""
+        arrived = self._path.offer_arrival_step <= t
+        key = arrived.tobytes()
+        if key != self._offer_key:
+            self._offer_arrays = {}
+            for name, known in self._offers.items():
+                current = np.where(arrived, known, self._empty_offers[name])
+                current.flags.writeable = False
+                self._offer_arrays[name] = current
+            self._offer_key = key
+        return self._offer_arrays

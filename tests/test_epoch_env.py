@@ -1,0 +1,200 @@
+"""The decision-epoch mode: one agent step per investment epoch, dispatch by the economics
+rule; its action encoding; the evaluator's adapter; behaviour cloning of a rule policy."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import hybridrl
+from hybridrl.agents.policy import NetworkPolicy
+from hybridrl.baselines.rules import Greedy, rule_dispatch
+from hybridrl.env.epoch_encoding import DEAD_ZONE, decode_epoch_action, encode_epoch_decision, epoch_layout
+from hybridrl.env.epoch_env import DecisionEpochEnv
+from hybridrl.evaluation import evaluate
+from hybridrl.evaluation.rollout import rollout
+from hybridrl.sim.exogenous import sample_paths
+from hybridrl.sim.information import PathReveal
+from hybridrl.sim.params import load_scenario
+from hybridrl.sim.plant import Plant
+
+
+class RuleDispatchOnly:
+    name = "rule_dispatch"
+
+    def act(self, plant, state, view):  # type: ignore[no-untyped-def]
+        return rule_dispatch(plant, state, view)
+
+
+def _episode(env: DecisionEpochEnv, seed: int, act) -> tuple[list[np.ndarray], float, dict, int]:  # type: ignore[no-untyped-def]
+    obs, info = env.reset(seed=seed)
+    nav0, total, steps, seen, done = info["nav_usd"], 0.0, 0, [obs], False
+    while not done:
+        obs, reward, terminated, truncated, info = env.step(act(obs))
+        seen.append(obs)
+        total += reward
+        steps += 1
+        done = terminated or truncated
+    assert total == pytest.approx((info["nav_usd"] - nav0) / 1e6, rel=1e-9, abs=1e-9)  # rewards telescope
+    return seen, total, info, steps
+
+
+def test_registered_and_passes_gymnasiums_checks() -> None:
+    env = gym.make(hybridrl.EPOCH_ENV_ID, scenario="tiny")
+    assert isinstance(env.unwrapped, DecisionEpochEnv)
+    check_env(env.unwrapped, skip_render_check=True)
+    names = env.unwrapped.action_names
+    assert env.action_space.shape == (len(names),)
+    assert names[-4:] == ("asic_order", "gpu_order", "retrofit", "accept_offers")
+    assert env.observation_space.shape == (len(env.unwrapped.observation_names),)
+
+
+def test_one_agent_step_per_epoch_and_nothing_means_rule_dispatch_only() -> None:
+    """Doing nothing at every epoch is the plant under the economics rule's dispatch alone: the
+    same NAV change as a rollout of that rule, one agent step per investment epoch."""
+    env = DecisionEpochEnv("default")
+    plant = env.plant
+    _, total, info, steps = _episode(env, 3, lambda obs: np.zeros(env.action_space.shape, np.float32))
+    assert steps == -(-env.params.time.n_steps // plant.epoch_steps) == 209
+    assert info["t"] == env.params.time.n_steps
+    expected = rollout(plant, sample_paths(env.params, [3]), RuleDispatchOnly())
+    assert total * 1e6 == pytest.approx(float(expected.nav_end_usd[0] - expected.nav_start_usd[0]), rel=1e-9)
+    # a push inside the dead zone is still nothing
+    _, inside, _, _ = _episode(env, 3, lambda obs: np.full(env.action_space.shape, DEAD_ZONE, np.float32))
+    assert inside == pytest.approx(total, rel=1e-12)
+
+
+def test_epoch_reward_terms_sum_the_steps_of_the_epoch() -> None:
+    env = DecisionEpochEnv("default")
+    env.reset(seed=1)
+    cash0 = float(env.state.cash_usd[0])
+    _, _, _, _, info = env.step(np.zeros(env.action_space.shape, np.float32))
+    assert info["steps"] == env.plant.epoch_steps
+    assert sum(info["reward_terms"].values()) == pytest.approx(info["cash_usd"] - cash0, rel=1e-9, abs=1e-3)
+
+
+def test_encoding_an_experts_decisions_decodes_back_to_them() -> None:
+    """Greedy's investments at each epoch, encoded as epoch actions and decoded, give the same
+    sales, orders and retrofits (acceptance becomes one flag for the open offers)."""
+    params = load_scenario("default")
+    plant, path = Plant(params), sample_paths(params, list(range(6)))
+    reveal, state, expert, decisions = PathReveal(path), plant.initial_state(6), Greedy(), 0
+    while state.t < path.n_steps:
+        view = reveal.view(state.t)
+        native = expert.act(plant, state, view)
+        if plant.is_decision_epoch(state.t):
+            u = encode_epoch_decision(plant, state, native)
+            assert u.shape == (6, epoch_layout(plant).size)
+            assert ((u == 0) | (u > DEAD_ZONE)).all()
+            back = decode_epoch_action(plant, state, view, u)
+            np.testing.assert_allclose(back.asic_sale_th, native.asic_sale_th, rtol=1e-9, atol=1e-9)
+            np.testing.assert_allclose(back.asic_order_th, native.asic_order_th, rtol=1e-9, atol=1e-9)
+            np.testing.assert_array_equal(back.gpu_order_nodes, native.gpu_order_nodes)
+            np.testing.assert_array_equal(back.retrofit_blocks, native.retrofit_blocks)
+            np.testing.assert_array_equal(back.accept_offer.any(axis=1), native.accept_offer.any(axis=1))
+            np.testing.assert_array_equal(back.asic_run_fraction, native.asic_run_fraction)
+            decisions += int((u > 0).sum())
+        state = plant.step(state, native, path).state
+    assert decisions > 20  # the check saw real decisions, not only "nothing"
+
+
+def test_the_evaluators_adapter_steps_as_the_environment_does() -> None:
+    """A fixed network as a NetworkPolicy in epoch mode reaches the environment's NAV change on
+    the same seeds, observing the same vectors at each epoch."""
+    env = DecisionEpochEnv("default")
+    rng = np.random.default_rng(0)
+    weights = rng.normal(0, 0.3, (env.observation_space.shape[0], env.action_space.shape[0]))
+
+    def act(obs: np.ndarray) -> np.ndarray:
+        return np.tanh(obs @ weights + 0.4).astype(np.float32)
+
+    seen: list[np.ndarray] = []
+
+    def recording(obs: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        seen.append(obs)
+        return act(obs)
+
+    frame = evaluate(NetworkPolicy("fixed", recording, epoch_mode=True), "default", [4, 5])
+    for row, seed in enumerate([4, 5]):
+        observed, total, _, steps = _episode(env, seed, act)
+        assert total * 1e6 == pytest.approx(frame["nav_change_usd"].iloc[row], rel=1e-6)
+        adapter = np.stack([s[row] for s in seen[:steps]])
+        np.testing.assert_allclose(adapter, np.stack(observed[:steps]), atol=1e-5)
+
+
+def test_a_scenario_without_investments_is_refused() -> None:
+    with pytest.raises(ValueError, match="no investment epochs"):
+        DecisionEpochEnv("hourly_ops")
+
+
+def test_bad_actions_are_refused_or_clipped() -> None:
+    env = DecisionEpochEnv("tiny")
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="shape"):
+        env.step(np.zeros(3, np.float32))
+    with pytest.raises(ValueError, match="NaN"):
+        env.step(np.full(env.action_space.shape, np.nan, np.float32))
+    _, _, _, _, info = env.step(np.full(env.action_space.shape, 5.0, np.float32))
+    assert info["clipped"]["action"] == pytest.approx(4.0 * env.action_space.shape[0])
+
+
+def test_demonstrations_and_cloning(tmp_path: Path) -> None:
+    """Recorded on training paths only; the cloned network takes most of the expert's decisions
+    on them, and the run says what it cloned."""
+    pytest.importorskip("stable_baselines3")
+    from hybridrl.agents.config import EnvConfig, EnvMode, ImitationConfig, PPOConfig, TrainConfig, VecEnvKind
+    from hybridrl.agents.policy import load_trained_policy
+    from hybridrl.agents.seeds import HELD_OUT_LIMIT, imitation_seeds, training_seeds, validation_seeds
+    from hybridrl.agents.training import train
+
+    seeds = imitation_seeds(0, 8)
+    assert min(seeds) > max(training_seeds(0, 8)) and min(seeds) > max(validation_seeds(64)) >= HELD_OUT_LIMIT
+    assert max(seeds) < min(training_seeds(1, 1))
+    cfg = TrainConfig(
+        env=EnvConfig(scenario="default", mode=EnvMode.epoch),
+        agent=PPOConfig(n_steps=64, batch_size=64, net_arch=[64, 64]),
+        imitation=ImitationConfig(expert="greedy", episodes=8, epochs=30),
+        vec_env=VecEnvKind.dummy,
+        n_envs=2,
+        total_timesteps=128,
+        logger=dataclasses.replace(TrainConfig().logger, kind=hybridrl.agents.config.LoggerKind.none),
+        eval=dataclasses.replace(TrainConfig().eval, every_steps=128, episodes=2, gap_closed=False),
+    )
+    train(cfg, tmp_path / "run")
+    import json
+
+    record = json.loads((tmp_path / "run" / "imitation.json").read_text())
+    assert record["expert"] == "greedy" and record["seeds"] == [seeds[0], seeds[-1]]
+    assert record["decisions"] > 10 and record["recall"] > 0.5 and record["false_alarm_rate"] < 0.05
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run["env_id"] == hybridrl.EPOCH_ENV_ID
+    policy = load_trained_policy(tmp_path / "run")
+    assert policy.epoch_mode
+    frame = evaluate(policy, "default", [0])
+    assert np.isfinite(frame["nav_change_usd"]).all()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        ({"env": {"mode": "epoch"}, "vec_env": "native"}, "vec_env"),
+        ({"imitation": {"expert": "greedy"}}, "imitation.expert"),
+        (
+            {"env": {"mode": "epoch"}, "vec_env": "dummy", "imitation": {"expert": "oracle"}},
+            "imitation.expert",
+        ),  # noqa: E501
+    ],
+)
+def test_mode_and_imitation_settings_are_checked(overrides: dict, key: str) -> None:
+    pytest.importorskip("stable_baselines3")
+    from hybridrl.agents.config import ConfigError
+    from hybridrl.agents.training import config_from_dict
+
+    with pytest.raises(ConfigError) as err:
+        config_from_dict(overrides)
+    assert key in [k for k, _ in err.value.problems]
