@@ -177,6 +177,10 @@ def test_demonstrations_and_cloning(tmp_path: Path) -> None:
     assert policy.epoch_mode
     frame = evaluate(policy, "default", [0])
     assert np.isfinite(frame["nav_change_usd"]).all()
+    from hybridrl.export.onnx_export import export_policy
+
+    with pytest.raises(ValueError, match="HybridMineEpoch-v1"):
+        export_policy(tmp_path / "run", tmp_path / "export")
 
 
 @pytest.mark.parametrize(
@@ -187,7 +191,7 @@ def test_demonstrations_and_cloning(tmp_path: Path) -> None:
         (
             {"env": {"mode": "epoch"}, "vec_env": "dummy", "imitation": {"expert": "oracle"}},
             "imitation.expert",
-        ),  # noqa: E501
+        ),
     ],
 )
 def test_mode_and_imitation_settings_are_checked(overrides: dict, key: str) -> None:

@@ -148,6 +148,11 @@ def export_policy(
         raise ValueError(
             "recurrent policies carry an LSTM state between decisions; exporting them is not supported"
         )
+    if meta_run.get("env_id", SUPPORTED_ENV[0]) != SUPPORTED_ENV[0]:
+        raise ValueError(
+            f"{run_dir} was trained on {meta_run['env_id']}: only {SUPPORTED_ENV[0]} policies can be "
+            "exported so far (the scheduler does not yet dispatch by the rule between epochs)"
+        )
     if which not in MODELS:
         raise ValueError(f"which must be one of {MODELS}, got {which!r}")
     folder = model_dir(run_dir, which)
