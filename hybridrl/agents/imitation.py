@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from hybridrl.agents.policy import NetworkPolicy
 from hybridrl.baselines.rules import Policy
-from hybridrl.env.epoch_encoding import DEAD_ZONE, encode_epoch_decision, epoch_observation
+from hybridrl.env.epoch_encoding import DEAD_ZONE, encode_epoch_decision
 from hybridrl.env.hybrid_mine import USD_PER_REWARD_UNIT
 from hybridrl.sim.exogenous import sample_paths
 from hybridrl.sim.information import PathReveal
@@ -52,7 +52,7 @@ def record_demonstrations(params: ScenarioParams, expert: Policy, seeds: list[in
     plant = Plant(params)
     path = sample_paths(params, seeds)
     reveal = PathReveal(path)
-    observer = NetworkPolicy("observer", lambda obs, starts: obs)
+    observer = NetworkPolicy("observer", lambda obs, starts: obs, epoch_mode=True)
     state = plant.initial_state(len(seeds))
     nav = plant.nav_usd(state, path)
     alive = np.ones(len(seeds), dtype=bool)
@@ -61,8 +61,7 @@ def record_demonstrations(params: ScenarioParams, expert: Policy, seeds: list[in
         view = reveal.view(state.t)
         native = expert.act(plant, state, view)
         if plant.is_decision_epoch(state.t):
-            base = observer.observe(plant, state, view)
-            obs.append(epoch_observation(plant, state, view, base, observer.nav0))
+            obs.append(observer.observe(plant, state, view))
             acts.append(encode_epoch_decision(plant, state, native))
             alive_at.append(alive.copy())
             navs.append(nav.copy())

@@ -107,26 +107,21 @@ class NetworkPolicy:
     def name(self) -> str:
         return self._name
 
-    @property
-    def nav0(self) -> FloatArray:
-        """Each row's NAV at the start of its episode (as of the last :meth:`observe`)."""
-        return self._nav0
-
     def observe(self, plant: Plant, state: PlantState, view: PathView) -> NDArray[np.float32]:
-        """The environment's observation for every row (before normalisation)."""
+        """The environment's observation for every row (before normalisation); in epoch mode the
+        decision-epoch environment's (:func:`~hybridrl.env.epoch_encoding.epoch_observation`)."""
         if self._encoder is None or self._encoder.plant is not plant:
             self._encoder = ObservationEncoder(plant)
         nav = plant.nav_usd(state, view)  # type: ignore[arg-type]
         if state.t == 0 or self._nav0.shape != nav.shape:
             self._nav0 = nav
-        return self._encoder(state, view, nav, self._nav0)  # type: ignore[arg-type]
+        obs = self._encoder(state, view, nav, self._nav0)  # type: ignore[arg-type]
+        return epoch_observation(plant, state, view, obs, self._nav0) if self.epoch_mode else obs
 
     def act(self, plant: Plant, state: PlantState, view: PathView) -> NativeAction:
         if self.epoch_mode and not plant.is_decision_epoch(state.t):
             return rule_dispatch(plant, state, view)
         obs = self.observe(plant, state, view)
-        if self.epoch_mode:
-            obs = epoch_observation(plant, state, view, obs, self._nav0)
         if self.normalizer is not None:
             obs = self.normalizer(obs)
         starts = np.full(state.n_paths, state.t == 0)

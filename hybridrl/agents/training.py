@@ -318,6 +318,7 @@ def _warm_start(cfg: TrainConfig, params: ScenarioParams, model: Any, vecnorm: A
     and record how well it fits in ``imitation.json``."""
     from hybridrl.agents.imitation import clone_expert, record_demonstrations
     from hybridrl.baselines import RULE_POLICIES
+    from hybridrl.env.hybrid_mine import USD_PER_REWARD_UNIT
 
     im = cfg.imitation
     assert im.expert is not None
@@ -330,7 +331,7 @@ def _warm_start(cfg: TrainConfig, params: ScenarioParams, model: Any, vecnorm: A
     record = {
         "expert": im.expert,
         "seeds": [seeds[0], seeds[-1]],
-        "expert_nav_change_usd_mean": float(demos.rewards.sum(axis=0).mean() * 1e6),
+        "expert_nav_change_usd_mean": float(demos.rewards.sum(axis=0).mean() * USD_PER_REWARD_UNIT),
         **fit,
         "seconds": time.perf_counter() - start,
     }

@@ -286,7 +286,9 @@ class Greedy:
         budget = capex_budget_usd(plant, state, self.reserve_usd)
         rows = np.arange(state.n_paths)
         best_mining_per_mw_day = best_mining_usd_per_mw_day(plant, view)
-        lease_value_per_mw, cost_per_mw = offer_value_and_cost_per_mw(plant, view, self.mining_horizon_months)
+        lease_value_per_mw, cost_per_mw = offer_value_and_cost_per_mw(
+            plant, view, best_mining_per_mw_day, self.mining_horizon_months
+        )
         blocks, sale, accept, budget = _pursue_offers(
             plant, state, view, lease_value_per_mw > cost_per_mw, budget
         )
@@ -298,7 +300,9 @@ class Greedy:
         gpu_worth = gpu_payback < payback_days
         gpu, budget = _gpu_orders(plant, state, view, gpu_worth, budget)
         # retrofit spare MW for GPUs when a MW of GPUs beats a MW of mining by enough to pay the retrofit
-        gpu_gain_per_mw_day = gpu_margin / plant.gpu_node_mw[j] - best_mining_per_mw_day
+        gpu_gain_per_mw_day = gpu_gain_over_mining_usd_per_mw_day(
+            plant, gpu_margin, j, best_mining_per_mw_day
+        )
         retrofit_cost_per_mw = plant.retrofit_capex_usd_per_block / plant.retrofit_block_mw
         more = gpu_worth & (gpu_gain_per_mw_day * payback_days > retrofit_cost_per_mw) & (blocks == 0)
         extra = np.where(
@@ -329,17 +333,29 @@ def best_mining_usd_per_mw_day(plant: Plant, view: PathView) -> FloatArray:
 
 
 def offer_value_and_cost_per_mw(
-    plant: Plant, view: PathView, mining_horizon_months: float
+    plant: Plant, view: PathView, best_mining_per_mw_day: FloatArray, mining_horizon_months: float
 ) -> tuple[FloatArray, FloatArray]:
     """(B, K) each offer's discounted margin per facility MW, and what taking it costs per MW:
-    the retrofit capex plus the mining margin the MW earn today over the lease term (capped at
-    ``mining_horizon_months``). Greedy accepts an offer whose value exceeds its cost."""
+    the retrofit capex plus the mining margin the MW earn today (``best_mining_per_mw_day``,
+    :func:`best_mining_usd_per_mw_day`) over the lease term (capped at ``mining_horizon_months``).
+    Greedy accepts an offer whose value exceeds its cost."""
     months = np.minimum(view.offer_term_months, mining_horizon_months)
     cost_per_mw = (
         plant.retrofit_capex_usd_per_block / plant.retrofit_block_mw
-        + best_mining_usd_per_mw_day(plant, view)[:, None] * months * DAYS_PER_MONTH
+        + best_mining_per_mw_day[:, None] * months * DAYS_PER_MONTH
     )
     return _lease_value_per_mw(plant, view), cost_per_mw
+
+
+def gpu_gain_over_mining_usd_per_mw_day(
+    plant: Plant,
+    node_margin_usd_per_day: FloatArray,
+    generation: NDArray[np.intp],
+    best_mining_per_mw_day: FloatArray,
+) -> FloatArray:
+    """(B,) what a MW of GPU nodes of ``generation`` earns per day (net margin per node over its
+    MW) beyond a MW of the best mining: greedy retrofits for GPUs when this pays the retrofit back."""
+    return node_margin_usd_per_day / plant.gpu_node_mw[generation] - best_mining_per_mw_day
 
 
 DECISION_FEATURE_NAMES = (
@@ -370,15 +386,16 @@ def decision_features(plant: Plant, state: PlantState, view: PathView, nav0_usd:
     j = _newest_gpu(view)
     net_margin = gpu_net_margin_usd_per_node_day(plant, view)
     gpu_payback = gpu_payback_days(view, net_margin)[rows, j] / 365.0
-    value, cost = offer_value_and_cost_per_mw(plant, view, Greedy.mining_horizon_months)
+    mining_per_mw_day = best_mining_usd_per_mw_day(plant, view)
+    value, cost = offer_value_and_cost_per_mw(plant, view, mining_per_mw_day, Greedy.mining_horizon_months)
     open_now = plant.open_offers(state, view)
     ratio = np.where(open_now, value / np.maximum(cost, 1e-9), 0.0)
     k = ratio.argmax(axis=1)
     need = view.offer_it_mw[rows, k] * plant.lease_mw_per_it_mw * open_now[rows, k]
     short = np.maximum(need - hpc_capacity_for_leases_mw(plant, state, view), 0.0) / plant.retrofit_block_mw
     gain_per_mw_year = (
-        net_margin[rows, j] / plant.gpu_node_mw[j] - best_mining_usd_per_mw_day(plant, view)
-    ) * 365
+        gpu_gain_over_mining_usd_per_mw_day(plant, net_margin[rows, j], j, mining_per_mw_day) * 365
+    )
     retrofit_cost_per_mw = plant.retrofit_capex_usd_per_block / plant.retrofit_block_mw
     budget = site_rules.capex_budget_usd(state.cash_usd, plant.limits)
     return np.stack(
