@@ -202,3 +202,31 @@ def test_mode_and_imitation_settings_are_checked(overrides: dict, key: str) -> N
     with pytest.raises(ConfigError) as err:
         config_from_dict(overrides)
     assert key in [k for k, _ in err.value.problems]
+
+
+def test_an_mpc_expert_records_the_same_demonstrations_in_parallel() -> None:
+    """The MPC (no peeking: its forecaster sees only the path so far) can be cloned; its
+    decisions are recorded, and two processes record what one batch does."""
+    from hybridrl.agents.imitation import record_demonstrations
+    from hybridrl.baselines import expert_policy
+
+    params = load_scenario("tiny")
+    expert = expert_policy("mpc_conditional_expectation")
+    one = record_demonstrations(params, expert, [11, 12, 13], n_jobs=1)
+    two = record_demonstrations(params, expert, [11, 12, 13], n_jobs=2)
+    assert one.actions.shape[1] == 3 and (one.actions > DEAD_ZONE).any()
+    for name in ("observations", "actions", "rewards", "alive"):
+        np.testing.assert_allclose(getattr(one, name), getattr(two, name), rtol=1e-9)
+    alone = record_demonstrations(params, expert, [12])
+    np.testing.assert_allclose(alone.actions[:, 0], one.actions[:, 1], rtol=1e-9)
+
+
+def test_expert_and_forecaster_names_are_the_policies_keys() -> None:
+    from hybridrl.agents.config import EXPERT_NAMES, FORECASTER_NAMES, RULE_NAMES
+    from hybridrl.baselines import RULE_POLICIES, expert_policy
+    from hybridrl.baselines.mpc import FORECASTERS
+
+    assert set(RULE_NAMES) == set(RULE_POLICIES) and set(FORECASTER_NAMES) == set(FORECASTERS)
+    assert [expert_policy(name).name for name in EXPERT_NAMES] == list(EXPERT_NAMES)
+    with pytest.raises(ValueError, match="unknown expert"):
+        expert_policy("oracle")

@@ -1,5 +1,5 @@
 """A built wheel works anywhere: installed into a fresh venv and run outside any checkout, it
-finds its scenario catalogue and Hydra configs, and its commands train, benchmark and export.
+finds its scenario catalogue and Hydra configs, and its commands train, benchmark, export and tune.
 
 The fresh venv takes the wheel's dependencies from the test's own environment (a ``.pth`` line)
 so that the test needs no network; hybridrl itself comes only from the wheel."""
@@ -100,5 +100,11 @@ def test_the_wheel_runs_outside_the_checkout(installed: Path, tmp_path: Path) ->
         ],
         cwd=tmp_path,
     )
+    study = tmp_path / "study"
+    _run(
+        [str(installed / "hybridrl-tune"), "experiment=smoke", "tune.n_trials=1", f"hydra.run.dir={study}"],
+        cwd=tmp_path,
+    )
+    assert (study / "study.db").is_file() and (study / "best_preset.yaml").is_file()
     load = f"from hybridrl.scheduler import Scheduler; s = Scheduler.load({str(exported)!r}); print('ok')"
     assert _run([py, "-c", load], cwd=tmp_path).stdout.strip().endswith("ok")

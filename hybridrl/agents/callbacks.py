@@ -8,6 +8,7 @@ import csv
 import json
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -117,9 +118,13 @@ class CheckpointAndEval(BaseCallback):
         reference: Reference | None,
         state: dict[str, Any] | None = None,
         epoch_mode: bool = False,
+        on_evaluation: Callable[[int, float], bool] | None = None,
     ) -> None:
         super().__init__()
         self.epoch_mode = epoch_mode
+        self.on_evaluation = on_evaluation
+        """called after each evaluation during training with (step, validation NAV change in $);
+        False stops training there (a pruned tuning trial)"""
         self.run_dir = run_dir
         self.params = params
         self.validation_seeds = validation_seeds
@@ -147,8 +152,10 @@ class CheckpointAndEval(BaseCallback):
 
     def _on_step(self) -> bool:
         if self.num_timesteps >= self._next_eval:
-            self.evaluate()
+            nav = self.evaluate()["eval/nav_change_usd"]
             self._next_eval = (self.num_timesteps // self.eval_every + 1) * self.eval_every
+            if self.on_evaluation is not None and not self.on_evaluation(self.num_timesteps, nav):
+                return False
         if self.num_timesteps >= self._next_checkpoint:
             self.checkpoint()
             self._next_checkpoint = (self.num_timesteps // self.checkpoint_every + 1) * self.checkpoint_every

@@ -220,10 +220,12 @@ class EnvConfig:
 class ImitationConfig:
     """Warm start by behaviour cloning (``env.mode=epoch`` only): the network's mean action is
     fitted to an expert's decisions on paths of the run's own training range, its value head to
-    the expert's discounted returns, before RL starts. The expert must not peek: a rule policy."""
+    the expert's discounted returns, before RL starts. The expert must not peek: a rule policy or
+    an MPC (its forecaster sees only the path so far), never the oracle."""
 
     expert: str | None = None
-    """A rule policy's name (``greedy``, ...), or None for no warm start."""
+    """A rule policy's name (``greedy``, ...) or an MPC's (``mpc_conditional_expectation``,
+    ``mpc_persistence``), or None for no warm start."""
     episodes: int = _positive_int(64)
     """Expert episodes recorded (paths from the end of the run's training seed block)."""
     epochs: int = _positive_int(200)
@@ -231,11 +233,16 @@ class ImitationConfig:
     learning_rate: float = field(default=1e-3, metadata={"range": (lambda v: v > 0, "> 0")})
     log_std: float = field(default=-1.5, metadata={"range": (lambda v: -5 <= v <= 1, "in [-5, 1]")})
     """The policy's log standard deviation after cloning (exploration around the expert)."""
+    n_jobs: int = field(
+        default=1, metadata={"range": (lambda v: v == -1 or v >= 1, ">= 1, or -1 for every core")}
+    )
+    """Processes recording the demonstrations (joblib; an MPC solves each path alone, about 13 s
+    per path on ``default``); the demonstrations are the same for any value."""
 
     def problems(self) -> list[tuple[str, str]]:
         out = _range_problems(self)
-        if self.expert is not None and self.expert not in RULE_NAMES:
-            out.append(("expert", f"unknown rule policy {self.expert!r}; known: {list(RULE_NAMES)}"))
+        if self.expert is not None and self.expert not in EXPERT_NAMES:
+            out.append(("expert", f"unknown expert {self.expert!r}; known: {list(EXPERT_NAMES)}"))
         return out
 
 
@@ -298,7 +305,13 @@ class TrainConfig:
 
 
 RULE_NAMES = ("always_mine", "static_split", "hashprice_threshold", "greedy")
+"""The keys of :data:`hybridrl.baselines.RULE_POLICIES` (named here so that checking a config
+imports no solver; a test keeps the two equal)."""
 FORECASTER_NAMES = ("conditional_expectation", "persistence")
+"""The keys of :data:`hybridrl.baselines.mpc.FORECASTERS` (a test keeps the two equal)."""
+EXPERT_NAMES = RULE_NAMES + tuple(f"mpc_{name}" for name in FORECASTER_NAMES)
+"""What ``imitation.expert`` may name: a rule policy or an MPC (``mpc_<forecaster>``); see
+:func:`hybridrl.baselines.expert_policy`."""
 
 
 @dataclass
@@ -472,5 +485,10 @@ def register_configs() -> None:
     cs.store(name="train_schema", node=schema)
     cs.store(name="benchmark_schema", node=BenchmarkConfig)
     cs.store(name="backtest_schema", node=BacktestConfig)
+    from hybridrl.agents.tuning import TuneConfig
+
+    tune_schema = OmegaConf.structured(TuneConfig)
+    tune_schema.agent = MISSING
+    cs.store(name="tune_schema", node=tune_schema)
     for algo, schema in AGENT_CONFIGS.items():
         cs.store(group="agent", name=f"{algo.value}_schema", node=schema)

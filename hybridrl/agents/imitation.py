@@ -11,7 +11,8 @@ the expert with a critic that already knows what its decisions are worth.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import copy
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -47,8 +48,30 @@ class Demonstrations:
         return int(self.alive.sum())
 
 
-def record_demonstrations(params: ScenarioParams, expert: Policy, seeds: list[int]) -> Demonstrations:
-    """Roll ``expert`` out on the paths of ``seeds`` (one batch) and record each epoch."""
+def record_demonstrations(
+    params: ScenarioParams, expert: Policy, seeds: list[int], n_jobs: int = 1
+) -> Demonstrations:
+    """Roll a fresh copy of ``expert`` out on the paths of ``seeds`` and record each epoch: one
+    batch, or with ``n_jobs`` other than 1 as many slices of the seeds in separate processes
+    (joblib), joined in the seeds' order. A path's epochs do not depend on the others', so the
+    result is the same apart from what an MPC's solver time limit may cut differently."""
+    from hybridrl.evaluation.rollout import run_parallel
+
+    workers = len(seeds) if n_jobs == -1 else max(1, min(n_jobs, len(seeds)))
+    slices = [list(part) for part in np.array_split(np.asarray(seeds), workers)]
+    parts = run_parallel(_record_batch, [(params, expert, part) for part in slices], n_jobs)
+    return Demonstrations(
+        **{
+            f.name: np.concatenate([getattr(p, f.name) for p in parts], axis=1)
+            for f in fields(Demonstrations)
+        }
+    )
+
+
+def _record_batch(params: ScenarioParams, expert: Policy, seeds: list[int]) -> Demonstrations:
+    """One batch of :func:`record_demonstrations` (the expert copied: an MPC keeps plans per row)."""
+    expert = copy.deepcopy(expert)
+    seeds = [int(s) for s in seeds]
     plant = Plant(params)
     path = sample_paths(params, seeds)
     reveal = PathReveal(path)

@@ -16,6 +16,7 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -172,10 +173,17 @@ def resume(
     return _train(dataclasses.replace(cfg, **changes), run_dir, params, multirun=multirun, resuming=True)
 
 
-def train(cfg: TrainConfig, run_dir: str | Path, multirun: bool = False) -> TrainResult:
+def train(
+    cfg: TrainConfig,
+    run_dir: str | Path,
+    multirun: bool = False,
+    on_evaluation: Callable[[int, float], bool] | None = None,
+) -> TrainResult:
     """Train a fresh run into ``run_dir`` (see the module docstring for its files); to continue
     one, use :func:`resume`. The scenario is loaded (and any problem raised) before anything is
-    written; the run keeps its own copy of it."""
+    written; the run keeps its own copy of it. ``on_evaluation(step, validation NAV change $)``
+    is called after each evaluation during training; False ends training there (the run is
+    saved as if it had reached its steps: tuning prunes trials this way)."""
     from hybridrl.agents.run_scenario import save_run_scenario
 
     if cfg.resume is not None:
@@ -189,11 +197,16 @@ def train(cfg: TrainConfig, run_dir: str | Path, multirun: bool = False) -> Trai
     run_dir.mkdir(parents=True, exist_ok=True)
     save_run_scenario(params, run_dir)
     save_config(cfg, run_dir / RUN_CONFIG_FILE)
-    return _train(cfg, run_dir, params, multirun=multirun, resuming=False)
+    return _train(cfg, run_dir, params, multirun=multirun, resuming=False, on_evaluation=on_evaluation)
 
 
 def _train(
-    cfg: TrainConfig, run_dir: Path, params: ScenarioParams, multirun: bool, resuming: bool
+    cfg: TrainConfig,
+    run_dir: Path,
+    params: ScenarioParams,
+    multirun: bool,
+    resuming: bool,
+    on_evaluation: Callable[[int, float], bool] | None = None,
 ) -> TrainResult:
     import torch
     from stable_baselines3.common.logger import CSVOutputFormat, Logger
@@ -263,6 +276,7 @@ def _train(
         reference=reference,
         state=state,
         epoch_mode=cfg.env.mode is EnvMode.epoch,
+        on_evaluation=on_evaluation,
     )
     start = time.perf_counter()
     remaining = max(cfg.total_timesteps - start_step, 0)
@@ -317,14 +331,14 @@ def _warm_start(cfg: TrainConfig, params: ScenarioParams, model: Any, vecnorm: A
     """Clone ``cfg.imitation.expert`` into the fresh ``model`` (:mod:`hybridrl.agents.imitation`)
     and record how well it fits in ``imitation.json``."""
     from hybridrl.agents.imitation import clone_expert, record_demonstrations
-    from hybridrl.baselines import RULE_POLICIES
+    from hybridrl.baselines import expert_policy
     from hybridrl.env.hybrid_mine import USD_PER_REWARD_UNIT
 
     im = cfg.imitation
     assert im.expert is not None
     start = time.perf_counter()
     seeds = imitation_seeds(cfg.seed, im.episodes)
-    demos = record_demonstrations(params, RULE_POLICIES[im.expert], seeds)
+    demos = record_demonstrations(params, expert_policy(im.expert), seeds, n_jobs=im.n_jobs)
     fit = clone_expert(
         model, vecnorm, demos, cfg.agent.gamma, im.epochs, im.learning_rate, im.log_std, seed=cfg.seed
     )

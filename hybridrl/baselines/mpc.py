@@ -14,7 +14,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hybridrl.baselines.forecast import Forecaster
+from hybridrl.baselines.forecast import (
+    ConditionalExpectationForecaster,
+    Forecaster,
+    PersistenceForecaster,
+)
 from hybridrl.baselines.oracle import OracleModel
 from hybridrl.baselines.rules import gpu_margin_usd_per_node_day
 from hybridrl.economics import asic_best_use, curtail_idle_mw
@@ -103,6 +107,20 @@ class MPC:
             gpu_offer_fraction=offer,
             curtail_mw=curtail,
         )
+
+
+FORECASTERS: dict[str, type[Forecaster]] = {
+    "conditional_expectation": ConditionalExpectationForecaster,
+    "persistence": PersistenceForecaster,
+}
+"""The MPC's forecasters by name (the benchmark's ``mpc`` list, ``imitation.expert=mpc_<name>``)."""
+
+
+def mpc_with(forecaster: str) -> MPC:
+    """A fresh MPC (default horizon and re-planning) on the forecaster named ``forecaster``."""
+    if forecaster not in FORECASTERS:
+        raise ValueError(f"unknown forecaster {forecaster!r}; known: {list(FORECASTERS)}")
+    return MPC(FORECASTERS[forecaster]())
 
 
 def _row_view(view: PathView, b: int) -> PathView:

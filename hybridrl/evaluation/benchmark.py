@@ -255,8 +255,7 @@ def build_policies(
 ) -> list[Policy]:
     """The policies a benchmark config names: rules, MPCs and trained runs (one trained on the
     fly into ``out``/train first if asked), each run checked against the seeds and the world."""
-    from hybridrl.baselines.forecast import ConditionalExpectationForecaster, PersistenceForecaster
-    from hybridrl.baselines.mpc import MPC
+    from hybridrl.baselines.mpc import mpc_with
     from hybridrl.baselines.rules import RULE_POLICIES
 
     run_dirs = [Path(r) for r in cfg.runs]
@@ -272,11 +271,7 @@ def build_policies(
         log(f"trained {trained.num_timesteps} steps in {trained.seconds:.0f} s")
         run_dirs.append(out / "train")
     policies: list[Policy] = [RULE_POLICIES[name] for name in cfg.rules]
-    forecasters = {
-        "conditional_expectation": ConditionalExpectationForecaster,
-        "persistence": PersistenceForecaster,
-    }
-    policies += [MPC(forecasters[name]()) for name in cfg.mpc]
+    policies += [mpc_with(name) for name in cfg.mpc]
     for run_dir in run_dirs:
         meta = json.loads((run_dir / RUN_FILE).read_text())
         check_held_out(list(seeds), training=[int(s) for s in meta.get("training_seeds", [])])
