@@ -1,9 +1,9 @@
 """Rolling-horizon MPC: at each re-planning epoch, forecast the next ``horizon_days`` from what is
 known today, solve the oracle's MILP on that forecast from today's plant state (terminal value:
 NAV at the horizon's end), and carry out the investment decisions of the plan until the next
-re-plan. Dispatch is decided each step from today's observed prices, with the same closed-form
-rule the MILP uses (run, curtail for DR or idle, whichever earns most; rent GPUs with a
-positive margin).
+re-plan. Dispatch is decided each step from today's observed prices by
+:func:`~hybridrl.baselines.rules.rule_dispatch`, the closed-form rule the MILP uses (run,
+curtail for DR or idle, whichever earns most; rent GPUs with a positive margin).
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ from hybridrl.baselines.forecast import (
     PersistenceForecaster,
 )
 from hybridrl.baselines.oracle import OracleModel
-from hybridrl.baselines.rules import gpu_margin_usd_per_node_day
-from hybridrl.economics import asic_best_use, curtail_idle_mw
+from hybridrl.baselines.rules import rule_dispatch
 from hybridrl.sim.information import PathView
 from hybridrl.sim.plant import NativeAction, Plant, PlantState
 
@@ -60,7 +59,7 @@ class MPC:
     def act(self, plant: Plant, state: PlantState, view: PathView) -> NativeAction:
         t = state.t
         B = state.n_paths
-        action = self._dispatch(plant, state, view)
+        action = rule_dispatch(plant, state, view)
         if not plant.is_decision_epoch(t):
             return action
         replan_steps = max(plant.epoch_steps, round(self.replan_every_days / plant.dt_days))
@@ -87,26 +86,6 @@ class MPC:
         self.statuses.append(result.status)
         # without a plan (no solution in time) the MPC invests in nothing until the next re-plan
         self._plans[b] = (view.t, result.plan or [])
-
-    @staticmethod
-    def _dispatch(plant: Plant, state: PlantState, view: PathView) -> NativeAction:
-        runs, _ = asic_best_use(
-            plant.economics,
-            view.now("hashprice_usd_per_ph_day"),
-            view.now("power_rt_usd_per_mwh"),
-            view.now("dr_call"),
-        )
-        run = runs.astype(np.float64)
-        curtail = curtail_idle_mw(
-            plant.economics, run, state.asic_th, view.now("availability"), view.now("dr_call")
-        )
-        offer = (gpu_margin_usd_per_node_day(plant, view) > 0).astype(np.float64)
-        return dataclasses.replace(
-            plant.idle_action(state.n_paths),
-            asic_run_fraction=run,
-            gpu_offer_fraction=offer,
-            curtail_mw=curtail,
-        )
 
 
 FORECASTERS: dict[str, type[Forecaster]] = {

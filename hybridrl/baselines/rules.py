@@ -73,9 +73,16 @@ def gpu_payback_days(view: PathView, net_margin_usd_per_node_day: FloatArray) ->
 
 
 def mining_dispatch(plant: Plant, state: PlantState, view: PathView) -> tuple[FloatArray, FloatArray]:
-    """Run fractions (B, G) of the generations with a positive margin, and DR curtailment (B,)
-    offering the idle ASIC MW during a call."""
-    run = (asic_margin_usd_per_th_day(plant, view) > 0).astype(np.float64)
+    """Run fractions (B, G) by the economics' best use of a TH/s (:func:`economics.asic_best_use`:
+    run where the margin is positive and beats a DR call's credit, the rule the oracle's MILP
+    dispatches by), and DR curtailment (B,) offering the idle ASIC MW during a call."""
+    runs, _ = economics.asic_best_use(
+        plant.economics,
+        view.now("hashprice_usd_per_ph_day"),
+        view.now("power_rt_usd_per_mwh"),
+        view.now("dr_call"),
+    )
+    run = runs.astype(np.float64)
     curtail = economics.curtail_idle_mw(
         plant.economics, run, state.asic_th, view.now("availability"), view.now("dr_call")
     )
