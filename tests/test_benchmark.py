@@ -178,6 +178,11 @@ def test_benchmark_end_to_end_on_tiny(tmp_path: Path) -> None:
     # the oracle is warm-started from every policy's plan: never below any of them
     assert (wide["oracle"] >= wide.drop(columns="oracle").max(axis=1) - 1e-6 * wide.abs().max().max()).all()
     assert "| ppo |" in (out / "summary.md").read_text()
+    # gap closed against the dual bounds: where a policy beats always_mine, never above the gap
+    # against the plans (bound >= plan)
+    both = paths[["gap_closed", "gap_closed_dual"]].dropna().query("gap_closed >= 0")
+    assert len(both) > 0 and (both["gap_closed_dual"] <= both["gap_closed"] + 1e-9).all()
+    assert "gap closed (dual bound)" in (out / "summary.md").read_text()
     assert list((out / "wandb").glob("offline-run-*/run-*.wandb"))
     # the trained policy's run refuses seeds it trained on
     run_dir = out / "train"

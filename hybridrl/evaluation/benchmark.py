@@ -47,6 +47,7 @@ SUMMARY_METRICS = (
     "nav_change_usd",
     "cash_profit_usd",
     "gap_closed",
+    "gap_closed_dual",
     "monthly_cash_flow_std_usd",
     "max_drawdown_usd",
     "btc_beta",
@@ -153,13 +154,18 @@ def run_benchmark(
 def add_path_metrics(
     paths: pd.DataFrame, trajectories: dict[str, Trajectory], path: ExogenousPath
 ) -> pd.DataFrame:
-    """Monthly cash-flow std, max drawdown, BTC beta and gap closed for every (policy, seed)."""
+    """Monthly cash-flow std, max drawdown, BTC beta and gap closed for every (policy, seed):
+    against the oracle's plans (``gap_closed``) and against its dual bounds
+    (``gap_closed_dual``: what no policy can pass; a policy's true share of the optimum lies
+    between the two)."""
     dates = path.dates
     price = monthly_mean(path.btc_price_usd[:, :-1], dates)
     out = []
     base = paths[paths["policy"] == "always_mine"]["nav_change_usd"].to_numpy()
     has_oracle = (paths["policy"] == "oracle").any()
-    oracle_nav = paths[paths["policy"] == "oracle"]["nav_change_usd"].to_numpy() if has_oracle else None
+    oracle = paths[paths["policy"] == "oracle"]
+    oracle_nav = oracle["nav_change_usd"].to_numpy() if has_oracle else None
+    dual = oracle["oracle_dual_bound_usd"].to_numpy(dtype=float) if has_oracle else None
     for name, traj in trajectories.items():
         rows = paths[paths["policy"] == name].copy()
         rows["monthly_cash_flow_std_usd"] = monthly_sd(
@@ -171,6 +177,9 @@ def add_path_metrics(
             gap_closed(rows["nav_change_usd"].to_numpy(), base, oracle_nav)
             if oracle_nav is not None
             else np.nan
+        )
+        rows["gap_closed_dual"] = (
+            gap_closed(rows["nav_change_usd"].to_numpy(), base, dual) if dual is not None else np.nan
         )
         out.append(rows)
     return pd.concat(out).sort_index()
