@@ -73,7 +73,7 @@ def test_metrics_undefined_on_too_few_months_are_nan_and_reported_as_na() -> Non
         line for line in summary_markdown(result, "t").splitlines() if line.startswith("| always_mine")
     )
     cells = [c.strip() for c in row.split("|")]
-    assert cells[6] == "n/a" and cells[8] == "n/a", row
+    assert cells[7] == "n/a" and cells[9] == "n/a", row  # monthly cash-flow sd, BTC beta
 
 
 def test_revenue_proportional_to_price_has_beta_one_and_unrelated_revenue_near_zero() -> None:
