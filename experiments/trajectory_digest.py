@@ -34,6 +34,8 @@ def _feed(h: Any, value: Any) -> None:
         h.update(np.ascontiguousarray(value).tobytes())
     elif isinstance(value, dict):
         for k in sorted(value):
+            if k in EXCLUDED:
+                continue
             h.update(k.encode())
             _feed(h, value[k])
     else:
@@ -41,7 +43,8 @@ def _feed(h: Any, value: Any) -> None:
 
 
 EXCLUDED: set[str] = set()
-"""State fields left out of the fingerprints (``--exclude-field``: a field a change adds)."""
+"""State fields, cash-flow terms and info keys left out of the fingerprints (``--exclude-field``:
+one a change adds)."""
 
 
 def _feed_outcome(h: Any, out: StepOutcome) -> None:
@@ -100,7 +103,7 @@ def main() -> None:
         "--exclude-field",
         action="append",
         default=[],
-        help="a plant state field to leave out (one a change adds), repeatable",
+        help="a plant state field, cash-flow term or info key to leave out (one a change adds), repeatable",
     )
     args = parser.parse_args()
     EXCLUDED.update(args.exclude_field)

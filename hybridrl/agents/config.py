@@ -304,7 +304,7 @@ class TrainConfig:
         check_config(self)
 
 
-RULE_NAMES = ("always_mine", "static_split", "hashprice_threshold", "greedy")
+RULE_NAMES = ("always_mine", "static_split", "hashprice_threshold", "greedy", "peak_avoidance")
 """The keys of :data:`hybridrl.baselines.RULE_POLICIES` (named here so that checking a config
 imports no solver; a test keeps the two equal)."""
 FORECASTER_NAMES = ("conditional_expectation", "persistence")

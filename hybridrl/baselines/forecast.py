@@ -17,14 +17,15 @@ from numpy.typing import NDArray
 
 from hybridrl.sim import protocol
 from hybridrl.sim.exogenous import ExogenousPath, break_even_hashrate_th_s, network_markup, sample_paths
-from hybridrl.sim.information import PathView
+from hybridrl.sim.information import HIDDEN_FIELDS, PathView
 from hybridrl.sim.params import DAYS_PER_YEAR, ScenarioParams
 
 SERIES = tuple(
     f.name
     for f in dataclasses.fields(ExogenousPath)
-    if f.name not in ("dt_days", "start_date") and not f.name.startswith("offer_")
+    if f.name not in ("dt_days", "start_date", *HIDDEN_FIELDS) and not f.name.startswith("offer_")
 )
+"""The time series a forecaster predicts (the hidden coincident peaks aside: :func:`_no_peaks`)."""
 
 
 class Forecaster(Protocol):
@@ -47,6 +48,12 @@ def _known_offers(view: PathView) -> dict[str, Any]:
 
 def _today(view: PathView) -> dict[str, Any]:
     return {name: getattr(view, name)[:, -1] for name in SERIES}
+
+
+def _no_peaks(horizon_steps: int) -> dict[str, Any]:
+    """No coincident peak foreseen: which step will be a month's peak is not known (the MPC's
+    dispatch prices the expected charge each step instead; :class:`~hybridrl.baselines.peaks.PeakRule`)."""
+    return {"cp_peak": np.zeros((1, horizon_steps + 1))}
 
 
 def _known_delay_only(today: dict[str, Any], horizon_steps: int) -> NDArray[np.int64]:
@@ -85,7 +92,11 @@ class PersistenceForecaster:
         arrays["availability"][:, 0] = today["availability"]
         arrays["retrofit_delay_epochs"] = _known_delay_only(today, H)
         return ExogenousPath(
-            dt_days=params.time.dt_days, start_date=_start_date(params, view), **arrays, **_known_offers(view)
+            dt_days=params.time.dt_days,
+            start_date=_start_date(params, view),
+            **arrays,
+            **_known_offers(view),
+            **_no_peaks(H),
         )
 
 
@@ -174,7 +185,11 @@ class ConditionalExpectationForecaster:
         arrays["tenant_defaulted"] = np.repeat(today["tenant_defaulted"][:, None], steps + 1, axis=1)
         arrays["retrofit_delay_epochs"] = _known_delay_only(today, steps)
         return ExogenousPath(
-            dt_days=params.time.dt_days, start_date=_start_date(params, view), **arrays, **_known_offers(view)
+            dt_days=params.time.dt_days,
+            start_date=_start_date(params, view),
+            **arrays,
+            **_known_offers(view),
+            **_no_peaks(steps),
         )
 
 

@@ -3,7 +3,8 @@ known today, solve the oracle's MILP on that forecast from today's plant state (
 NAV at the horizon's end), and carry out the investment decisions of the plan until the next
 re-plan. Dispatch is decided each step from today's observed prices by
 :func:`~hybridrl.baselines.rules.rule_dispatch`, the closed-form rule the MILP uses (run,
-curtail for DR or idle, whichever earns most; rent GPUs with a positive margin).
+curtail for DR or idle, whichever earns most; rent GPUs with a positive margin), with energy
+priced at the coincident-peak charge it is expected to set where the scenario has a grid.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from hybridrl.baselines.forecast import (
     PersistenceForecaster,
 )
 from hybridrl.baselines.oracle import OracleModel
-from hybridrl.baselines.rules import rule_dispatch
+from hybridrl.baselines.peaks import PeakRule
+from hybridrl.baselines.rules import peak_surcharge_usd_per_mwh, rule_dispatch
 from hybridrl.sim.information import PathView
 from hybridrl.sim.plant import NativeAction, Plant, PlantState
 
@@ -34,6 +36,8 @@ class MPC:
     :param replan_every_days: re-planning interval, a multiple of the decision epoch (default 7).
     :param time_limit_s: time limit of each MILP solve.
     :param mip_rel_gap: relative MIP gap of each solve.
+    :param peak_rule: the expected coincident-peak charge its dispatch prices energy with (a
+        scenario with a grid; :class:`~hybridrl.baselines.peaks.PeakRule`).
     """
 
     forecaster: Forecaster
@@ -43,6 +47,7 @@ class MPC:
     mip_rel_gap: float = 1e-3
     solve_seconds: list[float] = field(default_factory=list)
     statuses: list[str] = field(default_factory=list)
+    peak_rule: PeakRule = field(default_factory=PeakRule)
     _plans: dict[int, tuple[int, list[NativeAction]]] = field(default_factory=dict)
     plans_each_path_alone = True
     """each path's plan depends on that path only: the benchmark may roll paths out in
@@ -59,7 +64,7 @@ class MPC:
     def act(self, plant: Plant, state: PlantState, view: PathView) -> NativeAction:
         t = state.t
         B = state.n_paths
-        action = rule_dispatch(plant, state, view)
+        action = rule_dispatch(plant, state, view, peak_surcharge_usd_per_mwh(plant, view, self.peak_rule))
         if not plant.is_decision_epoch(t):
             return action
         replan_steps = max(plant.epoch_steps, round(self.replan_every_days / plant.dt_days))

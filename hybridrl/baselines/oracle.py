@@ -222,9 +222,10 @@ class OracleModel:
         """Best dispatch per unit of capacity, each step (USD per step):
         ASIC (T, G) per TH/s installed: availability x max(pool revenue - energy at the RT price,
         DR credit for the MW held off during a call, 0), and whether running is the best use;
-        GPU (T, Gg) per node held: availability x max(rent - energy, 0)."""
+        GPU (T, Gg) per node held: availability x max(rent - energy, 0). The energy of a
+        coincident-peak step is priced with its transmission charge (:meth:`_peak_surcharge_usd_per_mwh`)."""
         p, path, T = self.plant, self.path, self.T
-        rt = path.power_rt_usd_per_mwh[0, :T]
+        rt = path.power_rt_usd_per_mwh[0, :T] + self._peak_surcharge_usd_per_mwh()
         runs, value = asic_best_use(
             p.economics, path.hashprice_usd_per_ph_day[0, :T], rt, path.dr_call[0, :T]
         )
@@ -233,6 +234,39 @@ class OracleModel:
             p.economics, path.gpu_spot_usd_per_gpu_hour[0, :T], path.gpu_utilisation[0, :T], rt
         )
         return asic, runs, self.avail[:, None] * np.maximum(gpu_margin, 0.0)
+
+    def _peak_surcharge_usd_per_mwh(self) -> FloatArray:
+        """(T,) the transmission charge of a MW drawn at each step, per MWh of that step: the
+        charge per peak MW where ``path.cp_peak`` marks the month's coincident peak (its weight,
+        for a forecast), else 0."""
+        p, T = self.plant, self.T
+        return self.path.cp_peak[0, :T] * (p.cp_charge_usd_per_mw / p.hours_per_step)
+
+    def _peak_charge_moves(self) -> Expr:
+        """grid-peak_charge: the charge of each peak step t, w_t x charge per MW x (MW drawn by
+        the ASICs that run and the GPUs offered at t), moved from step t (where the dispatch
+        values counted it) to the month's settlement step, as the plant books it; plus the draw
+        the start state had accrued, charged at the first settlement  [USD]."""
+        p, T = self.plant, self.T
+        flows = Expr.zeros(T)
+        peaks = np.flatnonzero(self.path.cp_peak[0, :T])
+        settle = np.flatnonzero(p.settlement_steps(self.path)[:T])
+        if p.cp_charge_usd_per_mw == 0.0 or (not peaks.size and not self.start.cp_draw_mw[0]):
+            return flows
+        at = settle[np.searchsorted(settle, peaks)]  # each peak's settlement step
+        per_mw = self.path.cp_peak[0, peaks] * p.cp_charge_usd_per_mw * self.avail[peaks]
+        asic = per_mw[:, None] * self.asic_runs[peaks] * self.mw_per_unit  # USD per PH/s installed
+        util = self.path.gpu_utilisation[0, peaks]
+        load = p.gpu_idle_power_fraction + (1.0 - p.gpu_idle_power_fraction) * util
+        gpu = per_mw[:, None] * (self.gpu_value[peaks] > 0) * p.gpu_node_mw * load  # USD per node held
+        G, Gg = p.n_asic, p.n_gpu
+        th, nodes = self._asic_th(peaks), self._nodes(peaks)
+        for rows, sign in ((peaks, 1.0), (at, -1.0)):
+            flows = flows + (th * (sign * asic).ravel()).group_sum(np.repeat(rows, G), T)
+            flows = flows + (nodes * (sign * gpu).ravel()).group_sum(np.repeat(rows, Gg), T)
+        start_charge = np.zeros(T)
+        start_charge[settle[0]] = -self.start.cp_draw_mw[0] * p.cp_charge_usd_per_mw
+        return flows + start_charge
 
     # ------------------------------------------------------------------ helpers
 
@@ -606,6 +640,7 @@ class OracleModel:
         flows = flows - self._ready(steps, "M") * p.opex_mining_usd_per_mw_step
         flows = flows - self._ready(steps, "H") * p.opex_hpc_usd_per_mw_step
         flows = flows - Expr.var(self.d, p.interest_per_step * USD_PER_UNIT)
+        flows = flows + self._peak_charge_moves()
         if self.s.size:
             lt = p.lease_terms(path)
             j, k = self.served_pairs[:, 0], self.served_pairs[:, 1]

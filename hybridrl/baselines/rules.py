@@ -13,6 +13,8 @@ Every policy sees the plant (the scenario's model and constants), the plant stat
   discounted net value beats the retrofit capex plus the mining margin it displaces; retrofit
   for GPUs when a GPU MW beats a mining MW by enough to pay the retrofit back; GPUs and ASICs by
   payback.
+- ``peak_avoidance``: always mine, but switch off in the hours likely to be the month's
+  coincident peak (a scenario with a grid's 4CP charge), judged from the day-ahead load forecast.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hybridrl import economics, site_rules
+from hybridrl.baselines.peaks import PeakRule
 from hybridrl.sim.information import PathView
 from hybridrl.sim.params import DAYS_PER_MONTH
 from hybridrl.sim.plant import NativeAction, Plant, PlantState
@@ -50,13 +53,16 @@ def asic_margin_usd_per_th_day(plant: Plant, view: PathView) -> FloatArray:
     )
 
 
-def gpu_margin_usd_per_node_day(plant: Plant, view: PathView) -> FloatArray:
-    """(B, Gg) rental revenue minus energy for one offered node over a day, at today's prices."""
+def gpu_margin_usd_per_node_day(
+    plant: Plant, view: PathView, surcharge_usd_per_mwh: FloatArray | float = 0.0
+) -> FloatArray:
+    """(B, Gg) rental revenue minus energy for one offered node over a day, at today's prices
+    (plus ``surcharge_usd_per_mwh`` on the energy, e.g. an expected peak charge)."""
     margin = economics.gpu_margin_usd_per_node_step(
         plant.economics,
         view.now("gpu_spot_usd_per_gpu_hour"),
         view.now("gpu_utilisation"),
-        view.now("power_rt_usd_per_mwh"),
+        view.now("power_rt_usd_per_mwh") + surcharge_usd_per_mwh,
     )
     return margin / plant.dt_days
 
@@ -72,14 +78,17 @@ def gpu_payback_days(view: PathView, net_margin_usd_per_node_day: FloatArray) ->
     return view.now("gpu_node_capex_usd") / np.maximum(net_margin_usd_per_node_day, 1e-9)
 
 
-def mining_dispatch(plant: Plant, state: PlantState, view: PathView) -> tuple[FloatArray, FloatArray]:
+def mining_dispatch(
+    plant: Plant, state: PlantState, view: PathView, surcharge_usd_per_mwh: FloatArray | float = 0.0
+) -> tuple[FloatArray, FloatArray]:
     """Run fractions (B, G) by the economics' best use of a TH/s (:func:`economics.asic_best_use`:
     run where the margin is positive and beats a DR call's credit, the rule the oracle's MILP
-    dispatches by), and DR curtailment (B,) offering the idle ASIC MW during a call."""
+    dispatches by), and DR curtailment (B,) offering the idle ASIC MW during a call.
+    ``surcharge_usd_per_mwh`` is added to the energy price (an expected peak charge)."""
     runs, _ = economics.asic_best_use(
         plant.economics,
         view.now("hashprice_usd_per_ph_day"),
-        view.now("power_rt_usd_per_mwh"),
+        view.now("power_rt_usd_per_mwh") + surcharge_usd_per_mwh,
         view.now("dr_call"),
     )
     run = runs.astype(np.float64)
@@ -87,6 +96,14 @@ def mining_dispatch(plant: Plant, state: PlantState, view: PathView) -> tuple[Fl
         plant.economics, run, state.asic_th, view.now("availability"), view.now("dr_call")
     )
     return run, curtail
+
+
+def peak_surcharge_usd_per_mwh(plant: Plant, view: PathView, rule: PeakRule) -> FloatArray:
+    """(B,) the transmission charge a MWh drawn now is expected to set: the share of the month's
+    coincident-peak charge ``rule`` expects from now, per MWh of the step (0 without a grid)."""
+    if not plant.cp_charge_usd_per_mw:
+        return np.zeros(view.n_paths)
+    return rule.share(plant.params, view) * (plant.cp_charge_usd_per_mw / plant.hours_per_step)
 
 
 def free_mining_mw(plant: Plant, state: PlantState) -> FloatArray:
@@ -126,14 +143,17 @@ def capex_budget_usd(plant: Plant, state: PlantState, reserve_usd: float) -> Flo
     return np.maximum(site_rules.capex_budget_usd(state.cash_usd, plant.limits) - reserve_usd, 0.0)
 
 
-def rule_dispatch(plant: Plant, state: PlantState, view: PathView) -> NativeAction:
+def rule_dispatch(
+    plant: Plant, state: PlantState, view: PathView, surcharge_usd_per_mwh: FloatArray | float = 0.0
+) -> NativeAction:
     """The economics rule's dispatch and nothing else: ASIC generations with a positive margin
     run, GPU nodes with a positive margin are offered, idle ASIC MW are curtailed in a DR call;
     no order, sale, retrofit or acceptance. Every rule policy dispatches this way, and so does
-    the decision-epoch environment between (and at) its agent's decisions."""
-    run, curtail = mining_dispatch(plant, state, view)
+    the decision-epoch environment between (and at) its agent's decisions; the MPC and
+    ``peak_avoidance`` add an expected peak charge to the energy price."""
+    run, curtail = mining_dispatch(plant, state, view, surcharge_usd_per_mwh)
     idle = plant.idle_action(state.n_paths)
-    offer = (gpu_margin_usd_per_node_day(plant, view) > 0).astype(np.float64)
+    offer = (gpu_margin_usd_per_node_day(plant, view, surcharge_usd_per_mwh) > 0).astype(np.float64)
     return dataclasses.replace(idle, asic_run_fraction=run, gpu_offer_fraction=offer, curtail_mw=curtail)
 
 
@@ -180,6 +200,21 @@ class AlwaysMine:
         return dataclasses.replace(
             plant.idle_action(state.n_paths, run_fraction=0.0), asic_run_fraction=run, curtail_mw=curtail
         )
+
+
+@dataclasses.dataclass(frozen=True)
+class PeakAvoidance:
+    """Always mine, but price each MWh with the coincident-peak charge it is expected to set
+    (:class:`~hybridrl.baselines.peaks.PeakRule`: the hours near today's forecast peak, on days
+    whose forecast peak comes close to the month's highest load so far), so that the ASICs and
+    GPUs switch off in likely peak hours of the charged months; never invest or accept offers.
+    Without a grid it is ``always_mine`` with GPUs offered by margin."""
+
+    rule: PeakRule = dataclasses.field(default_factory=PeakRule)
+    name: str = "peak_avoidance"
+
+    def act(self, plant: Plant, state: PlantState, view: PathView) -> NativeAction:
+        return rule_dispatch(plant, state, view, peak_surcharge_usd_per_mwh(plant, view, self.rule))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -488,5 +523,7 @@ def _asic_orders(
     return orders
 
 
-RULE_POLICIES = {p.name: p for p in (AlwaysMine(), StaticSplit(), HashpriceThreshold(), Greedy())}
+RULE_POLICIES = {
+    p.name: p for p in (AlwaysMine(), StaticSplit(), HashpriceThreshold(), Greedy(), PeakAvoidance())
+}
 """Each rule-based policy with its default parameters, by name."""

@@ -34,7 +34,19 @@ BoolArray = NDArray[np.bool_]
 IntArray = NDArray[np.int64]
 SeedLike = int | np.random.SeedSequence
 
-STREAMS = ("btc", "fees", "network", "power", "outages", "asic", "gpu", "offers", "tenants", "retrofits")
+STREAMS = (
+    "btc",
+    "fees",
+    "network",
+    "power",
+    "outages",
+    "asic",
+    "gpu",
+    "offers",
+    "tenants",
+    "retrofits",
+    "grid",
+)
 """Independent random streams of one path, spawned in this order from the path's seed."""
 
 MWH_PER_TH_DAY_PER_J_PER_TH = 24.0 / 1e6
@@ -89,6 +101,17 @@ class ExogenousPath:
     offer_price_usd_per_kw_month: FloatArray
     offer_penalty_usd_per_kw_month: FloatArray
     offer_term_months: FloatArray
+    system_load_gw: FloatArray
+    """system load of the grid (zero when the scenario models no grid)"""
+    load_forecast_gw: FloatArray
+    """the day-ahead forecast of the system load at step t (known from the day before)"""
+    load_day_peak_forecast_gw: FloatArray
+    """the highest day-ahead forecast of step t's calendar day (known from the day before)"""
+    cp_peak: FloatArray
+    """1.0 at the step of each charged month's highest realised system load (the coincident
+    peak), else 0. Known to the plant and the oracle only, never revealed to a decision-maker
+    (:data:`hybridrl.sim.information.HIDDEN_FIELDS`): which step was the peak is known only once
+    the month is over. A forecast may carry probabilities instead."""
 
     @property
     def n_paths(self) -> int:
@@ -270,6 +293,11 @@ def _row_inputs(p: ScenarioParams, seq: np.random.SeedSequence) -> dict[str, np.
     g = rng["retrofits"]
     d["retrofit_late_u"] = g.random(T + 1)
     d["retrofit_delay_exp"] = g.exponential(1.0, T + 1)
+    if p.grid is not None:
+        g = rng["grid"]
+        d["weather_z"] = g.standard_normal(T + 1)
+        d["load_noise_z"] = g.standard_normal(T + 1)
+        d["forecast_z"] = g.standard_normal(math.ceil(horizon) + 2)
     return d
 
 
@@ -551,6 +579,69 @@ def mean_subsidy_btc(height: np.ndarray, blocks: np.ndarray) -> np.ndarray:
     )
 
 
+def calendar(p: ScenarioParams, n_points: int) -> dict[str, IntArray | FloatArray]:
+    """Calendar of the first ``n_points`` time points of ``p``'s episode: ``hour`` of the day
+    (float), ``weekday`` (0 Monday), ``month`` (1-12), ``month_index`` (months since year 0) and
+    ``day_index`` (days since the start)."""
+    minutes = np.round(np.arange(n_points) * p.time.dt_days * 1440.0).astype("timedelta64[m]")
+    when = np.datetime64(p.time.start, "m") + minutes
+    days = when.astype("datetime64[D]")
+    months = when.astype("datetime64[M]").astype(np.int64)
+    return {
+        "hour": (when - days).astype(np.int64) / 60.0,
+        "weekday": (days.astype(np.int64) + 3) % 7,  # 1970-01-01 was a Thursday
+        "month": months % 12 + 1,
+        "month_index": months,
+        "day_index": (days - np.datetime64(p.time.start, "D")).astype(np.int64),
+    }
+
+
+def _grid_series(p: ScenarioParams, d: dict[str, np.ndarray], B: int) -> dict[str, FloatArray]:
+    """System load, its day-ahead forecasts and the coincident peaks (:class:`GridParams`);
+    zero-stride zeros when the scenario models no grid."""
+    T = p.time.n_steps
+    if p.grid is None:
+        zero = np.broadcast_to(np.zeros(1), (B, T + 1))
+        return {
+            k: zero for k in ("system_load_gw", "load_forecast_gw", "load_day_peak_forecast_gw", "cp_peak")
+        }
+    gp = p.grid
+    cal = calendar(p, T + 1)
+    day_of_year = (p.time.start - p.time.start.replace(month=1, day=1)).days + np.arange(
+        T + 1
+    ) * p.time.dt_days
+    shape = (
+        gp.load_mean_gw
+        * (
+            1.0
+            + gp.load_seasonal_amplitude
+            * np.cos(2 * np.pi * (day_of_year - gp.load_seasonal_peak_day) / 365.25)
+        )
+        * (1.0 + gp.load_intraday_amplitude * np.cos(2 * np.pi * (cal["hour"] - gp.load_peak_hour) / 24.0))
+        * np.where(cal["weekday"] >= 5, 1.0 - gp.load_weekend_drop, 1.0)
+    )
+    a, s = _ou_coefficients(gp.weather_reversion_per_day, gp.weather_volatility_per_sqrt_day, p.time.dt_days)
+    stationary = s / np.sqrt(max(1 - a * a, 1e-12)) if a < 1 else 0.0
+    weather = _ar1(stationary * d["weather_z"][:, 0], a, s * d["weather_z"])
+    expected = shape * np.exp(weather)
+    load = expected * np.exp(gp.hourly_noise * d["load_noise_z"])
+    forecast = expected * np.exp(gp.forecast_error * d["forecast_z"][:, cal["day_index"]])
+    day = cal["day_index"]
+    starts = np.flatnonzero(np.r_[True, day[1:] != day[:-1]])
+    day_peak = np.maximum.reduceat(forecast, starts, axis=1)[:, np.cumsum(np.r_[False, day[1:] != day[:-1]])]
+    cp_peak = np.zeros((B, T + 1))
+    month = cal["month_index"][:T]
+    for m in np.unique(month[np.isin(cal["month"][:T], gp.cp_months)]):
+        steps = np.flatnonzero(month == m)
+        cp_peak[np.arange(B), steps[np.argmax(load[:, steps], axis=1)]] = 1.0
+    return {
+        "system_load_gw": load,
+        "load_forecast_gw": forecast,
+        "load_day_peak_forecast_gw": day_peak,
+        "cp_peak": cp_peak,
+    }
+
+
 def _simulate(
     p: ScenarioParams, d: dict[str, np.ndarray], network: dict[str, np.ndarray] | None = None
 ) -> ExogenousPath:
@@ -667,6 +758,7 @@ def _simulate(
     else:
         tenant_defaulted = np.zeros((B, T + 1, arrival.shape[1]), dtype=bool)
 
+    grid = _grid_series(p, d, B)
     return ExogenousPath(
         dt_days=dt,
         start_date=np.datetime64(p.time.start, "D"),
@@ -692,4 +784,8 @@ def _simulate(
         offer_price_usd_per_kw_month=np.where(exists, d["offer_price"], 0.0),
         offer_penalty_usd_per_kw_month=np.where(exists, d["offer_price"] * o.late_penalty_fraction, 0.0),
         offer_term_months=np.where(exists, d["offer_term"], 0.0),
+        system_load_gw=grid["system_load_gw"],
+        load_forecast_gw=grid["load_forecast_gw"],
+        load_day_peak_forecast_gw=grid["load_day_peak_forecast_gw"],
+        cp_peak=grid["cp_peak"],
     )

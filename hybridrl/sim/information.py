@@ -18,10 +18,13 @@ from numpy.typing import NDArray
 from hybridrl.sim.exogenous import ExogenousPath
 
 OFFER_FIELDS = tuple(f.name for f in dataclasses.fields(ExogenousPath) if f.name.startswith("offer_"))
+HIDDEN_FIELDS = ("cp_peak",)
+"""Fields never revealed: which step was a month's coincident peak is known only after the month,
+and the plant books its charge then (a forecaster estimates it; it cannot read it)."""
 TIME_FIELDS = tuple(
     f.name
     for f in dataclasses.fields(ExogenousPath)
-    if f.name not in OFFER_FIELDS and f.name not in ("dt_days", "start_date")
+    if f.name not in OFFER_FIELDS and f.name not in ("dt_days", "start_date") and f.name not in HIDDEN_FIELDS
 )
 
 
@@ -74,7 +77,7 @@ class PathReveal:
         self._offers = {name: self._empty_offer(name) for name in OFFER_FIELDS}
         self._empty_offers = {name: self._empty_offer(name) for name in OFFER_FIELDS}
         self._revealed = -1
-        self._offer_key = b""
+        self._offer_key: bytes | None = None  # no key yet (b"" is the key of a scenario without offers)
         self._offer_arrays: dict[str, NDArray[Any]] = {}
 
     def _empty_offer(self, name: str) -> NDArray[Any]:

@@ -435,6 +435,50 @@ class OfferParams:
 
 
 @dataclass(frozen=True, kw_only=True)
+class GridParams:
+    """The grid the site sits on: system load with a daily, weekly and seasonal shape, weather
+    that persists for days and a day-ahead forecast; and a transmission charge set by the site's
+    draw in the interval of the system's monthly peak load (ERCOT's four coincident peaks, 4CP).
+
+    System load (GW) at step t: mean x (1 + seasonal cos, peak ``load_seasonal_peak_day``) x (1 +
+    intraday cos, peak ``load_peak_hour``) x (1 - weekend drop on Saturdays and Sundays) x
+    exp(weather + hourly noise); weather is an Ornstein-Uhlenbeck process in days. The day-ahead
+    forecast of each hour of a day is the load without its hourly noise, times exp(the day's
+    forecast error). The transmission charge of a month in ``cp_months`` is
+    ``cp_charge_usd_per_mw_year / len(cp_months)`` per MW the site drew (ASICs and GPUs; lease
+    power is passed through) in the step of that month's highest realised system load, booked at
+    the month's last step (or the episode's, if earlier): nobody knows which step was the peak
+    before the month is over.
+    """
+
+    load_mean_gw: float = _spec(
+        50.0, gt=0.0, le=1e4, doc="mean system load (ERCOT 2024: 445 TWh / 8,784 h = 50.7 GW)"
+    )
+    load_seasonal_amplitude: float = _spec(0.2, ge=0.0, lt=1.0, doc="summer over annual mean load")
+    load_seasonal_peak_day: float = _spec(220.0, ge=0.0, le=366.0, doc="day of the year of the seasonal peak")
+    load_intraday_amplitude: float = _spec(0.18, ge=0.0, lt=1.0, doc="afternoon over daily mean load")
+    load_peak_hour: float = _spec(17.0, ge=0.0, lt=24.0, doc="hour of the daily peak (local time)")
+    load_weekend_drop: float = _prob(0.06, doc="share of load lower on Saturdays and Sundays")
+    weather_reversion_per_day: float = _spec(0.35, gt=0.0, le=24.0)
+    weather_volatility_per_sqrt_day: float = _spec(0.04, ge=0.0, le=1.0)
+    hourly_noise: float = _spec(0.01, ge=0.0, le=1.0, doc="sd of the log load's hourly noise (not forecast)")
+    forecast_error: float = _spec(
+        0.025,
+        ge=0.0,
+        le=1.0,
+        doc="sd of the day-ahead forecast's log error, one draw a day (ERCOT MAPE 2-3 %)",
+    )
+    cp_months: tuple[int, ...] = _spec((6, 7, 8, 9), ge=1, le=12, doc="months whose peak sets a charge")
+    cp_charge_usd_per_mw_year: float = _spec(
+        0.0, ge=0.0, le=1e7, doc="transmission charge per MW of the site's mean draw over the peaks"
+    )
+
+    def __post_init__(self) -> None:
+        if len(set(self.cp_months)) != len(self.cp_months):
+            raise ValueError(f"cp_months repeats a month: {list(self.cp_months)}")
+
+
+@dataclass(frozen=True, kw_only=True)
 class OutageParams:
     rate_per_year: float = _spec(0.0, ge=0.0)
     mean_days: float = _spec(2.0, gt=0.0)
@@ -515,6 +559,9 @@ class ScenarioParams:
     outages: OutageParams
     site: SiteParams
     finance: FinanceParams
+    grid: GridParams | None = _spec(
+        None, doc="system load and its monthly-peak transmission charge; unset: neither is modelled"
+    )
     sources: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:

@@ -14,7 +14,9 @@ Order of events within step t (time index t to t+1):
    GPUs (installed or on order) and of leases already accepted; the accepted lease's hall is
    booked at the retrofit capex per MW (``lease_hall_book_usd``), which its valuation replaces;
 3. dispatch: ASIC run fractions, DR curtailment, GPU offer fractions, lease delivery;
-4. cash flows; ASIC failures; infrastructure depreciation.
+4. cash flows; with a grid (:class:`~hybridrl.sim.params.GridParams`), the draw at the month's
+   coincident peak accrues and the month's transmission charge is booked at its last step;
+   ASIC failures; infrastructure depreciation.
 
 Leases: IT MW x pue_hpc of HPC-ready facility capacity each. Delivery is limited by the HPC room
 left by installed GPUs; when short, the leases worth most per MW (price + penalty, i.e. the
@@ -155,6 +157,10 @@ class PlantState:
     capex per MW when accepted, depreciating with the infrastructure since (0 if not accepted)"""
     bankrupt: BoolArray
     """(B,) cash has fallen below minus the credit limit at some step (sticky)"""
+    cp_draw_mw: FloatArray
+    """(B,) facility MW the site drew in this month's coincident-peak step so far (weighted by
+    ``path.cp_peak``), not yet charged: the charge is booked at the month's last step
+    (:meth:`Plant.peak_phase`); zero without a grid"""
 
     @property
     def n_paths(self) -> int:
@@ -315,6 +321,12 @@ class Plant:
         self.ppa_usd_per_mwh = p.power.ppa_usd_per_mwh
         self.interconnection_mw = site.interconnection_mw
         self.dr_credit_usd_per_mwh = p.power.dr_credit_usd_per_mwh
+        grid = p.grid
+        self.cp_charge_usd_per_mw = (
+            0.0 if grid is None else grid.cp_charge_usd_per_mw_year / len(grid.cp_months)
+        )
+        """transmission charge per facility MW drawn in one month's coincident peak (0: no grid)"""
+        self._settlement: tuple[ExogenousPath | None, BoolArray] = (None, np.zeros(0, dtype=bool))
         self.limits = SiteLimits(
             asic_mw_per_th=self.asic_mw_per_th,
             gpu_node_mw=self.gpu_node_mw,
@@ -378,6 +390,7 @@ class Plant:
             infrastructure_book_usd=np.full(B, p.site.infrastructure_book_usd),
             lease_hall_book_usd=np.zeros((B, self.n_offers)),
             bankrupt=np.zeros(B, dtype=bool),
+            cp_draw_mw=np.zeros(B),
         )
 
     def idle_action(self, n_paths: int, run_fraction: float = 1.0) -> NativeAction:
@@ -870,7 +883,10 @@ class Plant:
         dispatch = self.dispatch_phase(site, accepted, action, path, t)
         clipped.update(dispatch.clipped)
         flows = self.cash_flow_phase(state.cash_usd, site, orders, dispatch, path, t)
-        new_state = self.books_phase(state, site, accepted, hall_book, flows)
+        cp_draw = state.cp_draw_mw
+        if self.cp_charge_usd_per_mw:
+            cp_draw, flows["transmission_charge_usd"] = self.peak_phase(cp_draw, dispatch, path, t)
+        new_state = self.books_phase(state, site, accepted, hall_book, flows, cp_draw)
         return StepOutcome(
             state=new_state,
             cash_flows_usd=flows,
@@ -1109,6 +1125,7 @@ class Plant:
             "power_rt_usd": (self.ppa_mw - d.asic_power_mw - d.gpu_power_mw)
             * path.power_rt_usd_per_mwh[:, t]
             * hours,
+            "transmission_charge_usd": zeros,
             "opex_usd": self._opex_usd(site.mining_ready_mw, site.hpc_ready_mw),
             "gpu_opex_usd": -(site.gpu_nodes @ self.gpu_opex_usd_per_node_step)
             if np.count_nonzero(site.gpu_nodes)
@@ -1120,6 +1137,30 @@ class Plant:
             "retrofit_capex_usd": zeros if orders is None else orders.retrofit_capex_usd,
         }
 
+    def settlement_steps(self, path: ExogenousPath) -> BoolArray:
+        """(T,) steps at which the month's transmission charge is booked: the last step of each
+        calendar month, and the path's last step (kept for the last path asked)."""
+        if self._settlement[0] is not path:
+            months = path.dates.astype("datetime64[M]")
+            settle = months[1:] != months[:-1]
+            settle[-1] = True
+            self._settlement = (path, settle)
+        return self._settlement[1]
+
+    def peak_phase(
+        self, cp_draw_mw: FloatArray, dispatch: _Dispatch, path: ExogenousPath, t: int
+    ) -> tuple[FloatArray, FloatArray]:
+        """Phase 5b (grid modelled): the site's draw (ASICs and GPUs; lease power is passed
+        through) at a coincident peak accrues; at the month's last step the month's charge,
+        ``cp_charge_usd_per_mw`` x accrued MW, is booked. Returns (MW accrued after the step,
+        charge in USD, negative)."""
+        peak = path.cp_peak[:, t]
+        if np.count_nonzero(peak):
+            cp_draw_mw = cp_draw_mw + peak * (dispatch.asic_power_mw + dispatch.gpu_power_mw)
+        if not self.settlement_steps(path)[t]:
+            return cp_draw_mw, self._constant_rows(cp_draw_mw.shape[0])[0]
+        return np.zeros_like(cp_draw_mw), cp_draw_mw * -self.cp_charge_usd_per_mw
+
     def books_phase(
         self,
         state: PlantState,
@@ -1127,8 +1168,10 @@ class Plant:
         accepted: BoolArray,
         hall_book: FloatArray,
         flows: dict[str, FloatArray],
+        cp_draw_mw: FloatArray | None = None,
     ) -> PlantState:
-        """Phase 6: cash moves by the flows; ASIC failures; depreciation; bankruptcy."""
+        """Phase 6: cash moves by the flows; ASIC failures; depreciation; bankruptcy; the
+        coincident-peak draw not yet charged (``cp_draw_mw``, the state's own by default)."""
         zeros, _ = self._constant_rows(state.n_paths)
         new_cash = state.cash_usd
         for flow in flows.values():
@@ -1153,6 +1196,7 @@ class Plant:
             infrastructure_book_usd=site.infrastructure_book_usd * keep,
             lease_hall_book_usd=hall_book * keep if np.count_nonzero(accepted) else hall_book,
             bankrupt=state.bankrupt | (new_cash < -self.credit_limit_usd),
+            cp_draw_mw=state.cp_draw_mw if cp_draw_mw is None else cp_draw_mw,
         )
 
 
