@@ -121,7 +121,7 @@ def test_a_charge_still_owed_at_the_episodes_end_is_booked_at_its_last_step(
     hourly: ScenarioParams, hourly_path: ExogenousPath
 ) -> None:
     plant = Plant(hourly)
-    window, peak, june_end = _june_window(hourly, hourly_path)
+    window, _, june_end = _june_window(hourly, hourly_path)
     short = window.window(0, june_end - 3)  # ends in June, after the peak
     state = plant.initial_state(1)
     charges = []
