@@ -68,6 +68,38 @@ def test_the_peak_is_each_charged_months_highest_realised_load(
     )
 
 
+def test_what_a_site_knows_of_the_grid(hourly: ScenarioParams, hourly_path: ExogenousPath) -> None:
+    """The month's highest load so far is the highest realised load earlier in the month; the
+    observation carries it, the forecasts and the calendar as grid features (and only with a grid)."""
+    from hybridrl.env import HybridMineEnv
+
+    cal = calendar(hourly, hourly_path.n_steps + 1)
+    load = hourly_path.system_load_gw
+    for t in (0, 1, 24 * 31, 24 * 31 + 5, 4000):
+        start = int(np.searchsorted(cal["month_index"], cal["month_index"][t]))
+        expected = load[:, start:t].max(axis=1) if t > start else np.zeros(3)
+        np.testing.assert_array_equal(hourly_path.load_month_high_gw[:, t], expected)
+    env = HybridMineEnv(hourly)
+    obs, _ = env.reset(seed=0)
+    names = list(env.observation_names)
+    assert names[names.index("grid_hour_sin") :][:8] == [
+        "grid_hour_sin",
+        "grid_hour_cos",
+        "grid_weekend",
+        "grid_charged_month",
+        "grid_month_progress",
+        "grid_load_forecast_vs_mean",
+        "grid_day_peak_forecast_vs_mean",
+        "grid_month_high_vs_mean",
+    ]
+    assert obs[names.index("grid_hour_cos")] == pytest.approx(1.0)  # midnight
+    path = env.path
+    assert obs[names.index("grid_load_forecast_vs_mean")] == pytest.approx(
+        path.load_forecast_gw[0, 0] / 50.0, rel=1e-6
+    )
+    assert not any(n.startswith("grid_") for n in HybridMineEnv("default").observation_names)
+
+
 def test_without_a_grid_nothing_is_modelled_or_charged(default_params: ScenarioParams) -> None:
     path = sample_paths(default_params, [0, 1])
     assert default_params.grid is None and not path.cp_peak.any() and not path.system_load_gw.any()

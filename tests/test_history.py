@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from hybridrl.agents.config import DEFAULT_RULES
 from hybridrl.baselines import RULE_POLICIES
 from hybridrl.evaluation import evaluate
 from hybridrl.sim import load_scenario, sample_paths
@@ -288,9 +289,9 @@ def test_the_backtest_app_reports_every_rule_policy_on_the_replay(
     assert len(replay) == (dt.date(2020, 9, 30) - dt.date(2020, 2, 1)).days + 1
     assert replay["hashprice_error"].abs().median() < 0.03
     paths = pd.read_csv(out / "paths.csv")
-    assert set(paths["policy"]) == set(RULE_POLICIES) and len(paths) == 2 * len(RULE_POLICIES)
+    assert set(paths["policy"]) == set(DEFAULT_RULES) and len(paths) == 2 * len(DEFAULT_RULES)
     per_year = pd.read_csv(out / "per_year.csv")
-    assert set(per_year["year"]) == {2020} and set(per_year["policy"]) == set(RULE_POLICIES)
+    assert set(per_year["year"]) == {2020} and set(per_year["policy"]) == set(DEFAULT_RULES)
     # the year's NAV change is the episode's (one calendar year here), the mean over the seeds
     for name, got in per_year.groupby("policy"):
         expected = paths.loc[paths["policy"] == name, "nav_change_usd"].mean()

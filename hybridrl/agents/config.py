@@ -307,6 +307,9 @@ class TrainConfig:
 RULE_NAMES = ("always_mine", "static_split", "hashprice_threshold", "greedy", "peak_avoidance")
 """The keys of :data:`hybridrl.baselines.RULE_POLICIES` (named here so that checking a config
 imports no solver; a test keeps the two equal)."""
+DEFAULT_RULES = RULE_NAMES[:4]
+"""The rule policies a benchmark runs unless told otherwise; ``peak_avoidance`` is added on a
+scenario with a grid (:func:`hybridrl.evaluation.benchmark.build_policies`)."""
 FORECASTER_NAMES = ("conditional_expectation", "persistence")
 """The keys of :data:`hybridrl.baselines.mpc.FORECASTERS` (a test keeps the two equal)."""
 EXPERT_NAMES = RULE_NAMES + tuple(f"mpc_{name}" for name in FORECASTER_NAMES)
@@ -323,7 +326,8 @@ class BenchmarkConfig:
     seeds: int = _positive_int(32)
     """Number of held-out paths: seeds first_seed .. first_seed + seeds - 1."""
     first_seed: int = 0
-    rules: list[str] = field(default_factory=lambda: list(RULE_NAMES))
+    rules: list[str] = field(default_factory=lambda: list(DEFAULT_RULES))
+    """Rule policies to run; on a scenario with a grid ``peak_avoidance`` is added if missing."""
     mpc: list[str] = field(default_factory=lambda: list(FORECASTER_NAMES))
     """Forecasters of the MPCs to run (90-day horizon, weekly re-plans)."""
     oracle: bool = True

@@ -3,7 +3,8 @@
 The plant charges the site for its draw in the step of each charged month's highest realised
 system load (:class:`~hybridrl.sim.params.GridParams`), a step nobody knows until the month has
 ended. A site knows today's day-ahead load forecast (``load_forecast_gw``, and its daily maximum
-``load_day_peak_forecast_gw``) and the load realised so far this month; :class:`PeakRule` turns
+``load_day_peak_forecast_gw``) and the highest load realised so far this month
+(``load_month_high_gw``); :class:`PeakRule` turns
 that into a share in [0, 1] of the month's charge expected from drawing now, the way operators
 call 4CP curtailments: curtail the hours near today's forecast peak on days whose forecast peak
 comes close to the month's highest load so far.
@@ -37,7 +38,7 @@ class PeakRule:
 
     day_band: float = 0.05
     hour_band: float = 0.02
-    _calendar: dict[str, NDArray[np.int64]] = field(default_factory=dict, repr=False)
+    _charged: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool), repr=False)
     _params: ScenarioParams | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -52,23 +53,18 @@ class PeakRule:
         B, t = view.n_paths, view.t
         if grid is None:
             return np.zeros(B)
-        cal = self._calendar_of(params)
-        if cal["month"][t] not in grid.cp_months:
+        if not self._charged_months(params)[t]:
             return np.zeros(B)
-        month_start = int(np.searchsorted(cal["month_index"], cal["month_index"][t]))
-        earlier = view.system_load_gw[:, month_start:t]
-        highest = earlier.max(axis=1) if earlier.shape[1] else np.zeros(B)
+        highest = view.now("load_month_high_gw")
         day_peak = view.now("load_day_peak_forecast_gw")
         likely_day = day_peak >= (1.0 - self.day_band) * highest
         likely_hour = view.now("load_forecast_gw") >= (1.0 - self.hour_band) * day_peak
         return (likely_day & likely_hour).astype(np.float64)
 
-    def _calendar_of(self, params: ScenarioParams) -> dict[str, NDArray[np.int64]]:
+    def _charged_months(self, params: ScenarioParams) -> NDArray[np.bool_]:
+        """(T+1,) whether each step lies in a charged month (kept for the last scenario asked)."""
         if self._params is not params:
-            cal = calendar(params, params.time.n_steps + 1)
-            self._calendar = {
-                "month": np.asarray(cal["month"], dtype=np.int64),
-                "month_index": np.asarray(cal["month_index"], dtype=np.int64),
-            }
+            months = calendar(params, params.time.n_steps + 1)["month"]
+            self._charged = np.isin(months, params.grid.cp_months if params.grid else ())
             self._params = params
-        return self._calendar
+        return self._charged

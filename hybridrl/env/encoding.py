@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 
 from hybridrl import economics
 from hybridrl.action_layout import ActionLayout
-from hybridrl.sim.exogenous import ExogenousPath
+from hybridrl.sim.exogenous import ExogenousPath, calendar
 from hybridrl.sim.information import PathView
 from hybridrl.sim.params import DAYS_PER_MONTH, DAYS_PER_YEAR
 from hybridrl.sim.plant import NativeAction, Plant, PlantState
@@ -122,6 +122,38 @@ def decode_action(
     )
 
 
+GRID_FEATURES = (
+    "grid_hour_sin",
+    "grid_hour_cos",
+    "grid_weekend",
+    "grid_charged_month",
+    "grid_month_progress",
+    "grid_load_forecast_vs_mean",
+    "grid_day_peak_forecast_vs_mean",
+    "grid_month_high_vs_mean",
+)
+"""Observation features of a scenario with a grid (:class:`~hybridrl.sim.params.GridParams`):
+time of day, weekend, whether the month's coincident peak is charged and how far the month has
+gone, the day-ahead load forecast now and its daily peak, and the highest load so far this month,
+loads in units of the mean load."""
+
+
+def grid_calendar(plant: Plant, n_points: int) -> FloatArray:
+    """(n_points, 4) hour of the day, weekend flag, charged-month flag and month progress of the
+    episode's first ``n_points`` time points: the calendar inputs of :data:`GRID_FEATURES`."""
+    grid = plant.params.grid
+    cal = calendar(plant.params, n_points)
+    return np.stack(
+        [
+            cal["hour"],
+            (cal["weekday"] >= 5).astype(np.float64),
+            np.isin(cal["month"], grid.cp_months if grid else ()).astype(np.float64),
+            cal["month_progress"],
+        ],
+        axis=1,
+    )
+
+
 def observation_names(plant: Plant) -> tuple[str, ...]:
     asic = [g.name for g in plant.params.asic_market.generations]
     gpu = [g.name for g in plant.params.gpu_market.generations]
@@ -150,6 +182,8 @@ def observation_names(plant: Plant) -> tuple[str, ...]:
             for g in gpu
             for f in ("on_sale", "spot_usd_per_gpu_hour_div5", "utilisation", "capex_usd_div500k")
         ),
+        # the grid, with a grid only
+        *(GRID_FEATURES if plant.params.grid is not None else ()),
         # best open hosting offer
         "offer_open",
         "offer_it_mw_div50",
@@ -209,6 +243,11 @@ class ObservationEncoder:
         self.season_step = 2 * np.pi * p.time.dt_days / DAYS_PER_YEAR
         self.steps_per_month = DAYS_PER_MONTH / p.time.dt_days
         self.n_exogenous = 10 + 3 * plant.n_asic + 4 * plant.n_gpu
+        self.grid = p.grid
+        if self.grid is not None:
+            self.n_exogenous += len(GRID_FEATURES)
+        self._grid_calendar: FloatArray = np.zeros((0, 5))
+        """(T+1, 5) hour sin and cos, weekend, charged month, month progress (:func:`grid_calendar`)"""
         self.n_features = len(self.names)
         self._window_path: ExogenousPath | PathView | None = None
         self._window: NDArray[np.bool_] = np.zeros(0, dtype=bool)
@@ -311,10 +350,32 @@ class ObservationEncoder:
             ],
             axis=-1,
         )
-        cols = np.concatenate(
-            [scalars, asic.reshape(*asic.shape[:-2], -1), gpu.reshape(*gpu.shape[:-2], -1)], axis=-1
-        )
+        parts = [scalars, asic.reshape(*asic.shape[:-2], -1), gpu.reshape(*gpu.shape[:-2], -1)]
+        if self.grid is not None:
+            parts.append(self._grid_columns(path, t))
+        cols = np.concatenate(parts, axis=-1)
         return np.clip(cols, -OBS_BOUND, OBS_BOUND).astype(np.float32)
+
+    def _grid_columns(self, path: ExogenousPath, t: int | slice) -> FloatArray:
+        """(B[, T+1], 8) the :data:`GRID_FEATURES` at step ``t`` (all steps for a slice)."""
+        assert self.grid is not None
+        mean = self.grid.load_mean_gw
+        loads = np.stack(
+            [
+                path.load_forecast_gw[:, t],
+                path.load_day_peak_forecast_gw[:, t],
+                path.load_month_high_gw[:, t],
+            ],
+            axis=-1,
+        )
+        if self._grid_calendar.shape[0] != path.n_steps + 1:
+            cal = grid_calendar(self.plant, path.n_steps + 1)
+            phase = 2 * np.pi * cal[:, 0] / 24.0
+            self._grid_calendar = np.column_stack([np.sin(phase), np.cos(phase), cal[:, 1:]])
+        cal = self._grid_calendar[t]
+        return np.concatenate(
+            [np.broadcast_to(cal, loads.shape[:-1] + cal.shape[-1:]), loads / mean], axis=-1
+        )
 
     def __call__(
         self,

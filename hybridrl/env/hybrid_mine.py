@@ -130,6 +130,7 @@ class HybridMineEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
     | power | real-time price, DR call, availability | $/MWh / 100, 0/1, share |
     | ASIC market (per generation) | on sale, new price, margin today | 0/1, $/TH / 20, $/TH/day x 100 |
     | GPU market (per generation) | on sale, spot price, utilisation, node capex | 0/1, $/GPU-h / 5, share, $ / 500k |
+    | grid (scenarios with a ``grid`` section only) | hour sin/cos, weekend, charged month, month progress, day-ahead load forecast now, today's forecast peak, highest load so far this month | -1..1, 0/1, 0/1, share, GW / mean load |
     | hosting offer (best open) | open, IT MW, price, term, months to ready-by | 0/1, MW / 50, $/kW-month / 150, months / 180, months / 24 |
     | site | mining-ready, HPC-ready, retrofit pipeline, ASIC MW per generation and on order, GPU MW per generation and on order, lease-reserved MW | shares of interconnection MW |
     | finance | cash, credit headroom, NAV | multiples of initial NAV |
@@ -145,7 +146,9 @@ class HybridMineEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
     (``Plant.nav_breakdown_usd`` gives the parts). Building a hall and signing a lease so moves
     NAV by the project's net present value. Rewards telescope: their sum is final NAV - initial
     NAV. ``info["reward_terms"]`` holds every cash-flow term in USD (they sum to the change in
-    cash), ``info["nav_usd"]`` the NAV.
+    cash), ``info["nav_usd"]`` the NAV. With a grid, the transmission charge of a month's
+    coincident peak (``transmission_charge_usd``) is booked at the month's last step (or the
+    episode's), never at the peak itself: which step was the peak is known only then.
 
     ## Episode End
     Terminated at the scenario's end date (``terminated=True``: the horizon is part of the
@@ -175,7 +178,10 @@ class HybridMineEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
       prices escalate from their ready-by date, and tenants take their halls in ramp-up
       tranches. The
       world is calibrated to 2022-2025 history (``docs/model.md``). v0 no longer exists: its
-      rewards were wrong.
+      rewards were wrong. An optional ``grid`` section (system load, day-ahead forecast and
+      the coincident-peak transmission charge; used by ``hourly_ops``) adds the grid features
+      and the ``transmission_charge_usd`` term; worlds without it step exactly as before (the
+      scenario hash tells the worlds apart).
     * v0: initial release.
     """
 

@@ -262,8 +262,9 @@ def run_from_config(
 def build_policies(
     cfg: BenchmarkConfig, params: ScenarioParams, seeds: Sequence[int], out: Path, log: Callable[[str], None]
 ) -> list[Policy]:
-    """The policies a benchmark config names: rules, MPCs and trained runs (one trained on the
-    fly into ``out``/train first if asked), each run checked against the seeds and the world."""
+    """The policies a benchmark config names: rules (``peak_avoidance`` added on a scenario with a
+    grid), MPCs and trained runs (one trained on the fly into ``out``/train first if asked), each
+    run checked against the seeds and the world."""
     from hybridrl.baselines.mpc import mpc_with
     from hybridrl.baselines.rules import RULE_POLICIES
 
@@ -279,7 +280,10 @@ def build_policies(
         trained = train(train_cfg, out / "train")
         log(f"trained {trained.num_timesteps} steps in {trained.seconds:.0f} s")
         run_dirs.append(out / "train")
-    policies: list[Policy] = [RULE_POLICIES[name] for name in cfg.rules]
+    rules = list(cfg.rules)
+    if params.grid is not None and "peak_avoidance" not in rules:  # the grid's own rule
+        rules.append("peak_avoidance")
+    policies: list[Policy] = [RULE_POLICIES[name] for name in rules]
     policies += [mpc_with(name) for name in cfg.mpc]
     for run_dir in run_dirs:
         meta = json.loads((run_dir / RUN_FILE).read_text())

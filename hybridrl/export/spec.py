@@ -17,7 +17,14 @@ import numpy as np
 
 from hybridrl.action_layout import decision_values
 from hybridrl.economics import asic_margin_coefficients
-from hybridrl.env.encoding import OBS_BOUND, ObservationEncoder, action_layout, best_offer, observation_names
+from hybridrl.env.encoding import (
+    OBS_BOUND,
+    ObservationEncoder,
+    action_layout,
+    best_offer,
+    grid_calendar,
+    observation_names,
+)
 from hybridrl.sim.exogenous import ExogenousPath
 from hybridrl.sim.information import PathView
 from hybridrl.sim.params import DAYS_PER_YEAR
@@ -67,6 +74,7 @@ def state_fields(plant: Plant) -> list[dict[str, Any]]:
                 f(f"gpu_{g}_node_capex_usd", "USD/node", 0.0, INF, f"{g} node price"),
             )
         ),
+        *(_grid_fields(f, flag) if plant.params.grid is not None else ()),
         f("offer_open", *flag, "a hosting offer is open (the fields below describe the best one, 0 if none)"),
         f("offer_it_mw", "MW (IT)", 0.0, ic, "IT load of the offer"),
         f("offer_price_usd_per_kw_month", "USD/kW-month", 0.0, INF, "offered price"),
@@ -89,6 +97,37 @@ def state_fields(plant: Plant) -> list[dict[str, Any]]:
         f("horizon_progress", "share", 0.0, 1.0, "share of the planning horizon elapsed"),
         f("day_of_year", "days", 0.0, 366.0, "days since 1 January"),
         f("decision_epoch", *flag, "investments and offers may be decided today"),
+    ]
+
+
+def _grid_fields(f: Any, flag: tuple[str, float, float]) -> list[dict[str, Any]]:
+    """The scheduler's inputs of a site on a grid with a coincident-peak charge."""
+    return [
+        f("hour_of_day", "hours", 0.0, 24.0, "local time of day"),
+        f("weekend", *flag, "today is a Saturday or a Sunday"),
+        f("charged_month", *flag, "this month's coincident peak sets a transmission charge"),
+        f("month_progress", "share", 0.0, 1.0, "share of the calendar month elapsed"),
+        f("load_forecast_gw", "GW", 0.0, INF, "the grid's day-ahead load forecast for now"),
+        f("load_day_peak_forecast_gw", "GW", 0.0, INF, "the highest day-ahead load forecast of today"),
+        f("load_month_high_gw", "GW", 0.0, INF, "the highest system load so far this month (0 at its start)"),
+    ]
+
+
+def _grid_spec(plant: Plant, lin: Any) -> list[dict[str, Any]]:
+    """The features of :data:`~hybridrl.env.encoding.GRID_FEATURES`, from :func:`_grid_fields`."""
+    grid = plant.params.grid
+    if grid is None:
+        return []
+    per_gw = 1.0 / grid.load_mean_gw
+    return [
+        {"kind": "sin", "x": "hour_of_day", "period": 24.0},
+        {"kind": "cos", "x": "hour_of_day", "period": 24.0},
+        lin({"weekend": 1.0}),
+        lin({"charged_month": 1.0}),
+        lin({"month_progress": 1.0}),
+        lin({"load_forecast_gw": per_gw}),
+        lin({"load_day_peak_forecast_gw": per_gw}),
+        lin({"load_month_high_gw": per_gw}),
     ]
 
 
@@ -138,6 +177,7 @@ def feature_spec(plant: Plant) -> list[dict[str, Any]]:
             lin({f"gpu_{g}_utilisation": 1.0}),
             lin({f"gpu_{g}_node_capex_usd": 1 / 5e5}),
         ]
+    spec += _grid_spec(plant, lin)
     spec += [
         lin({"offer_open": 1.0}),
         lin({"offer_it_mw": 1 / 50.0}),
@@ -211,6 +251,8 @@ def physical_state(
         out[f"gpu_{gg.name}_utilisation"] = path.gpu_utilisation[:, t, i]
         out[f"gpu_{gg.name}_node_capex_usd"] = path.gpu_node_capex_usd[:, t, i]
     B = state.n_paths
+    if p.grid is not None:
+        out.update(_grid_state(plant, path, t, B))
     rows = np.arange(B)
     if plant.n_offers == 0:  # a scenario without hosting offers
         k, has = np.zeros(B, dtype=int), np.zeros(B)
@@ -250,6 +292,21 @@ def physical_state(
     out["day_of_year"] = full * ((enc.start_day_of_year + t * p.time.dt_days) % DAYS_PER_YEAR)
     out["decision_epoch"] = full * float(plant.is_decision_epoch(t))
     return out
+
+
+def _grid_state(plant: Plant, path: ExogenousPath | PathView, t: int, B: int) -> dict[str, np.ndarray]:
+    """The :func:`_grid_fields` of a simulated state at step ``t``."""
+    cal = grid_calendar(plant, t + 1)[t]
+    full = np.ones(B)
+    return {
+        "hour_of_day": full * cal[0],
+        "weekend": full * cal[1],
+        "charged_month": full * cal[2],
+        "month_progress": full * cal[3],
+        "load_forecast_gw": np.asarray(path.load_forecast_gw[:, t]),
+        "load_day_peak_forecast_gw": np.asarray(path.load_day_peak_forecast_gw[:, t]),
+        "load_month_high_gw": np.asarray(path.load_month_high_gw[:, t]),
+    }
 
 
 def start_state(plant: Plant, seed: int = 0) -> dict[str, float]:

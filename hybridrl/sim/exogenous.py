@@ -107,6 +107,8 @@ class ExogenousPath:
     """the day-ahead forecast of the system load at step t (known from the day before)"""
     load_day_peak_forecast_gw: FloatArray
     """the highest day-ahead forecast of step t's calendar day (known from the day before)"""
+    load_month_high_gw: FloatArray
+    """the highest system load realised in step t's calendar month before step t (0 at its start)"""
     cp_peak: FloatArray
     """1.0 at the step of each charged month's highest realised system load (the coincident
     peak), else 0. Known to the plant and the oracle only, never revealed to a decision-maker
@@ -579,19 +581,32 @@ def mean_subsidy_btc(height: np.ndarray, blocks: np.ndarray) -> np.ndarray:
     )
 
 
+GRID_SERIES = (
+    "system_load_gw",
+    "load_forecast_gw",
+    "load_day_peak_forecast_gw",
+    "load_month_high_gw",
+    "cp_peak",
+)
+"""The path's grid series (:class:`~hybridrl.sim.params.GridParams`)."""
+
+
 def calendar(p: ScenarioParams, n_points: int) -> dict[str, IntArray | FloatArray]:
     """Calendar of the first ``n_points`` time points of ``p``'s episode: ``hour`` of the day
-    (float), ``weekday`` (0 Monday), ``month`` (1-12), ``month_index`` (months since year 0) and
-    ``day_index`` (days since the start)."""
+    (float), ``weekday`` (0 Monday), ``month`` (1-12), ``month_index`` (months since 1970),
+    ``month_progress`` (share of the month elapsed) and ``day_index`` (days since the start)."""
     minutes = np.round(np.arange(n_points) * p.time.dt_days * 1440.0).astype("timedelta64[m]")
     when = np.datetime64(p.time.start, "m") + minutes
     days = when.astype("datetime64[D]")
     months = when.astype("datetime64[M]").astype(np.int64)
+    month_start = months.astype("datetime64[M]").astype("datetime64[m]")
+    month_minutes = (months + 1).astype("datetime64[M]").astype("datetime64[m]") - month_start
     return {
         "hour": (when - days).astype(np.int64) / 60.0,
         "weekday": (days.astype(np.int64) + 3) % 7,  # 1970-01-01 was a Thursday
         "month": months % 12 + 1,
         "month_index": months,
+        "month_progress": (when - month_start).astype(np.int64) / month_minutes.astype(np.int64),
         "day_index": (days - np.datetime64(p.time.start, "D")).astype(np.int64),
     }
 
@@ -602,9 +617,7 @@ def _grid_series(p: ScenarioParams, d: dict[str, np.ndarray], B: int) -> dict[st
     T = p.time.n_steps
     if p.grid is None:
         zero = np.broadcast_to(np.zeros(1), (B, T + 1))
-        return {
-            k: zero for k in ("system_load_gw", "load_forecast_gw", "load_day_peak_forecast_gw", "cp_peak")
-        }
+        return {k: zero for k in GRID_SERIES}
     gp = p.grid
     cal = calendar(p, T + 1)
     day_of_year = (p.time.start - p.time.start.replace(month=1, day=1)).days + np.arange(
@@ -630,6 +643,10 @@ def _grid_series(p: ScenarioParams, d: dict[str, np.ndarray], B: int) -> dict[st
     starts = np.flatnonzero(np.r_[True, day[1:] != day[:-1]])
     day_peak = np.maximum.reduceat(forecast, starts, axis=1)[:, np.cumsum(np.r_[False, day[1:] != day[:-1]])]
     cp_peak = np.zeros((B, T + 1))
+    month_high = np.zeros((B, T + 1))
+    for m in np.unique(cal["month_index"]):  # the highest load of the month before each step
+        steps = np.flatnonzero(cal["month_index"] == m)
+        month_high[:, steps[1:]] = np.maximum.accumulate(load[:, steps[:-1]], axis=1)
     month = cal["month_index"][:T]
     for m in np.unique(month[np.isin(cal["month"][:T], gp.cp_months)]):
         steps = np.flatnonzero(month == m)
@@ -638,6 +655,7 @@ def _grid_series(p: ScenarioParams, d: dict[str, np.ndarray], B: int) -> dict[st
         "system_load_gw": load,
         "load_forecast_gw": forecast,
         "load_day_peak_forecast_gw": day_peak,
+        "load_month_high_gw": month_high,
         "cp_peak": cp_peak,
     }
 
@@ -787,5 +805,6 @@ def _simulate(
         system_load_gw=grid["system_load_gw"],
         load_forecast_gw=grid["load_forecast_gw"],
         load_day_peak_forecast_gw=grid["load_day_peak_forecast_gw"],
+        load_month_high_gw=grid["load_month_high_gw"],
         cp_peak=grid["cp_peak"],
     )
