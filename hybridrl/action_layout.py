@@ -82,6 +82,13 @@ ACTION_FIELDS: tuple[ActionField, ...] = (
 )  # fmt: skip
 """The action vector's fields, in order."""
 
+RESERVE_FIELD = ActionField(
+    "reserve", "positive", "reserve_commit_mw", "reserve_commit_fraction",
+    "share of installed ASIC MW offered as reserve for the next block",
+)  # fmt: skip
+"""Appended to :data:`ACTION_FIELDS` in a scenario with reserves
+(:class:`~hybridrl.sim.params.ReserveParams`): read at the start of each block of hours."""
+
 EPOCH_ACTION_FIELDS: tuple[ActionField, ...] = tuple(
     f for f in ACTION_FIELDS if f.name in ("sell", "asic_order", "gpu_order", "retrofit", "accept_offers")
 )

@@ -35,6 +35,8 @@ CASH_FLOWS: tuple[tuple[str, CashFlowKind], ...] = (
     ("power_ppa_usd", "operating_cost"),
     ("power_rt_usd", "operating_cost"),
     ("transmission_charge_usd", "operating_cost"),
+    ("reserve_payment_usd", "revenue"),
+    ("reserve_penalty_usd", "operating_cost"),
     ("opex_usd", "operating_cost"),
     ("gpu_opex_usd", "operating_cost"),
     ("interest_usd", "financing"),
@@ -46,7 +48,8 @@ CASH_FLOWS: tuple[tuple[str, CashFlowKind], ...] = (
 """Every cash flow of a step with its kind, signed (+ in, - out), in USD; their sum is the
 change in cash. ``power_rt_usd`` is the real-time settlement of PPA energy not drawn (positive
 when the site sells more than it buys); ``transmission_charge_usd`` the charge set by the site's draw
-at the grid's monthly coincident peak, booked at the month's last step."""
+at the grid's monthly coincident peak, booked at the month's last step; ``reserve_payment_usd`` and
+``reserve_penalty_usd`` what reserve commitments earn and what a commitment not delivered costs."""
 
 CASH_FLOW_TERMS: tuple[str, ...] = tuple(name for name, _ in CASH_FLOWS)
 

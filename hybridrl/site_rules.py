@@ -316,6 +316,24 @@ def curtail_asics(
     return requested, np.where(dr_call, np.minimum(requested, headroom), 0.0)
 
 
+def commit_reserve(request_mw: FloatArray, asic_installed_mw: FloatArray) -> FloatArray:
+    """(B,) reserve MW granted for the next block: within [0, the installed ASIC MW] (only
+    ASICs can be curtailed on a deployment)."""
+    return np.minimum(np.maximum(request_mw, 0.0), asic_installed_mw)
+
+
+def reserve_delivery(
+    committed_mw: FloatArray, available_asic_mw: FloatArray, asic_power_mw: FloatArray, deployed: BoolArray
+) -> tuple[FloatArray, FloatArray]:
+    """(MW held off for a deployment, MW of the commitment not delivered), (B,) each. A committed
+    MW must be running to be curtailable: outside a deployment the shortfall is the committed MW
+    not running; during one, the committed MW not switched off (available and idle)."""
+    idle_mw = np.maximum(available_asic_mw - asic_power_mw, 0.0)
+    held_off = np.where(deployed, np.minimum(committed_mw, idle_mw), 0.0)
+    missing = np.where(deployed, committed_mw - held_off, np.maximum(committed_mw - asic_power_mw, 0.0))
+    return held_off, missing
+
+
 def offer_gpus(
     offer_request: FloatArray, gpu_nodes: FloatArray, availability: FloatArray
 ) -> tuple[FloatArray, FloatArray]:

@@ -304,12 +304,20 @@ class TrainConfig:
         check_config(self)
 
 
-RULE_NAMES = ("always_mine", "static_split", "hashprice_threshold", "greedy", "peak_avoidance")
+RULE_NAMES = (
+    "always_mine",
+    "static_split",
+    "hashprice_threshold",
+    "greedy",
+    "peak_avoidance",
+    "reserve_threshold",
+)
 """The keys of :data:`hybridrl.baselines.RULE_POLICIES` (named here so that checking a config
 imports no solver; a test keeps the two equal)."""
 DEFAULT_RULES = RULE_NAMES[:4]
 """The rule policies a benchmark runs unless told otherwise; ``peak_avoidance`` is added on a
-scenario with a grid (:func:`hybridrl.evaluation.benchmark.build_policies`)."""
+scenario with a grid and ``reserve_threshold`` on one with reserves
+(:func:`hybridrl.evaluation.benchmark.build_policies`)."""
 FORECASTER_NAMES = ("conditional_expectation", "persistence")
 """The keys of :data:`hybridrl.baselines.mpc.FORECASTERS` (a test keeps the two equal)."""
 EXPERT_NAMES = RULE_NAMES + tuple(f"mpc_{name}" for name in FORECASTER_NAMES)

@@ -17,7 +17,8 @@ Dispatch needs no variables: at each step every unit of installed ASIC capacity 
 off for a demand-response call, or idles, whichever earns most, and every GPU node is rented if
 its margin is positive. That choice only ever adds cash at that step, so it is optimal whatever
 the investments and financing; the MILP carries its value per unit of installed capacity
-(:meth:`OracleModel.dispatch_values`).
+(:meth:`OracleModel.dispatch_values`). Reserve commitments couple the hours: with reserves the
+ASICs' dispatch is variables (:mod:`hybridrl.baselines.reserve_dispatch`).
 
 The objective is NAV at the end minus NAV at the start (USD), the sum of the environment's
 rewards. Replaying :attr:`OracleResult.plan` through the plant reproduces it (tests check 1e-6).
@@ -34,6 +35,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hybridrl.baselines.milp import Expr, LinearModel, SolveResult, concatenated_ranges
+from hybridrl.baselines.reserve_dispatch import ReserveDispatch
 from hybridrl.baselines.rules import Policy
 from hybridrl.economics import asic_best_use, curtail_idle_mw, gpu_margin_usd_per_node_step
 from hybridrl.sim.exogenous import ExogenousPath
@@ -140,6 +142,8 @@ class OracleModel:
         self.accepted0 = init.lease_accepted[0]
 
         self.asic_value, self.asic_runs, self.gpu_value = self.dispatch_values()
+        # reserve commitments couple the hours: the ASICs' dispatch becomes variables
+        self.reserve = ReserveDispatch(self) if p.reserve_block_steps else None
         cash0 = init.cash_usd[0] / USD_PER_UNIT
         self.cash = lp.add_vars(
             T + 1,
@@ -262,7 +266,8 @@ class OracleModel:
         G, Gg = p.n_asic, p.n_gpu
         th, nodes = self._asic_th(peaks), self._nodes(peaks)
         for rows, sign in ((peaks, 1.0), (at, -1.0)):
-            flows = flows + (th * (sign * asic).ravel()).group_sum(np.repeat(rows, G), T)
+            if self.reserve is None:  # else the ASICs' charge is the reserve dispatch's
+                flows = flows + (th * (sign * asic).ravel()).group_sum(np.repeat(rows, G), T)
             flows = flows + (nodes * (sign * gpu).ravel()).group_sum(np.repeat(rows, Gg), T)
         start_charge = np.zeros(T)
         start_charge[settle[0]] = -self.start.cp_draw_mw[0] * p.cp_charge_usd_per_mw
@@ -633,7 +638,10 @@ class OracleModel:
         rt = path.power_rt_usd_per_mwh[0, :T]
         grp_a = np.repeat(steps, G)
         grp_g = np.repeat(steps, Gg)
-        flows = (self._asic_th(steps) * (self.asic_value * TH_PER_UNIT).ravel()).group_sum(grp_a, T)
+        if self.reserve is None:
+            flows = (self._asic_th(steps) * (self.asic_value * TH_PER_UNIT).ravel()).group_sum(grp_a, T)
+        else:
+            flows = self.reserve.cash_flows()
         per_node = self.gpu_value - p.gpu_opex_usd_per_node_step  # rent margin less fixed node opex
         flows = flows + (self._nodes(steps) * per_node.ravel()).group_sum(grp_g, T)
         flows = flows + (p._ppa_usd_per_step + p.ppa_mw * rt * hours)
@@ -877,6 +885,9 @@ class OracleModel:
         run = self.asic_runs.astype(np.float64)
         dr = self.path.dr_call[0, :T]
         curtail = curtail_idle_mw(p.economics, run, asic_th_avail, np.ones(T), dr)  # availability in th
+        commit = np.zeros(T)
+        if self.reserve is not None:
+            run, curtail, commit = self.reserve.plan_values(x)
         offer = (self.gpu_value > 0).astype(np.float64)
         sale = np.zeros((T, G))
         buy = np.zeros((T, G))
@@ -900,6 +911,7 @@ class OracleModel:
                 asic_sale_th=sale[t][None],
                 accept_offer=accept[t][None],
                 curtail_mw=curtail[t : t + 1],
+                reserve_commit_mw=commit[t : t + 1],
             )
             for t in range(T)
         ]

@@ -15,6 +15,8 @@ Every policy sees the plant (the scenario's model and constants), the plant stat
   payback.
 - ``peak_avoidance``: always mine, but switch off in the hours likely to be the month's
   coincident peak (a scenario with a grid's 4CP charge), judged from the day-ahead load forecast.
+- ``reserve_threshold``: always mine, and commit as reserve the ASIC MW still profitable at a
+  price threshold whenever the real-time price is below it (a scenario with reserves).
 """
 
 from __future__ import annotations
@@ -200,6 +202,90 @@ class AlwaysMine:
         return dataclasses.replace(
             plant.idle_action(state.n_paths, run_fraction=0.0), asic_run_fraction=run, curtail_mw=curtail
         )
+
+
+def reserve_commitment_mw(
+    plant: Plant, state: PlantState, view: PathView, price_threshold_usd_per_mwh: float
+) -> FloatArray:
+    """(B,) MW to commit as reserve for the next block, at a block's start (0 otherwise): when
+    the real-time price now is below ``price_threshold_usd_per_mwh``, the MW available now of the
+    ASIC generations that would still earn a margin at that price (a committed MW must run)."""
+    B = state.n_paths
+    if not plant.reserve_block_steps or state.t % plant.reserve_block_steps:
+        return np.zeros(B)
+    threshold = np.full(B, price_threshold_usd_per_mwh)
+    earns = (
+        economics.asic_margin_usd_per_th_day(plant.economics, view.now("hashprice_usd_per_ph_day"), threshold)
+        > 0
+    )
+    cheap = view.now("power_rt_usd_per_mwh") < price_threshold_usd_per_mwh
+    return ((state.asic_th * earns) @ plant.asic_mw_per_th) * view.now("availability") * cheap
+
+
+def honour_reserve(plant: Plant, state: PlantState, view: PathView, run: FloatArray) -> FloatArray:
+    """(B, G) run fractions that keep the block's reserve commitment: outside a deployment at
+    least the committed MW run (the most efficient generations first), unless running a
+    generation loses more per MWh (its energy and the DR credit it forgoes) than the penalty of
+    not delivering; during a deployment the committed MW are switched off (the least efficient
+    first)."""
+    committed = plant.reserve_in_force(state)
+    if not plant.reserve_block_steps or not np.count_nonzero(committed):
+        return run
+    avail = view.now("availability")
+    e = plant.economics
+    margin = economics.asic_margin_usd_per_th_step(
+        e, view.now("hashprice_usd_per_ph_day"), view.now("power_rt_usd_per_mwh")
+    )
+    forgone = economics.dr_value_usd_per_th_step(e, view.now("dr_call"))
+    loss_per_mwh = (forgone - margin) / (plant.asic_mw_per_th * plant.hours_per_step)
+    worth = loss_per_mwh < plant.reserve_penalty_usd_per_mwh  # (B, G) keep running for the reserve
+    cap = state.asic_th * plant.asic_mw_per_th * avail[:, None]  # (B, G) MW
+    order = np.argsort(plant.asic_efficiency_j_per_th)  # most efficient first
+    deployed = view.now("reserve_deployed")
+    running = (run * cap)[:, order]
+    cap_o = cap[:, order]
+    # outside deployments: fill up to the commitment in merit order
+    before = np.cumsum(cap_o, axis=1) - cap_o
+    at_least = np.clip(committed[:, None] - before, 0.0, cap_o) * worth[:, order]
+    # during deployments: run at most capacity - committed, dropping the least efficient first
+    keep = np.clip(cap_o.sum(axis=1, keepdims=True) - committed[:, None] - before, 0.0, cap_o)
+    running = np.where(deployed[:, None], np.minimum(running, keep), np.maximum(running, at_least))
+    out = np.zeros_like(run)
+    out[:, order] = np.divide(running, cap_o, out=np.zeros_like(running), where=cap_o > 0)
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class ReserveThreshold:
+    """Always mine, and offer reserves: at each block's start commit, for the next block, the
+    ASIC MW that would still earn a margin at ``price_threshold_usd_per_mwh`` when the real-time
+    price is below it; keep the commitment (run the committed MW, switch them off on a
+    deployment). A scenario without reserves makes it ``always_mine``."""
+
+    price_threshold_usd_per_mwh: float = 80.0
+    name: str = "reserve_threshold"
+
+    def act(self, plant: Plant, state: PlantState, view: PathView) -> NativeAction:
+        action = rule_dispatch(plant, state, view)
+        return with_reserve(plant, state, view, action, self.price_threshold_usd_per_mwh)
+
+
+def with_reserve(
+    plant: Plant, state: PlantState, view: PathView, action: NativeAction, threshold: float
+) -> NativeAction:
+    """``action`` with the reserve commitment and the run fractions that keep it (reserves only)."""
+    if not plant.reserve_block_steps:
+        return action
+    run = honour_reserve(plant, state, view, action.asic_run_fraction)
+    curtail = economics.curtail_idle_mw(
+        plant.economics, run, state.asic_th, view.now("availability"), view.now("dr_call")
+    )
+    return dataclasses.replace(
+        action,
+        asic_run_fraction=run,
+        curtail_mw=curtail,
+        reserve_commit_mw=reserve_commitment_mw(plant, state, view, threshold),
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -524,6 +610,14 @@ def _asic_orders(
 
 
 RULE_POLICIES = {
-    p.name: p for p in (AlwaysMine(), StaticSplit(), HashpriceThreshold(), Greedy(), PeakAvoidance())
+    p.name: p
+    for p in (
+        AlwaysMine(),
+        StaticSplit(),
+        HashpriceThreshold(),
+        Greedy(),
+        PeakAvoidance(),
+        ReserveThreshold(),
+    )
 }
 """Each rule-based policy with its default parameters, by name."""

@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hybridrl import economics
-from hybridrl.action_layout import ActionLayout
+from hybridrl.action_layout import ACTION_FIELDS, RESERVE_FIELD, ActionLayout
 from hybridrl.sim.exogenous import ExogenousPath, calendar
 from hybridrl.sim.information import PathView
 from hybridrl.sim.params import DAYS_PER_MONTH, DAYS_PER_YEAR
@@ -55,6 +55,7 @@ def action_layout(plant: Plant) -> ActionLayout:
                 "max_gpu_order_nodes": limits.max_gpu_order_nodes,
                 "max_retrofit_blocks": limits.max_retrofit_blocks,
             },
+            fields=ACTION_FIELDS + ((RESERVE_FIELD,) if plant.reserve_block_steps else ()),
         )
     return layout
 
@@ -119,7 +120,16 @@ def decode_action(
         asic_sale_th=sell,
         accept_offer=accept,
         curtail_mw=curtail_mw,
+        reserve_commit_mw=_reserve_commit_mw(plant, state, a, col),
     )
+
+
+def _reserve_commit_mw(plant: Plant, state: PlantState, a: FloatArray, col: dict[str, slice]) -> FloatArray:
+    """(B,) reserve MW asked for the next block: max(a, 0) x the installed ASIC MW, at the start
+    of a block (0 otherwise, and without reserves)."""
+    if not plant.reserve_block_steps or state.t % plant.reserve_block_steps:
+        return plant.no_orders(a.shape[0])[3]
+    return np.maximum(a[:, col["reserve"]][:, 0], 0.0) * plant.asic_installed_mw(state)
 
 
 GRID_FEATURES = (

@@ -274,6 +274,7 @@ class HybridMineEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
             asic_sale_th=row(action.asic_sale_th),
             accept_offer=accept.astype(bool),
             curtail_mw=np.asarray(action.curtail_mw, dtype=np.float64).reshape(1),
+            reserve_commit_mw=np.asarray(action.reserve_commit_mw, dtype=np.float64).reshape(1),
         )
         shapes = {
             "asic_run_fraction": self.plant.n_asic,

@@ -263,8 +263,8 @@ def build_policies(
     cfg: BenchmarkConfig, params: ScenarioParams, seeds: Sequence[int], out: Path, log: Callable[[str], None]
 ) -> list[Policy]:
     """The policies a benchmark config names: rules (``peak_avoidance`` added on a scenario with a
-    grid), MPCs and trained runs (one trained on the fly into ``out``/train first if asked), each
-    run checked against the seeds and the world."""
+    grid, ``reserve_threshold`` on one with reserves), MPCs and trained runs (one trained on the
+    fly into ``out``/train first if asked), each run checked against the seeds and the world."""
     from hybridrl.baselines.mpc import mpc_with
     from hybridrl.baselines.rules import RULE_POLICIES
 
@@ -281,8 +281,9 @@ def build_policies(
         log(f"trained {trained.num_timesteps} steps in {trained.seconds:.0f} s")
         run_dirs.append(out / "train")
     rules = list(cfg.rules)
-    if params.grid is not None and "peak_avoidance" not in rules:  # the grid's own rule
-        rules.append("peak_avoidance")
+    for name, present in (("peak_avoidance", params.grid), ("reserve_threshold", params.reserves)):
+        if present is not None and name not in rules:  # the rule of a mechanism the world has
+            rules.append(name)
     policies: list[Policy] = [RULE_POLICIES[name] for name in rules]
     policies += [mpc_with(name) for name in cfg.mpc]
     for run_dir in run_dirs:

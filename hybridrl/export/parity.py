@@ -74,4 +74,5 @@ def native_action(env: HybridMineEnv, decision: Decision) -> NativeAction:
         asic_sale_th=sale,
         accept_offer=accept,
         curtail_mw=np.array([decision.curtail_mw]),
+        reserve_commit_mw=np.array([decision.reserve_commit_mw]),
     )

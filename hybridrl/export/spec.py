@@ -97,6 +97,11 @@ def state_fields(plant: Plant) -> list[dict[str, Any]]:
         f("horizon_progress", "share", 0.0, 1.0, "share of the planning horizon elapsed"),
         f("day_of_year", "days", 0.0, 366.0, "days since 1 January"),
         f("decision_epoch", *flag, "investments and offers may be decided today"),
+        *(
+            [f("reserve_block_start", *flag, "a block of reserve commitments starts (commit for the next)")]
+            if plant.reserve_block_steps
+            else []
+        ),
     ]
 
 
@@ -291,6 +296,8 @@ def physical_state(
     out["horizon_progress"] = full * t / path.n_steps
     out["day_of_year"] = full * ((enc.start_day_of_year + t * p.time.dt_days) % DAYS_PER_YEAR)
     out["decision_epoch"] = full * float(plant.is_decision_epoch(t))
+    if plant.reserve_block_steps:
+        out["reserve_block_start"] = full * float(t % plant.reserve_block_steps == 0)
     return out
 
 

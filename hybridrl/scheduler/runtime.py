@@ -14,7 +14,7 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from hybridrl.site_rules import (
     EpochSite,
     SiteLimits,
     accept_offers,
+    commit_reserve,
     curtail_asics,
     epoch_orders,
     hpc_capacity_mw,
@@ -81,6 +82,9 @@ class Decision:
     retrofit_blocks: int
     retrofit_usd: float
     accept_offer: bool
+    reserve_commit_mw: float = 0.0
+    """ASIC MW offered as reserve for the next block of hours (a scenario with reserves, at a
+    block's start; within the installed ASIC MW)."""
     fallback: bool = False
     """True when the decision comes from the fallback rule, not the network."""
     adjusted: list[str] = field(default_factory=list)
@@ -416,9 +420,14 @@ class Scheduler:
             adjusted.append(f"curtailment {curtail_request:.3f} MW cut to the idle ASIC MW {curtail[0]:.3f}")
         offer_fraction = np.full((1, len(self.gpu_gens)), d["gpu_offer_fraction"])
         _, offered = offer_gpus(offer_fraction, site.gpu_nodes, avail)
-        return self._decision(
+        decision = self._decision(
             asic_mw, float((offered @ self.rules.gpu_node_mw)[0]), float(curtail[0]), orders, accept, adjusted
         )
+        if "reserve_commit_fraction" in d and state.get("reserve_block_start", 0.0) > 0.5:
+            installed = site.asic_th @ self.rules.asic_mw_per_th
+            granted = commit_reserve(np.array([d["reserve_commit_fraction"]]) * installed, installed)
+            decision = replace(decision, reserve_commit_mw=float(granted[0]))
+        return decision
 
     def _requested(self, raw: FloatArray, adjusted: list[str]) -> dict[str, float]:
         """Each decision field read within its range: NaN/infinity as 0, fractions and flags in

@@ -46,6 +46,7 @@ STREAMS = (
     "tenants",
     "retrofits",
     "grid",
+    "reserves",
 )
 """Independent random streams of one path, spawned in this order from the path's seed."""
 
@@ -109,6 +110,10 @@ class ExogenousPath:
     """the highest day-ahead forecast of step t's calendar day (known from the day before)"""
     load_month_high_gw: FloatArray
     """the highest system load realised in step t's calendar month before step t (0 at its start)"""
+    reserve_price_usd_per_mw_h: FloatArray
+    """price of a MW of reserve held available for an hour (zero without reserves)"""
+    reserve_deployed: BoolArray
+    """the grid deploys reserves during step t: committed MW must be switched off"""
     cp_peak: FloatArray
     """1.0 at the step of each charged month's highest realised system load (the coincident
     peak), else 0. Known to the plant and the oracle only, never revealed to a decision-maker
@@ -300,6 +305,17 @@ def _row_inputs(p: ScenarioParams, seq: np.random.SeedSequence) -> dict[str, np.
         d["weather_z"] = g.standard_normal(T + 1)
         d["load_noise_z"] = g.standard_normal(T + 1)
         d["forecast_z"] = g.standard_normal(math.ceil(horizon) + 2)
+    if p.reserves is not None:
+        g = rng["reserves"]
+        r = p.reserves
+        d["reserve_z"] = g.standard_normal(T + 1)
+        n_events = g.poisson(r.deployment_rate_per_year * horizon / DAYS_PER_YEAR)
+        begin = g.uniform(0.0, horizon, n_events)
+        length = g.exponential(r.deployment_mean_hours / 24.0, n_events)
+        deployed = np.zeros(T + 1, dtype=bool)
+        for b, n in zip(begin, length, strict=True):
+            deployed |= (day < b + n) & (b < day + dt)
+        d["reserve_deployed"] = deployed
     return d
 
 
@@ -660,6 +676,31 @@ def _grid_series(p: ScenarioParams, d: dict[str, np.ndarray], B: int) -> dict[st
     }
 
 
+def _reserve_series(p: ScenarioParams, d: dict[str, np.ndarray], B: int, rt: FloatArray) -> dict[str, Any]:
+    """Reserve price and deployments (:class:`~hybridrl.sim.params.ReserveParams`); zero-stride
+    zeros without reserves."""
+    T = p.time.n_steps
+    r = p.reserves
+    if r is None:
+        return {
+            "reserve_price_usd_per_mw_h": np.broadcast_to(np.zeros(1), (B, T + 1)),
+            "reserve_deployed": np.broadcast_to(np.zeros(1, dtype=bool), (B, T + 1)),
+        }
+    cal = calendar(p, T + 1)
+    day_of_year = (p.time.start - p.time.start.replace(month=1, day=1)).days + np.arange(
+        T + 1
+    ) * p.time.dt_days
+    shape = (1.0 + r.price_seasonal_amplitude * np.cos(2 * np.pi * (day_of_year - 200.0) / DAYS_PER_YEAR)) * (
+        1.0 + r.price_intraday_amplitude * np.cos(2 * np.pi * (cal["hour"] - r.price_peak_hour) / 24.0)
+    )
+    a, s = _ou_coefficients(r.price_reversion_per_day, r.price_volatility_per_sqrt_day, p.time.dt_days)
+    stationary = s / np.sqrt(max(1 - a * a, 1e-12)) if a < 1 else 0.0
+    x = _ar1(stationary * d["reserve_z"][:, 0], a, s * d["reserve_z"])
+    price = r.price_mean_usd_per_mw_h * shape * np.exp(x - 0.5 * stationary**2)
+    deployed = d["reserve_deployed"] | (rt > r.deployment_trigger_usd_per_mwh)
+    return {"reserve_price_usd_per_mw_h": price, "reserve_deployed": deployed}
+
+
 def _simulate(
     p: ScenarioParams, d: dict[str, np.ndarray], network: dict[str, np.ndarray] | None = None
 ) -> ExogenousPath:
@@ -807,4 +848,5 @@ def _simulate(
         load_day_peak_forecast_gw=grid["load_day_peak_forecast_gw"],
         load_month_high_gw=grid["load_month_high_gw"],
         cp_peak=grid["cp_peak"],
+        **_reserve_series(p, d, B, rt),
     )

@@ -479,6 +479,36 @@ class GridParams:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ReserveParams:
+    """Ancillary-service (reserve) commitments: curtailable MW offered for a block of hours one
+    block ahead, paid per MW-hour of availability at the reserve price; a committed MW must be
+    running (to be curtailable) and, when the grid deploys reserves, be switched off; what the
+    site fails to deliver pays ``penalty_usd_per_mwh``.
+
+    Reserve price (USD per MW-hour) at step t: mean x (1 + seasonal cos, summer peak) x (1 +
+    intraday cos, peak ``price_peak_hour``) x exp(an Ornstein-Uhlenbeck process, unit mean).
+    Deployments: Poisson events with exponential durations, and every step whose real-time
+    price exceeds ``deployment_trigger_usd_per_mwh`` (reserves are deployed in scarcity).
+    """
+
+    block_hours: float = _spec(
+        4.0, gt=0.0, le=24.0 * 7, doc="hours a commitment covers (a whole number of steps)"
+    )
+    price_mean_usd_per_mw_h: float = _spec(10.0, ge=0.0, le=1e4, doc="ERCOT ECRS 2024: 9.62 $/MW-h")
+    price_seasonal_amplitude: float = _spec(0.5, ge=0.0, lt=1.0, doc="summer over annual mean")
+    price_intraday_amplitude: float = _spec(0.5, ge=0.0, lt=1.0, doc="evening over daily mean")
+    price_peak_hour: float = _spec(19.0, ge=0.0, lt=24.0)
+    price_reversion_per_day: float = _spec(1.0, gt=0.0, le=24.0)
+    price_volatility_per_sqrt_day: float = _spec(0.8, ge=0.0, le=10.0)
+    deployment_rate_per_year: float = _spec(15.0, ge=0.0, le=8760.0)
+    deployment_mean_hours: float = _spec(1.5, gt=0.0, le=240.0, doc="mean length of a deployment")
+    deployment_trigger_usd_per_mwh: float = _spec(
+        1000.0, ge=0.0, doc="a real-time price above this also deploys reserves (scarcity)"
+    )
+    penalty_usd_per_mwh: float = _spec(1000.0, ge=0.0, le=1e5, doc="per committed MWh not delivered")
+
+
+@dataclass(frozen=True, kw_only=True)
 class OutageParams:
     rate_per_year: float = _spec(0.0, ge=0.0)
     mean_days: float = _spec(2.0, gt=0.0)
@@ -562,6 +592,9 @@ class ScenarioParams:
     grid: GridParams | None = _spec(
         None, doc="system load and its monthly-peak transmission charge; unset: neither is modelled"
     )
+    reserves: ReserveParams | None = _spec(
+        None, doc="ancillary-service commitments (operations scenarios only); unset: not modelled"
+    )
     sources: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -599,11 +632,32 @@ class ScenarioParams:
                 f"offers.escalator_per_year ({self.offers.escalator_per_year}) must be below "
                 f"finance.discount_rate_per_year ({self.finance.discount_rate_per_year})"
             )
+        if self.reserves is not None:
+            self._check_reserves(self.reserves)
         if self.offers.rate_per_year > 0 and self.offers.window_days < self.time.decision_every_days:
             raise ValueError(
                 "offers.window_days must be at least time.decision_every_days: offers are accepted at "
                 "decision epochs, so a shorter window could pass without one"
             )
+
+    def _check_reserves(self, r: ReserveParams) -> None:
+        if self.time.investments_enabled:
+            raise ValueError(
+                "reserves are modelled for operations scenarios: set time.investments_enabled: false"
+            )
+        steps = r.block_hours / 24.0 / self.time.dt_days
+        if round(steps) < 1 or abs(steps - round(steps)) > 1e-9:
+            raise ValueError(
+                f"reserves.block_hours ({r.block_hours}) must be a whole number of steps of "
+                f"{self.time.dt_days * 24.0:g} hours"
+            )
+
+    @property
+    def reserve_block_steps(self) -> int:
+        """Steps a reserve commitment covers (0 without reserves)."""
+        if self.reserves is None:
+            return 0
+        return round(self.reserves.block_hours / 24.0 / self.time.dt_days)
 
     @property
     def n_asic(self) -> int:

@@ -49,10 +49,12 @@ from hybridrl.site_rules import (
     EpochSite,
     SiteLimits,
     accept_offers,
+    commit_reserve,
     curtail_asics,
     epoch_orders,
     hpc_capacity_mw,
     offer_gpus,
+    reserve_delivery,
     run_asics,
 )
 
@@ -98,6 +100,8 @@ class NativeAction:
     :param asic_sale_th: (B, G) TH/s to sell at the resale price (decision epochs only).
     :param accept_offer: (B, K) accept hosting offer k (if open and it fits).
     :param curtail_mw: (B,) ASIC facility MW held off for a demand-response call.
+    :param reserve_commit_mw: (B,) ASIC facility MW offered as reserve for the next block of
+        hours (read at the start of a block, scenarios with reserves only).
     """
 
     asic_run_fraction: FloatArray
@@ -108,6 +112,7 @@ class NativeAction:
     asic_sale_th: FloatArray
     accept_offer: BoolArray
     curtail_mw: FloatArray
+    reserve_commit_mw: FloatArray
 
     def check_finite(self) -> None:
         """Raise ``ValueError`` naming every field that holds NaN or infinity."""
@@ -157,6 +162,10 @@ class PlantState:
     capex per MW when accepted, depreciating with the infrastructure since (0 if not accepted)"""
     bankrupt: BoolArray
     """(B,) cash has fallen below minus the credit limit at some step (sticky)"""
+    reserve_mw: FloatArray
+    """(B,) ASIC facility MW committed as reserve for the current block of hours (0 without reserves)"""
+    reserve_next_mw: FloatArray
+    """(B,) MW committed for the next block"""
     cp_draw_mw: FloatArray
     """(B,) facility MW the site drew in this month's coincident-peak step so far (weighted by
     ``path.cp_peak``), not yet charged: the charge is booked at the month's last step
@@ -327,6 +336,9 @@ class Plant:
         )
         """transmission charge per facility MW drawn in one month's coincident peak (0: no grid)"""
         self._settlement: tuple[ExogenousPath | None, BoolArray] = (None, np.zeros(0, dtype=bool))
+        self.reserve_block_steps = p.reserve_block_steps
+        """steps a reserve commitment covers (0: no reserves modelled)"""
+        self.reserve_penalty_usd_per_mwh = 0.0 if p.reserves is None else p.reserves.penalty_usd_per_mwh
         self.limits = SiteLimits(
             asic_mw_per_th=self.asic_mw_per_th,
             gpu_node_mw=self.gpu_node_mw,
@@ -390,6 +402,8 @@ class Plant:
             infrastructure_book_usd=np.full(B, p.site.infrastructure_book_usd),
             lease_hall_book_usd=np.zeros((B, self.n_offers)),
             bankrupt=np.zeros(B, dtype=bool),
+            reserve_mw=np.zeros(B),
+            reserve_next_mw=np.zeros(B),
             cp_draw_mw=np.zeros(B),
         )
 
@@ -405,6 +419,7 @@ class Plant:
             asic_sale_th=np.zeros((B, self.n_asic)),
             accept_offer=np.zeros((B, self.n_offers), dtype=bool),
             curtail_mw=np.zeros(B),
+            reserve_commit_mw=np.zeros(B),
         )
 
     # ------------------------------------------------------------------ helpers
@@ -880,13 +895,20 @@ class Plant:
             site, orders = state, None  # nothing is delivered or ordered: the state's own arrays
             clipped.update(self._between_epochs_clipped(action, state.n_paths))
         accepted, hall_book, clipped["accept_offer"] = self.offer_phase(state, site, action, path)
-        dispatch = self.dispatch_phase(site, accepted, action, path, t)
+        reserve = (state.reserve_mw, state.reserve_next_mw)
+        if self.reserve_block_steps:
+            reserve, clipped["reserve_commit_mw"] = self.reserve_phase(state, action)
+        dispatch = self.dispatch_phase(site, accepted, action, path, t, reserve[0])
         clipped.update(dispatch.clipped)
         flows = self.cash_flow_phase(state.cash_usd, site, orders, dispatch, path, t)
+        if self.reserve_block_steps:
+            flows["reserve_payment_usd"], flows["reserve_penalty_usd"] = self.reserve_flows(
+                reserve[0], dispatch, path, t
+            )
         cp_draw = state.cp_draw_mw
         if self.cp_charge_usd_per_mw:
             cp_draw, flows["transmission_charge_usd"] = self.peak_phase(cp_draw, dispatch, path, t)
-        new_state = self.books_phase(state, site, accepted, hall_book, flows, cp_draw)
+        new_state = self.books_phase(state, site, accepted, hall_book, flows, cp_draw, reserve)
         return StepOutcome(
             state=new_state,
             cash_flows_usd=flows,
@@ -1044,20 +1066,35 @@ class Plant:
         return accepted | new, hall_book, refused + (open_now & ~new).sum(axis=1)
 
     def dispatch_phase(
-        self, site: _Site | PlantState, accepted: BoolArray, action: NativeAction, path: ExogenousPath, t: int
+        self,
+        site: _Site | PlantState,
+        accepted: BoolArray,
+        action: NativeAction,
+        path: ExogenousPath,
+        t: int,
+        reserve_mw: FloatArray | None = None,
     ) -> _Dispatch:
-        """Phase 4: ASICs run, DR curtailment, GPUs offered, leases served (the site rules'
-        :func:`run_asics`, :func:`curtail_asics`, :func:`offer_gpus`)."""
+        """Phase 4: ASICs run, reserve delivered, DR curtailment, GPUs offered, leases served
+        (the site rules' :func:`run_asics`, :func:`reserve_delivery`, :func:`curtail_asics`,
+        :func:`offer_gpus`). ``reserve_mw``: the current block's commitment (reserves only)."""
         zeros, _ = self._constant_rows(site.asic_th.shape[0])
         clipped: dict[str, FloatArray] = {}
         avail = path.availability[:, t]
         frac, run_th = run_asics(action.asic_run_fraction, site.asic_th, avail)
         clipped["asic_run_fraction"] = np.abs(action.asic_run_fraction - frac) @ self._ones_asic
         asic_power = run_th @ self.asic_mw_per_th
+        held_off, missing = zeros, zeros
+        if reserve_mw is not None and self.reserve_block_steps and np.count_nonzero(reserve_mw):
+            held_off, missing = reserve_delivery(
+                reserve_mw,
+                site.asic_th @ self.asic_mw_per_th * avail,
+                asic_power,
+                path.reserve_deployed[:, t],
+            )
         dr_call = path.dr_call[:, t]
         if np.count_nonzero(dr_call):
             curtail_req, curtail = curtail_asics(
-                action.curtail_mw, site.asic_th @ self.asic_mw_per_th * avail, asic_power, dr_call
+                action.curtail_mw, site.asic_th @ self.asic_mw_per_th * avail - held_off, asic_power, dr_call
             )
             clipped["curtail_mw"] = curtail_req - curtail
         else:
@@ -1076,6 +1113,7 @@ class Plant:
             lease_revenue_usd=lease[0] * avail if lease[0] is not zeros else zeros,
             lease_penalty_usd=lease[1],
             lease_power_mw=lease[2] * avail if lease[2] is not zeros else zeros,
+            reserve_missing_mw=missing,
             clipped=clipped,
         )
 
@@ -1126,6 +1164,8 @@ class Plant:
             * path.power_rt_usd_per_mwh[:, t]
             * hours,
             "transmission_charge_usd": zeros,
+            "reserve_payment_usd": zeros,
+            "reserve_penalty_usd": zeros,
             "opex_usd": self._opex_usd(site.mining_ready_mw, site.hpc_ready_mw),
             "gpu_opex_usd": -(site.gpu_nodes @ self.gpu_opex_usd_per_node_step)
             if np.count_nonzero(site.gpu_nodes)
@@ -1136,6 +1176,35 @@ class Plant:
             "gpu_capex_usd": zeros if orders is None else orders.gpu_capex_usd,
             "retrofit_capex_usd": zeros if orders is None else orders.retrofit_capex_usd,
         }
+
+    def reserve_phase(
+        self, state: PlantState, action: NativeAction
+    ) -> tuple[tuple[FloatArray, FloatArray], FloatArray]:
+        """Phase 2b (reserves modelled): at the start of a block of hours the commitment made a
+        block ago takes effect and the site commits for the next block, within its installed ASIC
+        MW (:func:`commit_reserve`); between block starts a request is clipped. Returns ((MW
+        committed now, MW committed for the next block), MW of the request clipped)."""
+        request = action.reserve_commit_mw
+        if state.t % self.reserve_block_steps:
+            return (state.reserve_mw, state.reserve_next_mw), np.maximum(request, 0.0)
+        granted = commit_reserve(request, state.asic_th @ self.asic_mw_per_th)
+        return (self.reserve_in_force(state), granted), np.maximum(request, 0.0) - granted
+
+    def reserve_in_force(self, state: PlantState) -> FloatArray:
+        """(B,) MW of reserve committed for the step the state is at: at a block's start the
+        commitment made a block ago, else the current block's (what the site must deliver)."""
+        if self.reserve_block_steps and state.t % self.reserve_block_steps == 0:
+            return state.reserve_next_mw
+        return state.reserve_mw
+
+    def reserve_flows(
+        self, reserve_mw: FloatArray, dispatch: _Dispatch, path: ExogenousPath, t: int
+    ) -> tuple[FloatArray, FloatArray]:
+        """(reserve payment, penalty) of the step, USD: the committed MW x the reserve price x
+        hours, and minus the MW not delivered x the penalty x hours."""
+        hours = self.hours_per_step
+        payment = reserve_mw * path.reserve_price_usd_per_mw_h[:, t] * hours
+        return payment, dispatch.reserve_missing_mw * (-self.reserve_penalty_usd_per_mwh * hours)
 
     def settlement_steps(self, path: ExogenousPath) -> BoolArray:
         """(T,) steps at which the month's transmission charge is booked: the last step of each
@@ -1169,6 +1238,7 @@ class Plant:
         hall_book: FloatArray,
         flows: dict[str, FloatArray],
         cp_draw_mw: FloatArray | None = None,
+        reserve: tuple[FloatArray, FloatArray] | None = None,
     ) -> PlantState:
         """Phase 6: cash moves by the flows; ASIC failures; depreciation; bankruptcy; the
         coincident-peak draw not yet charged (``cp_draw_mw``, the state's own by default)."""
@@ -1196,6 +1266,8 @@ class Plant:
             infrastructure_book_usd=site.infrastructure_book_usd * keep,
             lease_hall_book_usd=hall_book * keep if np.count_nonzero(accepted) else hall_book,
             bankrupt=state.bankrupt | (new_cash < -self.credit_limit_usd),
+            reserve_mw=state.reserve_mw if reserve is None else reserve[0],
+            reserve_next_mw=state.reserve_next_mw if reserve is None else reserve[1],
             cp_draw_mw=state.cp_draw_mw if cp_draw_mw is None else cp_draw_mw,
         )
 
@@ -1246,4 +1318,6 @@ class _Dispatch(NamedTuple):
     lease_revenue_usd: FloatArray
     lease_penalty_usd: FloatArray
     lease_power_mw: FloatArray
+    reserve_missing_mw: FloatArray
+    """committed reserve MW not delivered (not running, or not switched off in a deployment)"""
     clipped: dict[str, FloatArray]
