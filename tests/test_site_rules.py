@@ -91,6 +91,7 @@ def _assert_carried_out(env: HybridMineEnv, decision: Decision) -> StepOutcome:
         "gpu_order_nodes": 1.0,
         "retrofit_blocks": 1.0,
         "accept_offer": 1.0,
+        "reserve_commit_mw": max(1.0, decision.reserve_commit_mw),
     }
     clipped = {k: float(v[0]) for k, v in out.clipped.items() if abs(float(v[0])) > 1e-9 * size[k]}
     assert not clipped, (clipped, decision)
@@ -108,6 +109,8 @@ def _assert_carried_out(env: HybridMineEnv, decision: Decision) -> StepOutcome:
         assert -flows[term][0] == pytest.approx(usd, rel=1e-9, abs=1e-6)
     accepted = int(out.state.lease_accepted.sum() - env.state.lease_accepted.sum())
     assert accepted == int(decision.accept_offer)
+    if env.plant.reserve_block_steps and env.state.t % env.plant.reserve_block_steps == 0:
+        assert out.state.reserve_next_mw[0] == pytest.approx(decision.reserve_commit_mw, rel=1e-9, abs=1e-9)
     return out
 
 

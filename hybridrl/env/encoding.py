@@ -148,6 +148,14 @@ gone, the day-ahead load forecast now and its daily peak, and the highest load s
 loads in units of the mean load."""
 
 
+RESERVE_FEATURES = ("reserve_price_usd_per_mw_h_div10", "reserve_deployed", "reserve_block_progress")
+"""Observation features of a scenario with reserves (after the grid's): the reserve price, a
+deployment on, the share of the block of hours elapsed."""
+RESERVE_STATE_FEATURES = ("reserve_in_force_mw_share", "reserve_next_mw_share")
+"""The commitments (last in the observation, shares of the interconnection): the MW to deliver
+now and the MW committed for the next block."""
+
+
 def grid_calendar(plant: Plant, n_points: int) -> FloatArray:
     """(n_points, 4) hour of the day, weekend flag, charged-month flag and month progress of the
     episode's first ``n_points`` time points: the calendar inputs of :data:`GRID_FEATURES`."""
@@ -192,8 +200,9 @@ def observation_names(plant: Plant) -> tuple[str, ...]:
             for g in gpu
             for f in ("on_sale", "spot_usd_per_gpu_hour_div5", "utilisation", "capex_usd_div500k")
         ),
-        # the grid, with a grid only
+        # the grid, with a grid only; reserves, with reserves only
         *(GRID_FEATURES if plant.params.grid is not None else ()),
+        *(RESERVE_FEATURES if plant.reserve_block_steps else ()),
         # best open hosting offer
         "offer_open",
         "offer_it_mw_div50",
@@ -218,6 +227,7 @@ def observation_names(plant: Plant) -> tuple[str, ...]:
         "season_sin",
         "season_cos",
         "decision_epoch",
+        *(RESERVE_STATE_FEATURES if plant.reserve_block_steps else ()),
     )
 
 
@@ -256,6 +266,9 @@ class ObservationEncoder:
         self.grid = p.grid
         if self.grid is not None:
             self.n_exogenous += len(GRID_FEATURES)
+        self.reserve_block = plant.reserve_block_steps
+        if self.reserve_block:
+            self.n_exogenous += len(RESERVE_FEATURES)
         self._grid_calendar: FloatArray = np.zeros((0, 5))
         """(T+1, 5) hour sin and cos, weekend, charged month, month progress (:func:`grid_calendar`)"""
         self.n_features = len(self.names)
@@ -363,8 +376,17 @@ class ObservationEncoder:
         parts = [scalars, asic.reshape(*asic.shape[:-2], -1), gpu.reshape(*gpu.shape[:-2], -1)]
         if self.grid is not None:
             parts.append(self._grid_columns(path, t))
+        if self.reserve_block:
+            parts.append(self._reserve_columns(path, t))
         cols = np.concatenate(parts, axis=-1)
         return np.clip(cols, -OBS_BOUND, OBS_BOUND).astype(np.float32)
+
+    def _reserve_columns(self, path: ExogenousPath, t: int | slice) -> FloatArray:
+        """(B[, T+1], 3) the :data:`RESERVE_FEATURES` at step ``t`` (all steps for a slice)."""
+        price = path.reserve_price_usd_per_mw_h[:, t]
+        steps = np.arange(path.n_steps + 1)[t]
+        progress = np.broadcast_to((steps % self.reserve_block) / self.reserve_block, price.shape)
+        return np.stack([price / 10.0, path.reserve_deployed[:, t], progress], axis=-1)
 
     def _grid_columns(self, path: ExogenousPath, t: int | slice) -> FloatArray:
         """(B[, T+1], 8) the :data:`GRID_FEATURES` at step ``t`` (all steps for a slice)."""
@@ -434,6 +456,9 @@ class ObservationEncoder:
         out[:, n + 3] = (state.cash_usd + plant.credit_limit_usd) / nav0_usd
         out[:, n + 4] = nav_usd / nav0_usd
         out[:, n + 5 : n + 9] = self._calendar(path.n_steps)[t]
+        if self.reserve_block:
+            out[:, n + 9] = plant.reserve_in_force(state) * inv_ic
+            out[:, n + 10] = state.reserve_next_mw * inv_ic
         np.minimum(out, OBS_BOUND, out=out)
         np.maximum(out, -OBS_BOUND, out=out)
         return out.astype(np.float32)

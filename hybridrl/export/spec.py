@@ -97,11 +97,19 @@ def state_fields(plant: Plant) -> list[dict[str, Any]]:
         f("horizon_progress", "share", 0.0, 1.0, "share of the planning horizon elapsed"),
         f("day_of_year", "days", 0.0, 366.0, "days since 1 January"),
         f("decision_epoch", *flag, "investments and offers may be decided today"),
-        *(
-            [f("reserve_block_start", *flag, "a block of reserve commitments starts (commit for the next)")]
-            if plant.reserve_block_steps
-            else []
-        ),
+        *(_reserve_fields(f, flag, ic) if plant.reserve_block_steps else []),
+    ]
+
+
+def _reserve_fields(f: Any, flag: tuple[str, float, float], ic: float) -> list[dict[str, Any]]:
+    """The scheduler's inputs of a site that offers reserves."""
+    return [
+        f("reserve_price_usd_per_mw_h", "USD/MW-hour", 0.0, INF, "price of a MW of reserve for an hour"),
+        f("reserve_deployed", *flag, "the grid deploys reserves now"),
+        f("reserve_block_progress", "share", 0.0, 1.0, "share of the block of reserve hours elapsed"),
+        f("reserve_block_start", *flag, "a block of reserve commitments starts (commit for the next)"),
+        f("reserve_in_force_mw", "MW", 0.0, ic, "reserve MW committed for now"),
+        f("reserve_next_mw", "MW", 0.0, ic, "reserve MW committed for the next block"),
     ]
 
 
@@ -183,6 +191,12 @@ def feature_spec(plant: Plant) -> list[dict[str, Any]]:
             lin({f"gpu_{g}_node_capex_usd": 1 / 5e5}),
         ]
     spec += _grid_spec(plant, lin)
+    if plant.reserve_block_steps:
+        spec += [
+            lin({"reserve_price_usd_per_mw_h": 0.1}),
+            lin({"reserve_deployed": 1.0}),
+            lin({"reserve_block_progress": 1.0}),
+        ]
     spec += [
         lin({"offer_open": 1.0}),
         lin({"offer_it_mw": 1 / 50.0}),
@@ -210,6 +224,8 @@ def feature_spec(plant: Plant) -> list[dict[str, Any]]:
         {"kind": "cos", "x": "day_of_year", "period": DAYS_PER_YEAR},
         lin({"decision_epoch": 1.0}),
     ]
+    if plant.reserve_block_steps:
+        spec += [lin({"reserve_in_force_mw": 1 / ic}), lin({"reserve_next_mw": 1 / ic})]
     names = observation_names(plant)
     if len(spec) != len(names):
         raise AssertionError(f"feature spec has {len(spec)} entries for {len(names)} observations")
@@ -297,7 +313,13 @@ def physical_state(
     out["day_of_year"] = full * ((enc.start_day_of_year + t * p.time.dt_days) % DAYS_PER_YEAR)
     out["decision_epoch"] = full * float(plant.is_decision_epoch(t))
     if plant.reserve_block_steps:
-        out["reserve_block_start"] = full * float(t % plant.reserve_block_steps == 0)
+        bs = plant.reserve_block_steps
+        out["reserve_price_usd_per_mw_h"] = np.asarray(path.reserve_price_usd_per_mw_h[:, t])
+        out["reserve_deployed"] = np.asarray(path.reserve_deployed[:, t], dtype=np.float64)
+        out["reserve_block_progress"] = full * (t % bs) / bs
+        out["reserve_block_start"] = full * float(t % bs == 0)
+        out["reserve_in_force_mw"] = plant.reserve_in_force(state)
+        out["reserve_next_mw"] = state.reserve_next_mw
     return out
 
 

@@ -36,6 +36,7 @@ from hybridrl.site_rules import (
     epoch_orders,
     hpc_capacity_mw,
     offer_gpus,
+    reserve_delivery,
     run_asics,
 )
 
@@ -410,9 +411,18 @@ class Scheduler:
         avail = np.array([availability])
         _, run_th = run_asics(run_request[None, :], th, avail)
         asic_mw = (run_th * self.rules.asic_mw_per_th)[0]
+        available_mw = th @ self.rules.asic_mw_per_th * avail
+        held_off = np.zeros(1)
+        if "reserve_in_force_mw" in state:  # MW switched off for a reserve deployment are not DR's
+            held_off, _ = reserve_delivery(
+                np.array([float(state["reserve_in_force_mw"])]),
+                available_mw,
+                run_th @ self.rules.asic_mw_per_th,
+                np.array([state["reserve_deployed"] > 0.5]),
+            )
         _, curtail = curtail_asics(
             np.array([curtail_request]),
-            th @ self.rules.asic_mw_per_th * avail,
+            available_mw - held_off,
             run_th @ self.rules.asic_mw_per_th,
             np.array([dr]),
         )
