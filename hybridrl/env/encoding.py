@@ -15,6 +15,7 @@ layout: names, indices, decision fields):
 | ``retrofit`` | 1 | start round(max(a, 0) x max blocks per epoch) retrofit blocks |
 | ``accept_offers`` | 1 | a > 0 accepts every open hosting offer that fits (decision epochs) |
 | ``curtail`` | 1 | during a DR call, hold max(a, 0) x available ASIC MW off (caps run fractions) |
+| ``reserve`` | 1 | with reserves only: at a block's start, commit max(a, 0) x installed ASIC MW for the next block |
 
 Half of each order dimension (a <= 0) means "no order", so a random or untrained policy does
 not spend the site's cash by accident.

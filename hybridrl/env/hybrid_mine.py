@@ -114,7 +114,8 @@ class HybridMineEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
     epochs (weekly by default). See docs/model.md and ``envs/<scenario>.yaml``.
 
     ## Action Space
-    ``Box(-1, 1, (2G + 6,), float32)`` with G ASIC generations (16 on ``default``); names in
+    ``Box(-1, 1, (2G + 6,), float32)`` with G ASIC generations (16 on ``default``; 2G + 7 with
+    reserves, whose ``reserve`` component commits MW for the next block of hours); names in
     ``env.action_names``, mapping in :mod:`hybridrl.env.encoding`. Values outside [-1, 1] are
     clipped (reported in ``info["clipped"]["action"]``); NaN or infinity raises ``ValueError``.
     Requests that are infeasible (no cash, no room, not an epoch) are clipped to the feasible
@@ -131,6 +132,7 @@ class HybridMineEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
     | ASIC market (per generation) | on sale, new price, margin today | 0/1, $/TH / 20, $/TH/day x 100 |
     | GPU market (per generation) | on sale, spot price, utilisation, node capex | 0/1, $/GPU-h / 5, share, $ / 500k |
     | grid (scenarios with a ``grid`` section only) | hour sin/cos, weekend, charged month, month progress, day-ahead load forecast now, today's forecast peak, highest load so far this month | -1..1, 0/1, 0/1, share, GW / mean load |
+    | reserves (scenarios with a ``reserves`` section only) | reserve price, deployment on, block progress; and last, MW committed now and for the next block | $/MW-h / 10, 0/1, share; shares of interconnection MW |
     | hosting offer (best open) | open, IT MW, price, term, months to ready-by | 0/1, MW / 50, $/kW-month / 150, months / 180, months / 24 |
     | site | mining-ready, HPC-ready, retrofit pipeline, ASIC MW per generation and on order, GPU MW per generation and on order, lease-reserved MW | shares of interconnection MW |
     | finance | cash, credit headroom, NAV | multiples of initial NAV |
@@ -148,7 +150,8 @@ class HybridMineEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
     NAV. ``info["reward_terms"]`` holds every cash-flow term in USD (they sum to the change in
     cash), ``info["nav_usd"]`` the NAV. With a grid, the transmission charge of a month's
     coincident peak (``transmission_charge_usd``) is booked at the month's last step (or the
-    episode's), never at the peak itself: which step was the peak is known only then.
+    episode's), never at the peak itself: which step was the peak is known only then. With
+    reserves, ``reserve_payment_usd`` and ``reserve_penalty_usd``.
 
     ## Episode End
     Terminated at the scenario's end date (``terminated=True``: the horizon is part of the
@@ -181,7 +184,9 @@ class HybridMineEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
       rewards were wrong. An optional ``grid`` section (system load, day-ahead forecast and
       the coincident-peak transmission charge; used by ``hourly_ops``) adds the grid features
       and the ``transmission_charge_usd`` term; worlds without it step exactly as before (the
-      scenario hash tells the worlds apart).
+      scenario hash tells the worlds apart). An optional ``reserves`` section (commitments
+      a block of hours ahead, paid, delivered by running ASICs that switch off on a
+      deployment) adds the ``reserve`` action component and features, likewise.
     * v0: initial release.
     """
 
