@@ -1,6 +1,6 @@
 """Environment throughput on this machine; prints a JSON object as its last line.
 
-- ``single_env_steps_per_s``: a ``gym.make`` environment on ``default`` under random actions,
+- ``single_env_steps_per_s``: a ``gym.make`` environment on ``--scenario`` (``default``) under random actions,
   resets included (paths are sampled at reset), over ``--seconds`` of wall time.
 - ``batched_steps_per_s``: the plant stepped over B = ``--batch`` paths with random actions
   decoded to native units, counted in environment steps (B per plant step); path sampling is
@@ -12,7 +12,7 @@
   cent between runs); ``*_vs_cartpole`` are the ratios (floors: vector >= 1.3, single >= 0.05).
 
 Usage: python experiments/bench_env.py [--seconds 10] [--batch 1024] [--batched-steps 400]
-       [--vector-envs 64]
+       [--vector-envs 64] [--scenario default]
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from hybridrl.env.encoding import action_layout, decode_action
 from hybridrl.sim import Plant, load_scenario, sample_paths
 
 
-def bench_single(seconds: float) -> tuple[float, int]:
-    env = gym.make(hybridrl.ENV_ID, scenario="default")
+def bench_single(seconds: float, scenario: str = "default") -> tuple[float, int]:
+    env = gym.make(hybridrl.ENV_ID, scenario=scenario)
     env.action_space.seed(0)
     env.reset(seed=0)
     steps = episodes = 0
@@ -63,8 +63,8 @@ def bench_steps(make: object, seconds: float, vector: bool = False) -> float:
     return steps / (time.perf_counter() - start)
 
 
-def bench_batched(batch: int, n_steps: int) -> tuple[float, float]:
-    params = load_scenario("default")
+def bench_batched(batch: int, n_steps: int, scenario: str = "default") -> tuple[float, float]:
+    params = load_scenario(scenario)
     plant = Plant(params)
     start = time.perf_counter()
     path = sample_paths(params, list(range(batch)))
@@ -90,19 +90,20 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1024)
     parser.add_argument("--batched-steps", type=int, default=400)
     parser.add_argument("--vector-envs", type=int, default=64)
+    parser.add_argument("--scenario", default="default", help="catalogue scenario to step (default: default)")
     args = parser.parse_args()
     cartpole = bench_steps(lambda: gym.make("CartPole-v1"), min(args.seconds, 5.0))
     print(f"CartPole-v1 (yardstick): {cartpole:,.0f} steps/s")
     vector = bench_steps(
-        lambda: gym.make_vec(hybridrl.ENV_ID, num_envs=args.vector_envs, scenario="default"),
+        lambda: gym.make_vec(hybridrl.ENV_ID, num_envs=args.vector_envs, scenario=args.scenario),
         args.seconds,
         vector=True,
     )
     ratio = vector / cartpole
     print(f"native vector env, N={args.vector_envs}: {vector:,.0f} env steps/s ({ratio:.2f}x CartPole)")
-    single, episodes = bench_single(args.seconds)
+    single, episodes = bench_single(args.seconds, args.scenario)
     print(f"single env: {single:,.0f} steps/s over {episodes} episodes (resets included)")
-    batched, sampling = bench_batched(args.batch, args.batched_steps)
+    batched, sampling = bench_batched(args.batch, args.batched_steps, args.scenario)
     print(f"batched plant, B={args.batch}: {batched:,.0f} env steps/s; path sampling took {sampling:.1f} s")
     print(
         json.dumps(
@@ -116,6 +117,7 @@ def main() -> None:
                 "batched_steps_per_s": round(batched, 1),
                 "batch": args.batch,
                 "batched_path_sampling_s": round(sampling, 2),
+                "scenario": args.scenario,
                 "machine": f"{platform.machine()}, {platform.python_version()}",
             }
         )

@@ -192,6 +192,7 @@ def _write(tmp_path: Path, body: dict) -> Path:  # type: ignore[type-arg]
         ({"reserves": {"price_seasonal_amplitude": 1.0}}, r"reserves\.price_seasonal_amplitude: got 1\.0"),
         ({"time": {"investments_enabled": True}}, r"reserves are modelled for operations scenarios"),
         ({"reserves": {"blocks": 4}}, r"reserves\.blocks: unknown key; allowed keys: .*block_hours"),
+        ({"power": {"dr_notice_hours": -1.0}}, r"power\.dr_notice_hours: got -1\.0; allowed: >= 0\.0"),
     ],
 )
 def test_bad_reserve_parameters_are_refused_with_file_key_and_range(
@@ -203,3 +204,25 @@ def test_bad_reserve_parameters_are_refused_with_file_key_and_range(
     with pytest.raises(ScenarioError, match=message) as info:
         load_scenario(path)
     assert str(path) in str(info.value)
+
+
+def test_random_dr_calls_come_with_notice_and_price_calls_without(hourly: ScenarioParams) -> None:
+    """hourly_ops announces its random DR calls two hours ahead (``dr_notice``, in the
+    observation); a call set off by the real-time price is not announced; no notice elsewhere."""
+    path = sample_paths(hourly, [0, 1, 2, 3])
+    assert hourly.power.dr_notice_hours == 2.0
+    scheduled = path.dr_call & (path.power_rt_usd_per_mwh <= hourly.power.dr_trigger_usd_per_mwh)
+    rows, steps = np.nonzero(scheduled)
+    assert rows.size > 5
+    for b, t in zip(rows, steps, strict=True):
+        assert path.dr_notice[b, max(t - 2, 0) : t].all()
+    announced = np.zeros_like(path.dr_notice)
+    announced[:, :-1] |= scheduled[:, 1:]
+    announced[:, :-2] |= scheduled[:, 2:]
+    np.testing.assert_array_equal(path.dr_notice, announced)
+    from hybridrl.env import HybridMineEnv
+
+    assert "dr_notice" in HybridMineEnv(hourly).observation_names
+    default = load_scenario("default")
+    assert not sample_paths(default, [0]).dr_notice.any()
+    assert "dr_notice" not in HybridMineEnv(default).observation_names

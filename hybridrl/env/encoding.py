@@ -15,7 +15,7 @@ layout: names, indices, decision fields):
 | ``retrofit`` | 1 | start round(max(a, 0) x max blocks per epoch) retrofit blocks |
 | ``accept_offers`` | 1 | a > 0 accepts every open hosting offer that fits (decision epochs) |
 | ``curtail`` | 1 | during a DR call, hold max(a, 0) x available ASIC MW off (caps run fractions) |
-| ``reserve`` | 1 | with reserves only: at a block's start, commit max(a, 0) x installed ASIC MW for the next block |
+| ``reserve`` | 1 | with reserves: at a block's start, commit max(a, 0) x installed ASIC MW (next block) |
 
 Half of each order dimension (a <= 0) means "no order", so a random or untrained policy does
 not spend the site's cash by accident.
@@ -204,6 +204,7 @@ def observation_names(plant: Plant) -> tuple[str, ...]:
         # the grid, with a grid only; reserves, with reserves only
         *(GRID_FEATURES if plant.params.grid is not None else ()),
         *(RESERVE_FEATURES if plant.reserve_block_steps else ()),
+        *(("dr_notice",) if plant.params.power.dr_notice_hours else ()),
         # best open hosting offer
         "offer_open",
         "offer_it_mw_div50",
@@ -270,6 +271,8 @@ class ObservationEncoder:
         self.reserve_block = plant.reserve_block_steps
         if self.reserve_block:
             self.n_exogenous += len(RESERVE_FEATURES)
+        self.dr_notice = bool(p.power.dr_notice_hours)
+        self.n_exogenous += int(self.dr_notice)
         self._grid_calendar: FloatArray = np.zeros((0, 5))
         """(T+1, 5) hour sin and cos, weekend, charged month, month progress (:func:`grid_calendar`)"""
         self.n_features = len(self.names)
@@ -379,6 +382,8 @@ class ObservationEncoder:
             parts.append(self._grid_columns(path, t))
         if self.reserve_block:
             parts.append(self._reserve_columns(path, t))
+        if self.dr_notice:
+            parts.append(path.dr_notice[:, t][..., None])
         cols = np.concatenate(parts, axis=-1)
         return np.clip(cols, -OBS_BOUND, OBS_BOUND).astype(np.float32)
 

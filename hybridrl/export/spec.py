@@ -75,6 +75,11 @@ def state_fields(plant: Plant) -> list[dict[str, Any]]:
             )
         ),
         *(_grid_fields(f, flag) if plant.params.grid is not None else ()),
+        *(
+            [f("dr_notice", *flag, "a demand-response call is announced for the next hours")]
+            if plant.params.power.dr_notice_hours
+            else []
+        ),
         f("offer_open", *flag, "a hosting offer is open (the fields below describe the best one, 0 if none)"),
         f("offer_it_mw", "MW (IT)", 0.0, ic, "IT load of the offer"),
         f("offer_price_usd_per_kw_month", "USD/kW-month", 0.0, INF, "offered price"),
@@ -197,6 +202,8 @@ def feature_spec(plant: Plant) -> list[dict[str, Any]]:
             lin({"reserve_deployed": 1.0}),
             lin({"reserve_block_progress": 1.0}),
         ]
+    if p.power.dr_notice_hours:
+        spec.append(lin({"dr_notice": 1.0}))
     spec += [
         lin({"offer_open": 1.0}),
         lin({"offer_it_mw": 1 / 50.0}),
@@ -274,6 +281,8 @@ def physical_state(
     B = state.n_paths
     if p.grid is not None:
         out.update(_grid_state(plant, path, t, B))
+    if p.power.dr_notice_hours:
+        out["dr_notice"] = np.asarray(path.dr_notice[:, t], dtype=np.float64)
     rows = np.arange(B)
     if plant.n_offers == 0:  # a scenario without hosting offers
         k, has = np.zeros(B, dtype=int), np.zeros(B)

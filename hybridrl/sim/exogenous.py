@@ -114,6 +114,9 @@ class ExogenousPath:
     """price of a MW of reserve held available for an hour (zero without reserves)"""
     reserve_deployed: BoolArray
     """the grid deploys reserves during step t: committed MW must be switched off"""
+    dr_notice: BoolArray
+    """a random DR call has been announced for one of the next ``power.dr_notice_hours`` (all
+    False without notice; calls set off by the real-time price come without notice)"""
     cp_peak: FloatArray
     """1.0 at the step of each charged month's highest realised system load (the coincident
     peak), else 0. Known to the plant and the oracle only, never revealed to a decision-maker
@@ -676,6 +679,18 @@ def _grid_series(p: ScenarioParams, d: dict[str, np.ndarray], B: int) -> dict[st
     }
 
 
+def _notice(scheduled: BoolArray, notice_hours: float | None, dt_days: float) -> BoolArray:
+    """(B, T+1) whether a ``scheduled`` call falls in one of the next ``notice_hours`` (zero-stride
+    False without notice)."""
+    if not notice_hours:
+        return np.broadcast_to(np.zeros(1, dtype=bool), scheduled.shape)
+    steps = max(1, round(notice_hours / 24.0 / dt_days))
+    ahead = np.zeros_like(scheduled)
+    for k in range(1, steps + 1):
+        ahead[:, :-k] |= scheduled[:, k:]
+    return ahead
+
+
 def _reserve_series(p: ScenarioParams, d: dict[str, np.ndarray], B: int, rt: FloatArray) -> dict[str, Any]:
     """Reserve price and deployments (:class:`~hybridrl.sim.params.ReserveParams`); zero-stride
     zeros without reserves."""
@@ -746,7 +761,9 @@ def _simulate(
         pw.price_floor_usd_per_mwh,
         pw.price_cap_usd_per_mwh,
     )
-    dr_call = (d["dr_u"] < pw.dr_call_probability_per_step) | (rt > pw.dr_trigger_usd_per_mwh)
+    scheduled = d["dr_u"] < pw.dr_call_probability_per_step
+    dr_call = scheduled | (rt > pw.dr_trigger_usd_per_mwh)
+    dr_notice = _notice(scheduled, pw.dr_notice_hours, dt)
 
     availability = d["availability"]
 
@@ -849,4 +866,5 @@ def _simulate(
         load_month_high_gw=grid["load_month_high_gw"],
         cp_peak=grid["cp_peak"],
         **_reserve_series(p, d, B, rt),
+        dr_notice=dr_notice,
     )

@@ -276,6 +276,13 @@ class PowerParams:
     dr_call_probability_per_step: float = _prob(0.0)
     dr_trigger_usd_per_mwh: float = _spec(1000.0, ge=0.0, doc="an RT price above this also calls DR")
     dr_credit_usd_per_mwh: float = _spec(0.0, ge=0.0)
+    dr_notice_hours: float | None = _spec(
+        None,
+        ge=0.0,
+        le=24.0 * 7,
+        doc="random DR calls are announced this many hours ahead (``dr_notice``); price-triggered "
+        "calls come without notice; unset: no notice",
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
