@@ -187,7 +187,6 @@ def test_demonstrations_and_cloning(tmp_path: Path) -> None:
     ("overrides", "key"),
     [
         ({"env": {"mode": "epoch"}, "vec_env": "native"}, "vec_env"),
-        ({"imitation": {"expert": "greedy"}}, "imitation.expert"),
         (
             {"env": {"mode": "epoch"}, "vec_env": "dummy", "imitation": {"expert": "oracle"}},
             "imitation.expert",
@@ -230,3 +229,57 @@ def test_expert_and_forecaster_names_are_the_policies_keys() -> None:
     assert [expert_policy(name).name for name in EXPERT_NAMES] == list(EXPERT_NAMES)
     with pytest.raises(ValueError, match="unknown expert"):
         expert_policy("oracle")
+
+
+def test_dispatch_is_encoded_as_the_step_action_that_decodes_to_it() -> None:
+    """In an operations scenario the full environment's action can carry a rule's dispatch: run
+    fractions, DR curtailment and reserve commitments decode back to what the rule decided."""
+    from hybridrl.baselines.mpc import mpc_with
+    from hybridrl.env.encoding import decode_action, encode_dispatch
+    from hybridrl.sim import Plant, sample_paths
+    from hybridrl.sim.information import PathReveal
+
+    params = load_scenario("hourly_ops")
+    plant = Plant(params)
+    path = sample_paths(params, [3, 4])
+    reveal = PathReveal(path)
+    expert = mpc_with("persistence")
+    state = plant.initial_state(2)
+    commits = 0
+    for _ in range(24 * 20):
+        view = reveal.view(state.t)
+        native = expert.act(plant, state, view)
+        back = decode_action(plant, state, view, encode_dispatch(plant, state, view, native))
+        np.testing.assert_allclose(back.asic_run_fraction, native.asic_run_fraction, atol=1e-12)
+        np.testing.assert_allclose(back.reserve_commit_mw, native.reserve_commit_mw, rtol=1e-9, atol=1e-9)
+        commits += int(np.count_nonzero(native.reserve_commit_mw))
+        state = plant.step(state, back, path).state
+    assert commits > 10
+
+
+def test_dispatch_cloning_in_an_operations_scenario(tmp_path: Path) -> None:
+    """imitation.expert in the full environment clones a rule's dispatch on hourly_ops; a
+    scenario that invests is refused before anything is written."""
+    pytest.importorskip("stable_baselines3")
+    import json
+
+    from hybridrl.agents.config import ConfigError, EnvConfig, ImitationConfig, PPOConfig, TrainConfig
+    from hybridrl.agents.training import train
+
+    cfg = TrainConfig(
+        env=EnvConfig(scenario="hourly_ops"),
+        agent=PPOConfig(n_steps=32, batch_size=64, net_arch=[32, 32]),
+        imitation=ImitationConfig(expert="reserve_threshold", episodes=1, epochs=3),
+        n_envs=2,
+        total_timesteps=64,
+        logger=dataclasses.replace(TrainConfig().logger, kind=hybridrl.agents.config.LoggerKind.none),
+        eval=dataclasses.replace(TrainConfig().eval, every_steps=64, episodes=1, gap_closed=False),
+    )
+    train(cfg, tmp_path / "run")
+    record = json.loads((tmp_path / "run" / "imitation.json").read_text())
+    assert record["expert"] == "reserve_threshold" and record["samples"] == 8760
+    assert record["action_mse"] < 0.2
+    invests = dataclasses.replace(cfg, env=EnvConfig(scenario="tiny"))
+    with pytest.raises(ConfigError, match="operations scenario"):
+        train(invests, tmp_path / "refused")
+    assert not (tmp_path / "refused").exists()

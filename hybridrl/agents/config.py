@@ -218,10 +218,12 @@ class EnvConfig:
 
 @dataclass
 class ImitationConfig:
-    """Warm start by behaviour cloning (``env.mode=epoch`` only): the network's mean action is
-    fitted to an expert's decisions on paths of the run's own training range, its value head to
-    the expert's discounted returns, before RL starts. The expert must not peek: a rule policy or
-    an MPC (its forecaster sees only the path so far), never the oracle."""
+    """Warm start by behaviour cloning: the network's mean action is fitted to an expert's
+    decisions (its investments with ``env.mode=epoch``; its dispatch step by step in the full
+    environment of an operations scenario, one without investments) on paths of the run's own
+    training range, its value head to the expert's discounted returns, before RL starts. The
+    expert must not peek: a rule policy or an MPC (its forecaster sees only the path so far),
+    never the oracle."""
 
     expert: str | None = None
     """A rule policy's name (``greedy``, ...) or an MPC's (``mpc_conditional_expectation``,
@@ -465,8 +467,6 @@ def _mode_problems(cfg: TrainConfig) -> list[tuple[str, str]]:
             )
         )
     if cfg.imitation.expert is not None:
-        if not epoch:
-            out.append(("imitation.expert", "cloning an expert needs env.mode=epoch"))
         if cfg.agent.algo not in (Algo.ppo, Algo.a2c):
             out.append(
                 (

@@ -1,4 +1,5 @@
-"""Behaviour cloning of a rule policy in the decision-epoch mode (``imitation.expert``).
+"""Behaviour cloning of an expert (``imitation.expert``): its investment decisions in the
+decision-epoch mode, or its dispatch step by step in an operations scenario (no investments).
 
 The expert is a rule policy, which sees only the path so far (cloning the perfect-foresight
 oracle would teach actions conditioned on the future). Its decisions at each investment epoch
@@ -20,6 +21,7 @@ from numpy.typing import NDArray
 
 from hybridrl.agents.policy import NetworkPolicy
 from hybridrl.baselines.rules import Policy
+from hybridrl.env.encoding import encode_dispatch
 from hybridrl.env.epoch_encoding import DEAD_ZONE, encode_epoch_decision
 from hybridrl.env.hybrid_mine import USD_PER_REWARD_UNIT
 from hybridrl.sim.exogenous import sample_paths
@@ -49,7 +51,7 @@ class Demonstrations:
 
 
 def record_demonstrations(
-    params: ScenarioParams, expert: Policy, seeds: list[int], n_jobs: int = 1
+    params: ScenarioParams, expert: Policy, seeds: list[int], n_jobs: int = 1, epoch_mode: bool = True
 ) -> Demonstrations:
     """Roll a fresh copy of ``expert`` out on the paths of ``seeds`` and record each epoch: one
     batch, or with ``n_jobs`` other than 1 as many slices of the seeds in separate processes
@@ -59,7 +61,7 @@ def record_demonstrations(
 
     workers = len(seeds) if n_jobs == -1 else max(1, min(n_jobs, len(seeds)))
     slices = [list(part) for part in np.array_split(np.asarray(seeds), workers)]
-    parts = run_parallel(_record_batch, [(params, expert, part) for part in slices], n_jobs)
+    parts = run_parallel(_record_batch, [(params, expert, part, epoch_mode) for part in slices], n_jobs)
     return Demonstrations(
         **{
             f.name: np.concatenate([getattr(p, f.name) for p in parts], axis=1)
@@ -68,14 +70,18 @@ def record_demonstrations(
     )
 
 
-def _record_batch(params: ScenarioParams, expert: Policy, seeds: list[int]) -> Demonstrations:
-    """One batch of :func:`record_demonstrations` (the expert copied: an MPC keeps plans per row)."""
+def _record_batch(
+    params: ScenarioParams, expert: Policy, seeds: list[int], epoch_mode: bool
+) -> Demonstrations:
+    """One batch of :func:`record_demonstrations` (the expert copied: an MPC keeps plans per row):
+    every decision epoch in epoch mode, else every step (an operations scenario: the full
+    environment's observation and :func:`~hybridrl.env.encoding.encode_dispatch`)."""
     expert = copy.deepcopy(expert)
     seeds = [int(s) for s in seeds]
     plant = Plant(params)
     path = sample_paths(params, seeds)
     reveal = PathReveal(path)
-    observer = NetworkPolicy("observer", lambda obs, starts: obs, epoch_mode=True)
+    observer = NetworkPolicy("observer", lambda obs, starts: obs, epoch_mode=epoch_mode)
     state = plant.initial_state(len(seeds))
     nav = plant.nav_usd(state, path)
     alive = np.ones(len(seeds), dtype=bool)
@@ -83,7 +89,12 @@ def _record_batch(params: ScenarioParams, expert: Policy, seeds: list[int]) -> D
     while state.t < path.n_steps:
         view = reveal.view(state.t)
         native = expert.act(plant, state, view)
-        if plant.is_decision_epoch(state.t):
+        if not epoch_mode:
+            obs.append(observer.observe(plant, state, view))
+            acts.append(encode_dispatch(plant, state, view, native))
+            alive_at.append(alive.copy())
+            navs.append(nav.copy())
+        elif plant.is_decision_epoch(state.t):
             obs.append(observer.observe(plant, state, view))
             acts.append(encode_epoch_decision(plant, state, native))
             alive_at.append(alive.copy())
@@ -119,11 +130,12 @@ def discounted(rewards: FloatArray, alive: NDArray[np.bool_], gamma: float) -> t
 
 def clone_expert(
     model: Any, vecnorm: Any, demos: Demonstrations, gamma: float, epochs: int, learning_rate: float,
-    log_std: float, seed: int,
+    log_std: float, seed: int, epoch_mode: bool = True,
 ) -> dict[str, float]:  # fmt: skip
-    """Fit ``model``'s actor mean to the expert's actions and its critic to the expert's
-    discounted returns; set ``vecnorm``'s statistics (None: no normalisation) from the
-    demonstrations; set the actor's log std. Returns the final mean squared errors."""
+    """Fit ``model``'s actor mean to the expert's actions (:func:`action_loss` in epoch mode, the
+    mean squared error on dispatch) and its critic to the expert's discounted returns; set
+    ``vecnorm``'s statistics (None: no normalisation) from the demonstrations; set the actor's log
+    std. Returns how well the fit went."""
     import torch
 
     keep = demos.alive
@@ -146,7 +158,8 @@ def clone_expert(
         for batch in torch.randperm(len(obs_t), generator=generator).split(256):
             mean = policy.get_distribution(obs_t[batch]).distribution.mean
             value = policy.predict_values(obs_t[batch]).squeeze(-1)
-            loss = action_loss(mean, act_t[batch]) + torch.nn.functional.mse_loss(value, value_t[batch])
+            fit_actions = action_loss if epoch_mode else torch.nn.functional.mse_loss
+            loss = fit_actions(mean, act_t[batch]) + torch.nn.functional.mse_loss(value, value_t[batch])
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
@@ -154,7 +167,10 @@ def clone_expert(
         policy.log_std.fill_(log_std)
         mean = policy.get_distribution(obs_t).distribution.mean
         value_mse = float(torch.nn.functional.mse_loss(policy.predict_values(obs_t).squeeze(-1), value_t))
-        fit = decision_agreement(mean.numpy(), act_t.numpy())
+        if epoch_mode:
+            fit = decision_agreement(mean.numpy(), act_t.numpy())
+        else:
+            fit = {"action_mse": float(torch.nn.functional.mse_loss(mean.clamp(-1.0, 1.0), act_t))}
     return {**fit, "value_mse": value_mse, "samples": float(len(obs_t))}
 
 

@@ -194,6 +194,7 @@ def train(
             f"{run_dir} already holds a run; resume it with resume({str(run_dir)!r}) or pick a new one"
         )
     params = load_scenario(cfg.env.scenario)
+    check_cloning(cfg, params)
     run_dir.mkdir(parents=True, exist_ok=True)
     save_run_scenario(params, run_dir)
     save_config(cfg, run_dir / RUN_CONFIG_FILE)
@@ -327,6 +328,25 @@ def _train(
 IMITATION_FILE = "imitation.json"
 
 
+def check_cloning(cfg: TrainConfig, params: ScenarioParams) -> None:
+    """Cloning in the full environment copies an expert's dispatch only, so it needs a scenario
+    without investments; raise :class:`ConfigError` otherwise."""
+    if (
+        cfg.imitation.expert is not None
+        and cfg.env.mode is not EnvMode.epoch
+        and params.time.investments_enabled
+    ):
+        raise ConfigError(
+            [
+                (
+                    "imitation.expert",
+                    "in the full environment an expert's dispatch is cloned, which needs an operations "
+                    f"scenario (time.investments_enabled: false); {params.name} invests: use env.mode=epoch",
+                )
+            ]
+        )
+
+
 def _warm_start(cfg: TrainConfig, params: ScenarioParams, model: Any, vecnorm: Any, run_dir: Path) -> None:
     """Clone ``cfg.imitation.expert`` into the fresh ``model`` (:mod:`hybridrl.agents.imitation`)
     and record how well it fits in ``imitation.json``."""
@@ -336,11 +356,22 @@ def _warm_start(cfg: TrainConfig, params: ScenarioParams, model: Any, vecnorm: A
 
     im = cfg.imitation
     assert im.expert is not None
+    epoch_mode = cfg.env.mode is EnvMode.epoch
     start = time.perf_counter()
     seeds = imitation_seeds(cfg.seed, im.episodes)
-    demos = record_demonstrations(params, expert_policy(im.expert), seeds, n_jobs=im.n_jobs)
+    demos = record_demonstrations(
+        params, expert_policy(im.expert), seeds, n_jobs=im.n_jobs, epoch_mode=epoch_mode
+    )
     fit = clone_expert(
-        model, vecnorm, demos, cfg.agent.gamma, im.epochs, im.learning_rate, im.log_std, seed=cfg.seed
+        model,
+        vecnorm,
+        demos,
+        cfg.agent.gamma,
+        im.epochs,
+        im.learning_rate,
+        im.log_std,
+        seed=cfg.seed,
+        epoch_mode=epoch_mode,
     )
     record = {
         "expert": im.expert,

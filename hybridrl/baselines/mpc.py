@@ -38,8 +38,8 @@ class MPC:
     :param mip_rel_gap: relative MIP gap of each solve.
     :param peak_rule: the expected coincident-peak charge its dispatch prices energy with (a
         scenario with a grid; :class:`~hybridrl.baselines.peaks.PeakRule`).
-    :param reserve_price_threshold_usd_per_mwh: its reserve commitments, as ``reserve_threshold``
-        makes them (a scenario with reserves).
+    :param reserve_thresholds: its reserve commitments, as ``reserve_threshold`` makes them with
+        these (real-time price threshold in $/MWh, lowest reserve price in $/MW-h).
     """
 
     forecaster: Forecaster
@@ -50,7 +50,7 @@ class MPC:
     solve_seconds: list[float] = field(default_factory=list)
     statuses: list[str] = field(default_factory=list)
     peak_rule: PeakRule = field(default_factory=PeakRule)
-    reserve_price_threshold_usd_per_mwh: float = 80.0
+    reserve_thresholds: tuple[float, float] = (80.0, 10.0)
     _plans: dict[int, tuple[int, list[NativeAction]]] = field(default_factory=dict)
     plans_each_path_alone = True
     """each path's plan depends on that path only: the benchmark may roll paths out in
@@ -68,7 +68,7 @@ class MPC:
         t = state.t
         B = state.n_paths
         action = rule_dispatch(plant, state, view, peak_surcharge_usd_per_mwh(plant, view, self.peak_rule))
-        action = with_reserve(plant, state, view, action, self.reserve_price_threshold_usd_per_mwh)
+        action = with_reserve(plant, state, view, action, *self.reserve_thresholds)
         if not plant.is_decision_epoch(t):
             return action
         replan_steps = max(plant.epoch_steps, round(self.replan_every_days / plant.dt_days))

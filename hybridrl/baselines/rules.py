@@ -205,7 +205,11 @@ class AlwaysMine:
 
 
 def reserve_commitment_mw(
-    plant: Plant, state: PlantState, view: PathView, price_threshold_usd_per_mwh: float
+    plant: Plant,
+    state: PlantState,
+    view: PathView,
+    price_threshold_usd_per_mwh: float,
+    min_reserve_price_usd_per_mw_h: float = 0.0,
 ) -> FloatArray:
     """(B,) MW to commit as reserve for the next block, at a block's start (0 otherwise): when
     the real-time price now is below ``price_threshold_usd_per_mwh``, the MW available now of the
@@ -219,6 +223,7 @@ def reserve_commitment_mw(
         > 0
     )
     cheap = view.now("power_rt_usd_per_mwh") < price_threshold_usd_per_mwh
+    cheap &= view.now("reserve_price_usd_per_mw_h") >= min_reserve_price_usd_per_mw_h
     return ((state.asic_th * earns) @ plant.asic_mw_per_th) * view.now("availability") * cheap
 
 
@@ -258,20 +263,30 @@ def honour_reserve(plant: Plant, state: PlantState, view: PathView, run: FloatAr
 @dataclasses.dataclass(frozen=True)
 class ReserveThreshold:
     """Always mine, and offer reserves: at each block's start commit, for the next block, the
-    ASIC MW that would still earn a margin at ``price_threshold_usd_per_mwh`` when the real-time
-    price is below it; keep the commitment (run the committed MW, switch them off on a
-    deployment). A scenario without reserves makes it ``always_mine``."""
+    available ASIC MW that would still earn a margin at ``price_threshold_usd_per_mwh`` when the
+    real-time price is below it and the reserve price is at least
+    ``min_reserve_price_usd_per_mw_h``; keep the commitment (run the committed MW, switch them off
+    on a deployment). A scenario without reserves makes it ``always_mine``. Defaults (80, 10)
+    chosen on hourly_ops validation seeds 2000-2007 among 60 / 80 / 100 $/MWh and 0-30 $/MW-h."""
 
     price_threshold_usd_per_mwh: float = 80.0
+    min_reserve_price_usd_per_mw_h: float = 10.0
     name: str = "reserve_threshold"
 
     def act(self, plant: Plant, state: PlantState, view: PathView) -> NativeAction:
         action = rule_dispatch(plant, state, view)
-        return with_reserve(plant, state, view, action, self.price_threshold_usd_per_mwh)
+        return with_reserve(
+            plant, state, view, action, self.price_threshold_usd_per_mwh, self.min_reserve_price_usd_per_mw_h
+        )
 
 
 def with_reserve(
-    plant: Plant, state: PlantState, view: PathView, action: NativeAction, threshold: float
+    plant: Plant,
+    state: PlantState,
+    view: PathView,
+    action: NativeAction,
+    threshold: float,
+    min_reserve_price: float = 0.0,
 ) -> NativeAction:
     """``action`` with the reserve commitment and the run fractions that keep it (reserves only)."""
     if not plant.reserve_block_steps:
@@ -284,7 +299,7 @@ def with_reserve(
         action,
         asic_run_fraction=run,
         curtail_mw=curtail,
-        reserve_commit_mw=reserve_commitment_mw(plant, state, view, threshold),
+        reserve_commit_mw=reserve_commitment_mw(plant, state, view, threshold, min_reserve_price),
     )
 
 

@@ -125,6 +125,36 @@ def decode_action(
     )
 
 
+NO_REQUEST = -0.5
+"""Where an encoded action asks nothing of a field that reads max(a, 0): a margin below 0."""
+
+
+def encode_dispatch(plant: Plant, state: PlantState, view: PathView, native: NativeAction) -> FloatArray:
+    """(B, A) an action in [-1, 1] that :func:`decode_action` reads as ``native``'s dispatch:
+    run fractions, GPU offer (the largest of the generations'), DR curtailment (as a share of the
+    available ASIC MW, where no generation it would cap runs), reserve commitment (at a block's
+    start); every investment field asks nothing. For cloning a rule policy in an operations
+    scenario (no investments); ``native``'s investments are not encoded."""
+    layout = action_layout(plant)
+    col = layout.columns
+    B = state.n_paths
+    a = np.full((B, layout.size), -1.0)
+    run = np.clip(native.asic_run_fraction, 0.0, 1.0)
+    a[:, col["run"]] = 2.0 * run - 1.0
+    a[:, col["gpu_offer"]] = (
+        2.0 * np.clip(native.gpu_offer_fraction, 0.0, 1.0).max(axis=1, initial=0.0)[:, None] - 1.0
+    )
+    available = plant.asic_installed_mw(state) * view.now("availability")
+    share = np.divide(native.curtail_mw, available, out=np.zeros(B), where=available > 0)
+    share = np.where(view.now("dr_call") & (run.max(axis=1, initial=0.0) <= 1.0 - share + 1e-12), share, 0.0)
+    a[:, col["curtail"]] = np.where(share > 0, np.clip(share, 0.0, 1.0), NO_REQUEST)[:, None]
+    if plant.reserve_block_steps:
+        installed = plant.asic_installed_mw(state)
+        commit = np.divide(native.reserve_commit_mw, installed, out=np.zeros(B), where=installed > 0)
+        a[:, col["reserve"]] = np.where(commit > 0, np.clip(commit, 0.0, 1.0), NO_REQUEST)[:, None]
+    return a
+
+
 def _reserve_commit_mw(plant: Plant, state: PlantState, a: FloatArray, col: dict[str, slice]) -> FloatArray:
     """(B,) reserve MW asked for the next block: max(a, 0) x the installed ASIC MW, at the start
     of a block (0 otherwise, and without reserves)."""
