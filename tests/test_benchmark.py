@@ -246,3 +246,55 @@ def test_parallel_per_path_work_gives_the_serial_results() -> None:
     serial, parallel = (r.paths.drop(columns=["oracle_seconds"]) for r in runs)
     assert set(runs[0].paths.loc[runs[0].paths["policy"] == "oracle", "oracle_status"]) == {"optimal"}
     pd.testing.assert_frame_equal(serial, parallel)
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_benchmark_shards_through_the_submitit_launcher_merge_into_one_report(tmp_path: Path) -> None:
+    """Two shards of seeds as a Hydra multirun on the submitit launcher (its local executor
+    here; ``hydra/launcher=slurm`` on a cluster), merged: the same per-path rows as one run over
+    all the seeds; shards of another world or with a seed twice are refused."""
+    common = ["env=tiny", "seeds=2", "mpc=[]", "oracle_time_limit_s=10", "logger=none"]
+    sweep = tmp_path / "sweep"
+    proc = _run(
+        ["-m", "hydra/launcher=submitit_local", "first_seed=0,2", *common, f"hydra.sweep.dir={sweep}"],
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    shards = sorted(p for p in sweep.iterdir() if (p / "paths.csv").is_file())
+    assert len(shards) == 2
+    whole = tmp_path / "whole"
+    proc = _run([*common[:1], "seeds=4", *common[2:], f"hydra.run.dir={whole}"], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    merged = tmp_path / "merged"
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "experiments" / "merge_benchmarks.py"),
+            *map(str, shards),
+            "--out",
+            str(merged),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    a = pd.read_csv(merged / "paths.csv").sort_values(["policy", "seed"]).reset_index(drop=True)
+    b = pd.read_csv(whole / "paths.csv").sort_values(["policy", "seed"]).reset_index(drop=True)
+    assert list(a["seed"]) == list(b["seed"]) and set(a["policy"]) == set(b["policy"])
+    for column in ("nav_change_usd", "gap_closed", "btc_beta", "max_drawdown_usd"):
+        np.testing.assert_allclose(a[column], b[column], rtol=1e-9, equal_nan=True)
+    summary = (merged / "summary.md").read_text()
+    assert "4 held-out paths per policy" in summary and "Merged from the shards" in summary
+    from hybridrl.evaluation.merge import merge_shards
+
+    with pytest.raises(ValueError, match="seeds in more than one shard"):
+        merge_shards([shards[0], shards[0]])
+    import shutil
+
+    other = tmp_path / "other_world"
+    shutil.copytree(shards[1], other)
+    config = other / ".hydra" / "config.yaml"
+    config.write_text(config.read_text().replace("scenario: tiny", "scenario: default"))
+    with pytest.raises(ValueError, match=r"differs from .* in \['env'\]"):
+        merge_shards([shards[0], other])
