@@ -48,7 +48,7 @@ def main() -> None:
     if args.runs:
         from hybridrl.agents.policy import load_trained_policy
 
-        policies += [load_trained_policy(Path(run), name=Path(run).name) for run in args.runs]
+        policies += [load_trained_policy(Path(run), which="best", name=Path(run).name) for run in args.runs]
     rows = {}
     for policy in policies:
         result = rollout(plant, path, policy)
