@@ -1,22 +1,21 @@
 """The grid's coincident-peak (4CP) transmission charge: the realised monthly peak, the charge
 by hand, booked only once the month is over, hidden from every decision-maker, written by the
-oracle as the plant books it, and bad parameters refused."""
+oracle as the plant books it (bad grid parameters: tests/test_reserves.py)."""
 
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
 from hybridrl.baselines.forecast import ConditionalExpectationForecaster, PersistenceForecaster
 from hybridrl.baselines.oracle import solve_oracle
 from hybridrl.baselines.peaks import PeakRule
 from hybridrl.baselines.rules import AlwaysMine, PeakAvoidance
+from hybridrl.env.encoding import GRID_FEATURES
 from hybridrl.evaluation.rollout import rollout
-from hybridrl.sim import CASH_FLOW_TERMS, Plant, ScenarioError, load_scenario, sample_paths
+from hybridrl.sim import CASH_FLOW_TERMS, Plant, load_scenario, sample_paths
 from hybridrl.sim.exogenous import ExogenousPath, calendar
 from hybridrl.sim.information import PathReveal
 from hybridrl.sim.params import ScenarioParams
@@ -82,16 +81,9 @@ def test_what_a_site_knows_of_the_grid(hourly: ScenarioParams, hourly_path: Exog
     env = HybridMineEnv(hourly)
     obs, _ = env.reset(seed=0)
     names = list(env.observation_names)
-    assert names[names.index("grid_hour_sin") :][:8] == [
-        "grid_hour_sin",
-        "grid_hour_cos",
-        "grid_weekend",
-        "grid_charged_month",
-        "grid_month_progress",
-        "grid_load_forecast_vs_mean",
-        "grid_day_peak_forecast_vs_mean",
-        "grid_month_high_vs_mean",
-    ]
+    first = names.index(GRID_FEATURES[0])
+    assert names[first : first + len(GRID_FEATURES)] == list(GRID_FEATURES)
+    assert names[first - 1] == "gpu_" + hourly.gpu_market.generations[-1].name + "_capex_usd_div500k"
     assert obs[names.index("grid_hour_cos")] == pytest.approx(1.0)  # midnight
     path = env.path
     assert obs[names.index("grid_load_forecast_vs_mean")] == pytest.approx(
@@ -235,38 +227,3 @@ def test_the_oracle_writes_the_charge_as_the_plant_books_it(
     avoiding = rollout(plant, one, PeakAvoidance()).nav_change_usd[0]
     assert result.objective_usd >= avoiding - 1.0 and avoiding > always
     assert charged > rollout(plant, one, AlwaysMine()).cash_flows_usd["transmission_charge_usd"][0]
-
-
-def _write(tmp_path: Path, grid: dict) -> Path:  # type: ignore[type-arg]
-    path = tmp_path / "grid.yaml"
-    path.write_text(yaml.safe_dump({"extends": "hourly_ops", "grid": grid}))
-    return path
-
-
-@pytest.mark.parametrize(
-    ("grid", "message"),
-    [
-        ({"cp_months": [6, 13]}, r"grid\.cp_months\[1\]: got 13; allowed: >= 1 and <= 12"),
-        ({"cp_months": [6, 6]}, r"grid: cp_months repeats a month"),
-        (
-            {"cp_charge_usd_per_mw_year": -1.0},
-            r"grid\.cp_charge_usd_per_mw_year: got -1\.0; allowed: >= 0\.0",
-        ),
-        (
-            {"load_seasonal_amplitude": 1.5},
-            r"grid\.load_seasonal_amplitude: got 1\.5; allowed: >= 0\.0 and < 1\.0",
-        ),
-        ({"load_peak_hour": 24.0}, r"grid\.load_peak_hour: got 24\.0"),
-        ({"load_mean_gw": "big"}, r"grid\.load_mean_gw: expected a number"),
-        ({"cp_month": [6]}, r"grid\.cp_month: unknown key; allowed keys: .*cp_months"),
-    ],
-)
-def test_bad_grid_parameters_are_refused_with_file_key_and_range(
-    tmp_path: Path,
-    grid: dict,  # type: ignore[type-arg]
-    message: str,
-) -> None:
-    path = _write(tmp_path, grid)
-    with pytest.raises(ScenarioError, match=message) as info:
-        load_scenario(path)
-    assert str(path) in str(info.value)

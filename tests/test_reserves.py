@@ -1,7 +1,8 @@
 """Reserve (ancillary-service) commitments: a block ahead, paid per MW-hour held available,
 delivered only by running ASICs that switch off on a deployment, penalised when not delivered;
 written by the oracle as the plant books them, kept by the rule policy, decoded from the action
-and projected by the scheduler; bad parameters refused."""
+and projected by the scheduler; DR calls with notice; bad grid, reserve and DR parameters
+refused."""
 
 from __future__ import annotations
 
@@ -175,7 +176,7 @@ def test_the_action_and_the_scheduler_carry_the_commitment(
 
 
 def _write(tmp_path: Path, body: dict) -> Path:  # type: ignore[type-arg]
-    path = tmp_path / "reserves.yaml"
+    path = tmp_path / "operations.yaml"
     path.write_text(yaml.safe_dump({"extends": "hourly_ops", **body}))
     return path
 
@@ -183,6 +184,13 @@ def _write(tmp_path: Path, body: dict) -> Path:  # type: ignore[type-arg]
 @pytest.mark.parametrize(
     ("body", "message"),
     [
+        ({"grid": {"cp_months": [6, 13]}}, r"grid\.cp_months\[1\]: got 13; allowed: >= 1 and <= 12"),
+        ({"grid": {"cp_months": [6, 6]}}, r"grid: cp_months repeats a month"),
+        ({"grid": {"cp_charge_usd_per_mw_year": -1.0}}, r"grid\.cp_charge_usd_per_mw_year: got -1\.0"),
+        ({"grid": {"load_seasonal_amplitude": 1.5}}, r"grid\.load_seasonal_amplitude: got 1\.5; allowed"),
+        ({"grid": {"load_peak_hour": 24.0}}, r"grid\.load_peak_hour: got 24\.0"),
+        ({"grid": {"load_mean_gw": "big"}}, r"grid\.load_mean_gw: expected a number"),
+        ({"grid": {"cp_month": [6]}}, r"grid\.cp_month: unknown key; allowed keys: .*cp_months"),
         (
             {"reserves": {"block_hours": 1.5}},
             r"reserves\.block_hours \(1\.5\) must be a whole number of steps",
@@ -195,7 +203,7 @@ def _write(tmp_path: Path, body: dict) -> Path:  # type: ignore[type-arg]
         ({"power": {"dr_notice_hours": -1.0}}, r"power\.dr_notice_hours: got -1\.0; allowed: >= 0\.0"),
     ],
 )
-def test_bad_reserve_parameters_are_refused_with_file_key_and_range(
+def test_bad_operations_parameters_are_refused_with_file_key_and_range(
     tmp_path: Path,
     body: dict,  # type: ignore[type-arg]
     message: str,
