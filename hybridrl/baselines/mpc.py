@@ -67,8 +67,10 @@ class MPC:
     def act(self, plant: Plant, state: PlantState, view: PathView) -> NativeAction:
         t = state.t
         B = state.n_paths
-        action = rule_dispatch(plant, state, view, peak_surcharge_usd_per_mwh(plant, view, self.peak_rule))
-        action = with_reserve(plant, state, view, action, *self.reserve_thresholds)
+        surcharge = peak_surcharge_usd_per_mwh(plant, view, self.peak_rule)
+        action = rule_dispatch(plant, state, view, surcharge)
+        peak_day = self.peak_rule.likely_day(plant.params, view)
+        action = with_reserve(plant, state, view, action, *self.reserve_thresholds, surcharge, peak_day)
         if not plant.is_decision_epoch(t):
             return action
         replan_steps = max(plant.epoch_steps, round(self.replan_every_days / plant.dt_days))

@@ -47,17 +47,20 @@ class PeakRule:
                 f"day_band and hour_band must lie in [0, 1), got {self.day_band}, {self.hour_band}"
             )
 
+    def likely_day(self, params: ScenarioParams, view: PathView) -> NDArray[np.bool_]:
+        """(B,) today may hold this month's coincident peak: a charged month, and today's forecast
+        peak at least ``1 - day_band`` of the month's highest load so far."""
+        if params.grid is None or not self._charged_months(params)[view.t]:
+            return np.zeros(view.n_paths, dtype=bool)
+        highest = view.now("load_month_high_gw")
+        return np.asarray(view.now("load_day_peak_forecast_gw") >= (1.0 - self.day_band) * highest)
+
     def share(self, params: ScenarioParams, view: PathView) -> FloatArray:
         """(B,) 1.0 where drawing now likely sets this month's charge, else 0.0."""
-        grid = params.grid
-        B, t = view.n_paths, view.t
-        if grid is None:
-            return np.zeros(B)
-        if not self._charged_months(params)[t]:
-            return np.zeros(B)
-        highest = view.now("load_month_high_gw")
+        likely_day = self.likely_day(params, view)
+        if not np.count_nonzero(likely_day):
+            return np.zeros(view.n_paths)
         day_peak = view.now("load_day_peak_forecast_gw")
-        likely_day = day_peak >= (1.0 - self.day_band) * highest
         likely_hour = view.now("load_forecast_gw") >= (1.0 - self.hour_band) * day_peak
         return (likely_day & likely_hour).astype(np.float64)
 

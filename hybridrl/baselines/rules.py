@@ -227,19 +227,25 @@ def reserve_commitment_mw(
     return ((state.asic_th * earns) @ plant.asic_mw_per_th) * view.now("availability") * cheap
 
 
-def honour_reserve(plant: Plant, state: PlantState, view: PathView, run: FloatArray) -> FloatArray:
+def honour_reserve(
+    plant: Plant,
+    state: PlantState,
+    view: PathView,
+    run: FloatArray,
+    surcharge_usd_per_mwh: FloatArray | float = 0.0,
+) -> FloatArray:
     """(B, G) run fractions that keep the block's reserve commitment: outside a deployment at
     least the committed MW run (the most efficient generations first), unless running a
-    generation loses more per MWh (its energy and the DR credit it forgoes) than the penalty of
-    not delivering; during a deployment the committed MW are switched off (the least efficient
-    first)."""
+    generation loses more per MWh (its energy, plus ``surcharge_usd_per_mwh`` such as an
+    expected peak charge, and the DR credit it forgoes) than the penalty of not delivering;
+    during a deployment the committed MW are switched off (the least efficient first)."""
     committed = plant.reserve_in_force(state)
     if not plant.reserve_block_steps or not np.count_nonzero(committed):
         return run
     avail = view.now("availability")
     e = plant.economics
     margin = economics.asic_margin_usd_per_th_step(
-        e, view.now("hashprice_usd_per_ph_day"), view.now("power_rt_usd_per_mwh")
+        e, view.now("hashprice_usd_per_ph_day"), view.now("power_rt_usd_per_mwh") + surcharge_usd_per_mwh
     )
     forgone = economics.dr_value_usd_per_th_step(e, view.now("dr_call"))
     loss_per_mwh = (forgone - margin) / (plant.asic_mw_per_th * plant.hours_per_step)
@@ -287,11 +293,15 @@ def with_reserve(
     action: NativeAction,
     threshold: float,
     min_reserve_price: float = 0.0,
+    surcharge_usd_per_mwh: FloatArray | float = 0.0,
+    hold_back: NDArray[np.bool_] | None = None,
 ) -> NativeAction:
-    """``action`` with the reserve commitment and the run fractions that keep it (reserves only)."""
+    """``action`` with the reserve commitment and the run fractions that keep it (reserves only).
+    ``surcharge_usd_per_mwh``: an expected peak charge on energy now, which running for the
+    reserve counts; ``hold_back`` (B,): rows that commit nothing now (e.g. a likely peak day)."""
     if not plant.reserve_block_steps:
         return action
-    run = honour_reserve(plant, state, view, action.asic_run_fraction)
+    run = honour_reserve(plant, state, view, action.asic_run_fraction, surcharge_usd_per_mwh)
     curtail = economics.curtail_idle_mw(
         plant.economics, run, state.asic_th, view.now("availability"), view.now("dr_call")
     )
@@ -299,7 +309,8 @@ def with_reserve(
         action,
         asic_run_fraction=run,
         curtail_mw=curtail,
-        reserve_commit_mw=reserve_commitment_mw(plant, state, view, threshold, min_reserve_price),
+        reserve_commit_mw=reserve_commitment_mw(plant, state, view, threshold, min_reserve_price)
+        * (1.0 if hold_back is None else ~hold_back),
     )
 
 

@@ -331,7 +331,8 @@ def evaluate_oracle(
     ``start_from``: policies whose best run on each path seeds the solver (default: the
     rule-based policies, so the oracle always starts from a plan; ``()`` for none).
     ``start_plans``: more candidates, as plans already played (one list of per-path plans per
-    policy, e.g. from :class:`RecordingPolicy`), so costly policies need not run again.
+    policy, e.g. from :class:`RecordingPolicy`), so costly policies need not run again. Neither
+    is used in a scenario without investments: its model has no integer decision to seed.
     ``n_jobs``: paths solved at once in separate processes (joblib; -1 for every core); the
     plans are those of a serial run, apart from what a time limit cuts differently."""
     from hybridrl.baselines.oracle import OracleError
@@ -343,6 +344,10 @@ def evaluate_oracle(
 
     params, path = _resolve(scenario, seeds, path)
     plant = Plant(params)
+    if not params.time.investments_enabled:
+        # no integer decision to seed (an operations scenario's model is an LP): replaying every
+        # policy's year-long plan per path would only cost time
+        starts, start_plans = [], ()
     jobs = [
         (params, path.rows(b), [*starts, *(PlanPolicy([plans[b]]) for plans in start_plans)])
         for b in range(path.n_paths)
