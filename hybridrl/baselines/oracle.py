@@ -246,6 +246,14 @@ class OracleModel:
         p, T = self.plant, self.T
         return self.path.cp_peak[0, :T] * (p.cp_charge_usd_per_mw / p.hours_per_step)
 
+    def peak_settlements(self) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+        """(steps of a coincident peak, the step each is charged at, every settlement step),
+        within the horizon, as :meth:`Plant.peak_phase` books them."""
+        T = self.T
+        peaks = np.flatnonzero(self.path.cp_peak[0, :T])
+        settle = np.flatnonzero(self.plant.settlement_steps(self.path)[:T])
+        return peaks, settle[np.searchsorted(settle, peaks)], settle
+
     def _peak_charge_moves(self) -> Expr:
         """grid-peak_charge: the charge of each peak step t, w_t x charge per MW x (MW drawn by
         the ASICs that run and the GPUs offered at t), moved from step t (where the dispatch
@@ -253,11 +261,9 @@ class OracleModel:
         the start state had accrued, charged at the first settlement  [USD]."""
         p, T = self.plant, self.T
         flows = Expr.zeros(T)
-        peaks = np.flatnonzero(self.path.cp_peak[0, :T])
-        settle = np.flatnonzero(p.settlement_steps(self.path)[:T])
+        peaks, at, settle = self.peak_settlements()
         if p.cp_charge_usd_per_mw == 0.0 or (not peaks.size and not self.start.cp_draw_mw[0]):
             return flows
-        at = settle[np.searchsorted(settle, peaks)]  # each peak's settlement step
         per_mw = self.path.cp_peak[0, peaks] * p.cp_charge_usd_per_mw * self.avail[peaks]
         asic = per_mw[:, None] * self.asic_runs[peaks] * self.mw_per_unit  # USD per PH/s installed
         util = self.path.gpu_utilisation[0, peaks]

@@ -67,7 +67,6 @@ class PeakRule:
     def _charged_months(self, params: ScenarioParams) -> NDArray[np.bool_]:
         """(T+1,) whether each step lies in a charged month (kept for the last scenario asked)."""
         if self._params is not params:
-            months = calendar(params, params.time.n_steps + 1)["month"]
-            self._charged = np.isin(months, params.grid.cp_months if params.grid else ())
+            self._charged = np.asarray(calendar(params, params.time.n_steps + 1)["charged_month"])
             self._params = params
         return self._charged

@@ -116,11 +116,9 @@ class ReserveDispatch:
         """grid-peak_charge for the ASICs: - w_t x charge x sum_g r[t,g] at the settlement step."""
         model = self.model
         p, T = model.plant, model.T
-        peaks = np.flatnonzero(model.path.cp_peak[0, :T])
+        peaks, at, _ = model.peak_settlements()
         if p.cp_charge_usd_per_mw == 0.0 or not peaks.size:
             return Expr.zeros(T)
-        settle = np.flatnonzero(p.settlement_steps(model.path)[:T])
-        at = settle[np.searchsorted(settle, peaks)]
         G = p.n_asic
         coef = -model.path.cp_peak[0, peaks] * p.cp_charge_usd_per_mw
         return Expr.var(self.r[peaks], np.repeat(coef[:, None], G, axis=1)).group_sum(np.repeat(at, G), T)

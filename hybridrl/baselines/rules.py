@@ -215,7 +215,7 @@ def reserve_commitment_mw(
     the real-time price now is below ``price_threshold_usd_per_mwh``, the MW available now of the
     ASIC generations that would still earn a margin at that price (a committed MW must run)."""
     B = state.n_paths
-    if not plant.reserve_block_steps or state.t % plant.reserve_block_steps:
+    if not plant.is_reserve_block_start(state.t):
         return np.zeros(B)
     threshold = np.full(B, price_threshold_usd_per_mwh)
     earns = (

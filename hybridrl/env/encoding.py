@@ -23,6 +23,7 @@ not spend the site's cash by accident.
 
 from __future__ import annotations
 
+import functools
 import weakref
 
 import numpy as np
@@ -158,7 +159,7 @@ def encode_dispatch(plant: Plant, state: PlantState, view: PathView, native: Nat
 def _reserve_commit_mw(plant: Plant, state: PlantState, a: FloatArray, col: dict[str, slice]) -> FloatArray:
     """(B,) reserve MW asked for the next block: max(a, 0) x the installed ASIC MW, at the start
     of a block (0 otherwise, and without reserves)."""
-    if not plant.reserve_block_steps or state.t % plant.reserve_block_steps:
+    if not plant.is_reserve_block_start(state.t):
         return plant.no_orders(a.shape[0])[3]
     return np.maximum(a[:, col["reserve"]][:, 0], 0.0) * plant.asic_installed_mw(state)
 
@@ -187,20 +188,23 @@ RESERVE_STATE_FEATURES = ("reserve_in_force_mw_share", "reserve_next_mw_share")
 now and the MW committed for the next block."""
 
 
+@functools.lru_cache(maxsize=8)
 def grid_calendar(plant: Plant, n_points: int) -> FloatArray:
     """(n_points, 4) hour of the day, weekend flag, charged-month flag and month progress of the
-    episode's first ``n_points`` time points: the calendar inputs of :data:`GRID_FEATURES`."""
-    grid = plant.params.grid
+    episode's first ``n_points`` time points: the calendar inputs of :data:`GRID_FEATURES`
+    (read-only, kept for the last few plants and lengths asked)."""
     cal = calendar(plant.params, n_points)
-    return np.stack(
+    table: FloatArray = np.stack(
         [
             cal["hour"],
             (cal["weekday"] >= 5).astype(np.float64),
-            np.isin(cal["month"], grid.cp_months if grid else ()).astype(np.float64),
+            cal["charged_month"].astype(np.float64),
             cal["month_progress"],
         ],
         axis=1,
     )
+    table.flags.writeable = False
+    return table
 
 
 def observation_names(plant: Plant) -> tuple[str, ...]:

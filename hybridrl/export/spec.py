@@ -326,7 +326,7 @@ def physical_state(
         out["reserve_price_usd_per_mw_h"] = np.asarray(path.reserve_price_usd_per_mw_h[:, t])
         out["reserve_deployed"] = np.asarray(path.reserve_deployed[:, t], dtype=np.float64)
         out["reserve_block_progress"] = full * (t % bs) / bs
-        out["reserve_block_start"] = full * float(t % bs == 0)
+        out["reserve_block_start"] = full * float(plant.is_reserve_block_start(t))
         out["reserve_in_force_mw"] = plant.reserve_in_force(state)
         out["reserve_next_mw"] = state.reserve_next_mw
     return out
@@ -334,7 +334,7 @@ def physical_state(
 
 def _grid_state(plant: Plant, path: ExogenousPath | PathView, t: int, B: int) -> dict[str, np.ndarray]:
     """The :func:`_grid_fields` of a simulated state at step ``t``."""
-    cal = grid_calendar(plant, t + 1)[t]
+    cal = grid_calendar(plant, path.n_steps + 1)[t]
     full = np.ones(B)
     return {
         "hour_of_day": full * cal[0],

@@ -613,7 +613,9 @@ GRID_SERIES = (
 def calendar(p: ScenarioParams, n_points: int) -> dict[str, IntArray | FloatArray]:
     """Calendar of the first ``n_points`` time points of ``p``'s episode: ``hour`` of the day
     (float), ``weekday`` (0 Monday), ``month`` (1-12), ``month_index`` (months since 1970),
-    ``month_progress`` (share of the month elapsed) and ``day_index`` (days since the start)."""
+    ``month_progress`` (share of the month elapsed), ``day_index`` (days since the start),
+    ``day_of_year`` (days since 1 January of the start's year, float) and ``charged_month``
+    (the grid's coincident peak of the month is charged: :class:`~hybridrl.sim.params.GridParams`)."""
     minutes = np.round(np.arange(n_points) * p.time.dt_days * 1440.0).astype("timedelta64[m]")
     when = np.datetime64(p.time.start, "m") + minutes
     days = when.astype("datetime64[D]")
@@ -627,21 +629,23 @@ def calendar(p: ScenarioParams, n_points: int) -> dict[str, IntArray | FloatArra
         "month_index": months,
         "month_progress": (when - month_start).astype(np.int64) / month_minutes.astype(np.int64),
         "day_index": (days - np.datetime64(p.time.start, "D")).astype(np.int64),
+        "day_of_year": (p.time.start - p.time.start.replace(month=1, day=1)).days
+        + np.arange(n_points) * p.time.dt_days,
+        "charged_month": np.isin(months % 12 + 1, p.grid.cp_months if p.grid is not None else ()),
     }
 
 
-def _grid_series(p: ScenarioParams, d: dict[str, np.ndarray], B: int) -> dict[str, FloatArray]:
-    """System load, its day-ahead forecasts and the coincident peaks (:class:`GridParams`);
-    zero-stride zeros when the scenario models no grid."""
+def _grid_series(
+    p: ScenarioParams, d: dict[str, np.ndarray], B: int, cal: dict[str, Any]
+) -> dict[str, FloatArray]:
+    """System load, its day-ahead forecasts and the coincident peaks (:class:`GridParams`), on the
+    episode's :func:`calendar` ``cal``; zero-stride zeros when the scenario models no grid."""
     T = p.time.n_steps
     if p.grid is None:
         zero = np.broadcast_to(np.zeros(1), (B, T + 1))
         return {k: zero for k in GRID_SERIES}
     gp = p.grid
-    cal = calendar(p, T + 1)
-    day_of_year = (p.time.start - p.time.start.replace(month=1, day=1)).days + np.arange(
-        T + 1
-    ) * p.time.dt_days
+    day_of_year = cal["day_of_year"]
     shape = (
         gp.load_mean_gw
         * (
@@ -667,7 +671,7 @@ def _grid_series(p: ScenarioParams, d: dict[str, np.ndarray], B: int) -> dict[st
         steps = np.flatnonzero(cal["month_index"] == m)
         month_high[:, steps[1:]] = np.maximum.accumulate(load[:, steps[:-1]], axis=1)
     month = cal["month_index"][:T]
-    for m in np.unique(month[np.isin(cal["month"][:T], gp.cp_months)]):
+    for m in np.unique(month[cal["charged_month"][:T]]):
         steps = np.flatnonzero(month == m)
         cp_peak[np.arange(B), steps[np.argmax(load[:, steps], axis=1)]] = 1.0
     return {
@@ -691,9 +695,11 @@ def _notice(scheduled: BoolArray, notice_hours: float | None, dt_days: float) ->
     return ahead
 
 
-def _reserve_series(p: ScenarioParams, d: dict[str, np.ndarray], B: int, rt: FloatArray) -> dict[str, Any]:
-    """Reserve price and deployments (:class:`~hybridrl.sim.params.ReserveParams`); zero-stride
-    zeros without reserves."""
+def _reserve_series(
+    p: ScenarioParams, d: dict[str, np.ndarray], B: int, rt: FloatArray, cal: dict[str, Any]
+) -> dict[str, Any]:
+    """Reserve price and deployments (:class:`~hybridrl.sim.params.ReserveParams`), on the
+    episode's :func:`calendar` ``cal``; zero-stride zeros without reserves."""
     T = p.time.n_steps
     r = p.reserves
     if r is None:
@@ -701,10 +707,7 @@ def _reserve_series(p: ScenarioParams, d: dict[str, np.ndarray], B: int, rt: Flo
             "reserve_price_usd_per_mw_h": np.broadcast_to(np.zeros(1), (B, T + 1)),
             "reserve_deployed": np.broadcast_to(np.zeros(1, dtype=bool), (B, T + 1)),
         }
-    cal = calendar(p, T + 1)
-    day_of_year = (p.time.start - p.time.start.replace(month=1, day=1)).days + np.arange(
-        T + 1
-    ) * p.time.dt_days
+    day_of_year = cal["day_of_year"]
     shape = (1.0 + r.price_seasonal_amplitude * np.cos(2 * np.pi * (day_of_year - 200.0) / DAYS_PER_YEAR)) * (
         1.0 + r.price_intraday_amplitude * np.cos(2 * np.pi * (cal["hour"] - r.price_peak_hour) / 24.0)
     )
@@ -750,8 +753,8 @@ def _simulate(
     a_rt, s_rt = _ou_coefficients(pw.rt_reversion_per_day, pw.rt_volatility_per_sqrt_day, dt)
     stationary = s_rt / np.sqrt(max(1 - a_rt * a_rt, 1e-12)) if a_rt < 1 else 0.0
     x = _ar1(stationary * d["rt_z"][:, 0], a_rt, s_rt * d["rt_z"])
-    start_day_of_year = (p.time.start - p.time.start.replace(month=1, day=1)).days
-    day_of_year = start_day_of_year + steps * dt
+    cal = calendar(p, T + 1)
+    day_of_year = cal["day_of_year"]
     season = 1.0 + pw.rt_seasonal_amplitude * np.cos(2 * np.pi * (day_of_year - 200.0) / DAYS_PER_YEAR)
     hour = (day_of_year % 1.0) * 24.0
     season = season * (1.0 + pw.rt_intraday_amplitude * np.cos(2 * np.pi * (hour - 17.0) / 24.0))
@@ -834,7 +837,7 @@ def _simulate(
     else:
         tenant_defaulted = np.zeros((B, T + 1, arrival.shape[1]), dtype=bool)
 
-    grid = _grid_series(p, d, B)
+    grid = _grid_series(p, d, B, cal)
     return ExogenousPath(
         dt_days=dt,
         start_date=np.datetime64(p.time.start, "D"),
@@ -865,6 +868,6 @@ def _simulate(
         load_day_peak_forecast_gw=grid["load_day_peak_forecast_gw"],
         load_month_high_gw=grid["load_month_high_gw"],
         cp_peak=grid["cp_peak"],
-        **_reserve_series(p, d, B, rt),
+        **_reserve_series(p, d, B, rt, cal),
         dr_notice=dr_notice,
     )

@@ -1185,17 +1185,19 @@ class Plant:
         MW (:func:`commit_reserve`); between block starts a request is clipped. Returns ((MW
         committed now, MW committed for the next block), MW of the request clipped)."""
         request = action.reserve_commit_mw
-        if state.t % self.reserve_block_steps:
+        if not self.is_reserve_block_start(state.t):
             return (state.reserve_mw, state.reserve_next_mw), np.maximum(request, 0.0)
         granted = commit_reserve(request, state.asic_th @ self.asic_mw_per_th)
-        return (self.reserve_in_force(state), granted), np.maximum(request, 0.0) - granted
+        return (state.reserve_next_mw, granted), np.maximum(request, 0.0) - granted
+
+    def is_reserve_block_start(self, t: int) -> bool:
+        """Step ``t`` starts a block of reserve commitments (never without reserves)."""
+        return bool(self.reserve_block_steps) and t % self.reserve_block_steps == 0
 
     def reserve_in_force(self, state: PlantState) -> FloatArray:
         """(B,) MW of reserve committed for the step the state is at: at a block's start the
         commitment made a block ago, else the current block's (what the site must deliver)."""
-        if self.reserve_block_steps and state.t % self.reserve_block_steps == 0:
-            return state.reserve_next_mw
-        return state.reserve_mw
+        return state.reserve_next_mw if self.is_reserve_block_start(state.t) else state.reserve_mw
 
     def reserve_flows(
         self, reserve_mw: FloatArray, dispatch: _Dispatch, path: ExogenousPath, t: int
