@@ -32,7 +32,11 @@ def _register() -> None:
             vector_entry_point="hybridrl.env.vector:HybridMineVectorEnv",
         )
     if EPOCH_ENV_ID not in gym.registry:
-        gym.register(id=EPOCH_ENV_ID, entry_point="hybridrl.env.epoch_env:DecisionEpochEnv")
+        gym.register(
+            id=EPOCH_ENV_ID,
+            entry_point="hybridrl.env.epoch_env:DecisionEpochEnv",
+            vector_entry_point="hybridrl.env.epoch_vector:HybridMineEpochVectorEnv",
+        )
 
 
 class _RegisterWhenGymnasiumLoads(importlib.abc.MetaPathFinder):

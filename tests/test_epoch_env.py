@@ -159,7 +159,7 @@ def test_demonstrations_and_cloning(tmp_path: Path) -> None:
         env=EnvConfig(scenario="default", mode=EnvMode.epoch),
         agent=PPOConfig(n_steps=64, batch_size=64, net_arch=[64, 64]),
         imitation=ImitationConfig(expert="greedy", episodes=8, epochs=30),
-        vec_env=VecEnvKind.dummy,
+        vec_env=VecEnvKind.native,
         n_envs=2,
         total_timesteps=128,
         logger=dataclasses.replace(TrainConfig().logger, kind=hybridrl.agents.config.LoggerKind.none),
@@ -186,7 +186,6 @@ def test_demonstrations_and_cloning(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("overrides", "key"),
     [
-        ({"env": {"mode": "epoch"}, "vec_env": "native"}, "vec_env"),
         (
             {"env": {"mode": "epoch"}, "vec_env": "dummy", "imitation": {"expert": "oracle"}},
             "imitation.expert",

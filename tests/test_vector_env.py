@@ -38,12 +38,15 @@ def _same(a: Any, b: Any, where: str = "info") -> None:
         np.testing.assert_array_equal(a, b, err_msg=where)
 
 
-def _compare(scenario: str | ScenarioParams, n_envs: int, steps: int, seed: int = 7) -> int:
-    """Step both vector envs with the same random actions; returns the episode ends seen."""
-    native = gym.make_vec(ENV_ID, num_envs=n_envs, scenario=scenario)
+def _compare(
+    scenario: str | ScenarioParams, n_envs: int, steps: int, seed: int = 7, env_id: str = ENV_ID
+) -> int:
+    """Step both vector envs of ``env_id`` with the same random actions; returns the episode
+    ends seen."""
+    native = gym.make_vec(env_id, num_envs=n_envs, scenario=scenario)
     assert isinstance(native, HybridMineVectorEnv)
     reference = gym.vector.SyncVectorEnv(
-        [lambda: gym.make(ENV_ID, scenario=scenario) for _ in range(n_envs)],
+        [lambda: gym.make(env_id, scenario=scenario) for _ in range(n_envs)],
         autoreset_mode=AutoresetMode.SAME_STEP,
     )
     obs, info = native.reset(seed=seed)

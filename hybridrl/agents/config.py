@@ -458,14 +458,6 @@ def config_problems(cfg: TrainConfig) -> list[tuple[str, str]]:
 def _mode_problems(cfg: TrainConfig) -> list[tuple[str, str]]:
     """What the decision-epoch mode and the imitation warm start need."""
     out = []
-    epoch = cfg.env.mode is EnvMode.epoch
-    if epoch and cfg.vec_env is VecEnvKind.native:
-        out.append(
-            (
-                "vec_env",
-                "the native vector env steps the full env only; with env.mode=epoch use dummy or subproc",
-            )
-        )
     if cfg.imitation.expert is not None:
         if cfg.agent.algo not in (Algo.ppo, Algo.a2c):
             out.append(

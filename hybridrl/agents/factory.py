@@ -49,14 +49,11 @@ class _MakeEnv:
 def make_vec_env(
     params: ScenarioParams, n_envs: int, kind: VecEnvKind = VecEnvKind.dummy, mode: EnvMode = EnvMode.step
 ) -> VecEnv:
-    """``n_envs`` training environments of ``params`` in ``mode``, stepped as ``kind`` says (the
-    native vector env steps the full env only)."""
+    """``n_envs`` training environments of ``params`` in ``mode``, stepped as ``kind`` says."""
     if kind is VecEnvKind.native:
-        if mode is not EnvMode.step:
-            raise ValueError("the native vector env steps the full env only; use dummy or subproc")
         from hybridrl.agents.native_vec import NativeVecEnv
 
-        return NativeVecEnv(params, n_envs)
+        return NativeVecEnv(params, n_envs, epoch_mode=mode is EnvMode.epoch)
     fns = [_MakeEnv(params, mode) for _ in range(n_envs)]
     return DummyVecEnv(fns) if kind is VecEnvKind.dummy else SubprocVecEnv(fns)  # type: ignore[arg-type]
 

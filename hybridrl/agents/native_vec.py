@@ -23,10 +23,17 @@ from hybridrl.sim.params import ScenarioParams
 
 
 class NativeVecEnv(VecEnv):
-    """SB3 adapter of :class:`~hybridrl.env.vector.HybridMineVectorEnv` (module docstring)."""
+    """SB3 adapter of :class:`~hybridrl.env.vector.HybridMineVectorEnv` (module docstring), or
+    with ``epoch_mode`` of its decision-epoch version
+    :class:`~hybridrl.env.epoch_vector.HybridMineEpochVectorEnv`."""
 
-    def __init__(self, scenario: str | ScenarioParams, n_envs: int) -> None:
-        self.venv = HybridMineVectorEnv(n_envs, scenario=scenario)
+    def __init__(self, scenario: str | ScenarioParams, n_envs: int, epoch_mode: bool = False) -> None:
+        if epoch_mode:
+            from hybridrl.env.epoch_vector import HybridMineEpochVectorEnv
+
+            self.venv: HybridMineVectorEnv = HybridMineEpochVectorEnv(n_envs, scenario=scenario)
+        else:
+            self.venv = HybridMineVectorEnv(n_envs, scenario=scenario)
         super().__init__(n_envs, self.venv.single_observation_space, self.venv.single_action_space)
         n_actions = int(np.prod(self.venv.action_space.shape or (0,))) // n_envs
         self._actions: NDArray[Any] = np.zeros((n_envs, n_actions), dtype=np.float32)

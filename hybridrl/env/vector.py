@@ -168,6 +168,7 @@ class HybridMineVectorEnv(VectorEnv):
         for r in results:
             for b, row in enumerate(r.rows.tolist()):
                 out.infos[row] = step_info(r.outcome, r.nav, b, float(r.excess[b]))
+                out.infos[row].update({k: v[b].item() for k, v in r.extra.items()})
                 if r.done[b]:
                     out.final_obs[row] = r.obs[b]
         if restarted is not None:
@@ -194,7 +195,7 @@ class HybridMineVectorEnv(VectorEnv):
         obs = np.zeros((n, len(self.observation_names)), dtype=np.float32)
         rewards = np.zeros(n)
         terminated = np.zeros(n, dtype=bool)
-        results = [self._step_group(group, clipped_a, excess) for group in self._groups]
+        results = [r for group in self._groups for r in self._step_groups(group, clipped_a, excess)]
         groups = []
         for r in results:
             obs[r.rows] = r.obs
@@ -210,6 +211,7 @@ class HybridMineVectorEnv(VectorEnv):
             obs[restarted.rows] = self._first_obs(restarted)
             groups.append(restarted)
         self._groups = groups
+        self._after_step()
         return obs, rewards, terminated, np.zeros(n, dtype=bool), results, restarted
 
     def row_path(self, i: int) -> ExogenousPath:
@@ -242,6 +244,13 @@ class HybridMineVectorEnv(VectorEnv):
     def _first_obs(self, group: _Group) -> NDArray[np.float32]:
         return self._encoder(group.state, group.path, group.nav, group.nav0, group.exogenous[:, 0])
 
+    def _step_groups(self, group: _Group, actions: FloatArray, excess: FloatArray) -> list[_GroupStep]:
+        """One agent step of a group: the results of its rows (a subclass may split them)."""
+        return [self._step_group(group, actions, excess)]
+
+    def _after_step(self) -> None:
+        """Called once the groups of the next step are set (a subclass's bookkeeping)."""
+
     def _step_group(self, group: _Group, actions: FloatArray, excess: FloatArray) -> _GroupStep:
         native = decode_action(self.plant, group.state, group.path, actions[group.rows])
         stepped = self.plant.step(group.state, native, group.path)
@@ -268,6 +277,8 @@ class _GroupStep(NamedTuple):
     obs: NDArray[np.float32]
     excess: FloatArray
     """action clipped away per row (sum over components)"""
+    extra: dict[str, NDArray[Any]] = {}  # noqa: RUF012 - a NamedTuple's default, never mutated
+    """further per-row ``info`` entries (a subclass's)"""
 
     @property
     def rows(self) -> NDArray[np.int64]:
@@ -328,4 +339,5 @@ def _batch_info(r: _GroupStep, sel: NDArray[np.bool_]) -> dict[str, Any]:
         "clipped": clipped,
         "bankrupt": out.state.bankrupt[sel],
         "t": np.full(int(sel.sum()), out.state.t),
+        **{k: v[sel] for k, v in r.extra.items()},
     }
