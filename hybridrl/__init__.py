@@ -20,6 +20,8 @@ __version__ = "0.1.0.dev0"
 ENV_ID = "hybridrl/HybridMine-v1"
 EPOCH_ENV_ID = "hybridrl/HybridMineEpoch-v1"
 """The decision-epoch mode: one agent step per investment epoch, dispatch by the economics rule."""
+GREEDY_HYBRID_ENV_ID = "hybridrl/HybridMineGreedyHybrid-v1"
+"""The decision-epoch mode whose agent sets the greedy rule's parameters each epoch (a hybrid)."""
 
 
 def _register() -> None:
@@ -36,6 +38,13 @@ def _register() -> None:
             id=EPOCH_ENV_ID,
             entry_point="hybridrl.env.epoch_env:DecisionEpochEnv",
             vector_entry_point="hybridrl.env.epoch_vector:HybridMineEpochVectorEnv",
+        )
+    if GREEDY_HYBRID_ENV_ID not in gym.registry:
+        gym.register(
+            id=GREEDY_HYBRID_ENV_ID,
+            entry_point="hybridrl.env.epoch_env:DecisionEpochEnv",
+            vector_entry_point="hybridrl.env.epoch_vector:HybridMineEpochVectorEnv",
+            kwargs={"action": "greedy_parameters"},
         )
 
 
@@ -67,4 +76,4 @@ if "gymnasium" in sys.modules:
 elif not any(isinstance(f, _RegisterWhenGymnasiumLoads) for f in sys.meta_path):
     sys.meta_path.insert(0, _RegisterWhenGymnasiumLoads())
 
-__all__ = ["ENV_ID", "EPOCH_ENV_ID", "__version__"]
+__all__ = ["ENV_ID", "EPOCH_ENV_ID", "GREEDY_HYBRID_ENV_ID", "__version__"]

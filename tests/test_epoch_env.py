@@ -173,6 +173,10 @@ def test_demonstrations_and_cloning(tmp_path: Path) -> None:
     assert record["decisions"] > 10 and record["recall"] > 0.5 and record["false_alarm_rate"] < 0.05
     run = json.loads((tmp_path / "run" / "run.json").read_text())
     assert run["env_id"] == hybridrl.EPOCH_ENV_ID
+    import pandas as pd
+
+    steps = pd.read_csv(tmp_path / "run" / "eval.csv")["step"].tolist()
+    assert steps[0] == 0 and steps[-1] == 128  # the clone itself, then the fine-tuned network
     policy = load_trained_policy(tmp_path / "run")
     assert policy.epoch_mode
     frame = evaluate(policy, "default", [0])
@@ -282,3 +286,35 @@ def test_dispatch_cloning_in_an_operations_scenario(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="operations scenario"):
         train(invests, tmp_path / "refused")
     assert not (tmp_path / "refused").exists()
+
+
+def test_the_epoch_recipe_twice_with_one_seed_gives_the_same_network(tmp_path: Path) -> None:
+    """Cloning then PPO on the native epoch vector env, one torch thread: the same command and
+    seed give the same weights, bit for bit; another seed does not."""
+    pytest.importorskip("stable_baselines3")
+    import torch
+    from stable_baselines3 import PPO
+
+    from hybridrl.agents.config import EnvConfig, EnvMode, ImitationConfig, PPOConfig, TrainConfig, VecEnvKind
+    from hybridrl.agents.training import train
+
+    def weights(seed: int, name: str) -> dict[str, torch.Tensor]:
+        cfg = TrainConfig(
+            env=EnvConfig(scenario="tiny", mode=EnvMode.epoch),
+            agent=PPOConfig(n_steps=16, batch_size=32, net_arch=[32, 32]),
+            imitation=ImitationConfig(expert="greedy", episodes=4, epochs=5),
+            vec_env=VecEnvKind.native,
+            n_envs=4,
+            seed=seed,
+            total_timesteps=128,
+            torch_threads=1,
+            logger=dataclasses.replace(TrainConfig().logger, kind=hybridrl.agents.config.LoggerKind.none),
+            eval=dataclasses.replace(TrainConfig().eval, every_steps=64, episodes=2, gap_closed=False),
+        )
+        train(cfg, tmp_path / name)
+        return PPO.load(tmp_path / name / "model.zip", device="cpu").policy.state_dict()
+
+    a, b, c = weights(0, "a"), weights(0, "b"), weights(1, "c")
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)

@@ -117,11 +117,16 @@ class CheckpointAndEval(BaseCallback):
         keep: int,
         reference: Reference | None,
         state: dict[str, Any] | None = None,
-        epoch_mode: bool = False,
+        epoch_action: str | None = None,
         on_evaluation: Callable[[int, float], bool] | None = None,
+        evaluate_first: bool = False,
     ) -> None:
         super().__init__()
-        self.epoch_mode = epoch_mode
+        self.evaluate_first = evaluate_first
+        """evaluate before the first step (a warm-started network: the clone itself is then a
+        candidate for ``best/``, so fine-tuning can only add to it on the validation paths)"""
+        self.epoch_action = epoch_action
+        """what the network decides in a decision-epoch mode (None: the full env)"""
         self.on_evaluation = on_evaluation
         """called after each evaluation during training with (step, validation NAV change in $);
         False stops training there (a pruned tuning trial)"""
@@ -143,6 +148,8 @@ class CheckpointAndEval(BaseCallback):
         n = self._start_step = self.num_timesteps
         self._next_checkpoint = (n // self.checkpoint_every + 1) * self.checkpoint_every
         self._next_eval = (n // self.eval_every + 1) * self.eval_every
+        if self.evaluate_first and n == 0:
+            self.evaluate()
 
     def _on_training_end(self) -> None:
         """Evaluate the model as learning left it (the last update comes after the last step
@@ -195,7 +202,13 @@ class CheckpointAndEval(BaseCallback):
         self._last_eval_step = self.num_timesteps
         vecnorm = self._vecnormalize()
         normalizer = ObservationNormalizer.from_vecnormalize(vecnorm) if vecnorm is not None else None
-        policy = NetworkPolicy("agent", sb3_act_fn(self.model), normalizer, epoch_mode=self.epoch_mode)
+        policy = NetworkPolicy(
+            "agent",
+            sb3_act_fn(self.model),
+            normalizer,
+            epoch_mode=self.epoch_action is not None,
+            epoch_action=self.epoch_action or "investments",
+        )
         start = time.perf_counter()
         frame = evaluate(policy, self.params, self.validation_seeds, path=self.validation_path)
         nav = frame["nav_change_usd"].to_numpy()

@@ -81,7 +81,7 @@ class AgentConfig:
 
     def sb3_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for the SB3 constructor (everything but algo and net_arch)."""
-        skip = {"algo", "net_arch", "action_noise_std", "lstm_hidden_size", "n_lstm_layers"}
+        skip = {"algo", "net_arch", "action_noise_std", "lstm_hidden_size", "n_lstm_layers", "log_std_init"}
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in skip}
 
 
@@ -104,6 +104,9 @@ class OnPolicyConfig(AgentConfig):
     ent_coef: float = _non_negative(0.0)
     vf_coef: float = _non_negative(0.5)
     max_grad_norm: float = field(default=0.5, metadata={"range": (lambda v: v > 0, "> 0")})
+    log_std_init: float = field(default=0.0, metadata={"range": (lambda v: -10 <= v <= 2, "in [-10, 2]")})
+    """log standard deviation of the Gaussian actor at the start (SB3's policy keyword); below 0
+    explores closer to the zero action (greedy itself in ``env.mode=greedy_hybrid``)"""
 
 
 @dataclass
@@ -191,11 +194,32 @@ AGENT_CONFIGS: dict[Algo, type[AgentConfig]] = {
 
 class EnvMode(Enum):
     """What one agent step is: ``step`` (every plant step, ``hybridrl/HybridMine-v1``: dispatch
-    and investments) or ``epoch`` (one investment epoch, ``hybridrl/HybridMineEpoch-v1``: the
-    investments only, dispatch by the economics rule)."""
+    and investments), ``epoch`` (one investment epoch, ``hybridrl/HybridMineEpoch-v1``: the
+    investments only, dispatch by the economics rule) or ``greedy_hybrid`` (one investment epoch,
+    ``hybridrl/HybridMineGreedyHybrid-v1``: the greedy rule's parameters for the epoch, a hybrid
+    policy)."""
 
     step = "step"
     epoch = "epoch"
+    greedy_hybrid = "greedy_hybrid"
+
+    @property
+    def epoch_action(self) -> str | None:
+        """What an agent step decides in a decision-epoch mode
+        (:data:`~hybridrl.env.epoch_encoding.EPOCH_ACTIONS`); None in the step mode."""
+        return {"epoch": "investments", "greedy_hybrid": "greedy_parameters"}.get(self.value)
+
+    @property
+    def env_id(self) -> str:
+        """The registered Gymnasium id of the mode's environment."""
+        from hybridrl import ENV_ID, EPOCH_ENV_ID, GREEDY_HYBRID_ENV_ID
+
+        return {"step": ENV_ID, "epoch": EPOCH_ENV_ID, "greedy_hybrid": GREEDY_HYBRID_ENV_ID}[self.value]
+
+    @classmethod
+    def of_env_id(cls, env_id: str | None) -> EnvMode:
+        """The mode of a run's recorded ``env_id`` (a run without one: ``step``)."""
+        return next((mode for mode in cls if mode.env_id == env_id), cls.step)
 
 
 @dataclass
@@ -458,6 +482,13 @@ def config_problems(cfg: TrainConfig) -> list[tuple[str, str]]:
 def _mode_problems(cfg: TrainConfig) -> list[tuple[str, str]]:
     """What the decision-epoch mode and the imitation warm start need."""
     out = []
+    if cfg.imitation.expert is not None and cfg.env.mode is EnvMode.greedy_hybrid:
+        out.append(
+            (
+                "imitation.expert",
+                "env.mode=greedy_hybrid starts at greedy (the zero action): nothing to clone",
+            )
+        )
     if cfg.imitation.expert is not None:
         if cfg.agent.algo not in (Algo.ppo, Algo.a2c):
             out.append(

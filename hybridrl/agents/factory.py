@@ -10,7 +10,15 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv, VecNormalize
 
-from hybridrl.agents.config import AgentConfig, Algo, EnvMode, RecurrentPPOConfig, TD3Config, VecEnvKind
+from hybridrl.agents.config import (
+    AgentConfig,
+    Algo,
+    EnvMode,
+    OnPolicyConfig,
+    RecurrentPPOConfig,
+    TD3Config,
+    VecEnvKind,
+)
 from hybridrl.agents.files import NORMALIZER_FILE, VECNORMALIZE_FILE
 from hybridrl.agents.policy import ObservationNormalizer
 from hybridrl.env import HybridMineEnv
@@ -39,10 +47,10 @@ class _MakeEnv:
         self.mode = mode
 
     def __call__(self) -> Monitor:
-        if self.mode is EnvMode.epoch:
+        if self.mode.epoch_action is not None:
             from hybridrl.env.epoch_env import DecisionEpochEnv
 
-            return Monitor(DecisionEpochEnv(self.params))
+            return Monitor(DecisionEpochEnv(self.params, action=self.mode.epoch_action))
         return Monitor(HybridMineEnv(self.params))
 
 
@@ -53,7 +61,7 @@ def make_vec_env(
     if kind is VecEnvKind.native:
         from hybridrl.agents.native_vec import NativeVecEnv
 
-        return NativeVecEnv(params, n_envs, epoch_mode=mode is EnvMode.epoch)
+        return NativeVecEnv(params, n_envs, epoch_action=mode.epoch_action)
     fns = [_MakeEnv(params, mode) for _ in range(n_envs)]
     return DummyVecEnv(fns) if kind is VecEnvKind.dummy else SubprocVecEnv(fns)  # type: ignore[arg-type]
 
@@ -79,6 +87,8 @@ def wrap_normalize(venv: VecEnv, gamma: float, stats_file: Path | None = None) -
 def make_model(agent: AgentConfig, venv: VecEnv, seed: int, device: str = "cpu") -> BaseAlgorithm:
     cls = algorithm_class(agent.algo)
     policy_kwargs: dict[str, Any] = {"net_arch": list(agent.net_arch)}
+    if isinstance(agent, OnPolicyConfig):
+        policy_kwargs["log_std_init"] = agent.log_std_init
     kwargs = agent.sb3_kwargs()
     policy = "MlpPolicy"
     if isinstance(agent, RecurrentPPOConfig):

@@ -24,14 +24,16 @@ from hybridrl.sim.params import ScenarioParams
 
 class NativeVecEnv(VecEnv):
     """SB3 adapter of :class:`~hybridrl.env.vector.HybridMineVectorEnv` (module docstring), or
-    with ``epoch_mode`` of its decision-epoch version
+    with an ``epoch_action`` of its decision-epoch version
     :class:`~hybridrl.env.epoch_vector.HybridMineEpochVectorEnv`."""
 
-    def __init__(self, scenario: str | ScenarioParams, n_envs: int, epoch_mode: bool = False) -> None:
-        if epoch_mode:
+    def __init__(self, scenario: str | ScenarioParams, n_envs: int, epoch_action: str | None = None) -> None:
+        if epoch_action is not None:
             from hybridrl.env.epoch_vector import HybridMineEpochVectorEnv
 
-            self.venv: HybridMineVectorEnv = HybridMineEpochVectorEnv(n_envs, scenario=scenario)
+            self.venv: HybridMineVectorEnv = HybridMineEpochVectorEnv(
+                n_envs, scenario=scenario, action=epoch_action
+            )
         else:
             self.venv = HybridMineVectorEnv(n_envs, scenario=scenario)
         super().__init__(n_envs, self.venv.single_observation_space, self.venv.single_action_space)

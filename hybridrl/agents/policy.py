@@ -17,12 +17,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from hybridrl import EPOCH_ENV_ID
 from hybridrl.agents.best import model_dir
 from hybridrl.agents.files import MODEL_FILE, NORMALIZER_FILE, RUN_FILE
 from hybridrl.baselines.rules import rule_dispatch
 from hybridrl.env.encoding import ObservationEncoder, decode_action
-from hybridrl.env.epoch_encoding import decode_epoch_action, epoch_observation
+from hybridrl.env.epoch_encoding import decode_epoch, epoch_observation
 from hybridrl.sim.information import PathView
 from hybridrl.sim.plant import NativeAction, Plant, PlantState
 
@@ -87,6 +86,9 @@ class NetworkPolicy:
         (``hybridrl/HybridMineEpoch-v1``): it is asked at each investment epoch for the epoch's
         investments (:func:`~hybridrl.env.epoch_encoding.decode_epoch_action`), and every step
         dispatches by the economics rule, as in that environment.
+    :param epoch_action: in epoch mode, what the network decides
+        (:data:`~hybridrl.env.epoch_encoding.EPOCH_ACTIONS`; ``greedy_parameters``: the greedy
+        rule's parameters, a hybrid policy).
     """
 
     def __init__(
@@ -95,8 +97,10 @@ class NetworkPolicy:
         act: ActFn,
         normalizer: ObservationNormalizer | None = None,
         epoch_mode: bool = False,
+        epoch_action: str = "investments",
     ) -> None:
         self._name = name
+        self.epoch_action = epoch_action
         self._act = act
         self.normalizer = normalizer
         self.epoch_mode = epoch_mode
@@ -127,7 +131,7 @@ class NetworkPolicy:
         starts = np.full(state.n_paths, state.t == 0)
         action = np.clip(np.asarray(self._act(obs, starts), dtype=np.float64), -1.0, 1.0)
         if self.epoch_mode:
-            return decode_epoch_action(plant, state, view, action)
+            return decode_epoch(plant, state, view, action, self.epoch_action)
         return decode_action(plant, state, view, action)
 
 
@@ -154,5 +158,13 @@ def load_trained_policy(run_dir: str | Path, which: str = "final", name: str | N
     model = algorithm_class(meta["algo"]).load(folder / MODEL_FILE, device="cpu")
     stats = folder / NORMALIZER_FILE
     normalizer = ObservationNormalizer.from_json(stats) if stats.is_file() else None
-    epoch_mode = meta.get("env_id") == EPOCH_ENV_ID
-    return NetworkPolicy(name or f"{meta['algo']}", sb3_act_fn(model), normalizer, epoch_mode=epoch_mode)
+    from hybridrl.agents.config import EnvMode
+
+    epoch_action = EnvMode.of_env_id(meta.get("env_id")).epoch_action
+    return NetworkPolicy(
+        name or f"{meta['algo']}",
+        sb3_act_fn(model),
+        normalizer,
+        epoch_mode=epoch_action is not None,
+        epoch_action=epoch_action or "investments",
+    )

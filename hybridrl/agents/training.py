@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 import yaml
 
-from hybridrl import ENV_ID, EPOCH_ENV_ID
 from hybridrl.agents.config import (
     AGENT_CONFIGS,
     Algo,
@@ -276,8 +275,10 @@ def _train(
         keep=cfg.keep_checkpoints,
         reference=reference,
         state=state,
-        epoch_mode=cfg.env.mode is EnvMode.epoch,
+        epoch_action=cfg.env.mode.epoch_action,
         on_evaluation=on_evaluation,
+        evaluate_first=checkpoint is None
+        and (cfg.imitation.expert is not None or cfg.env.mode is EnvMode.greedy_hybrid),
     )
     start = time.perf_counter()
     remaining = max(cfg.total_timesteps - start_step, 0)
@@ -303,7 +304,7 @@ def _train(
             json.dumps(
                 {
                     "algo": cfg.agent.algo.value,
-                    "env_id": EPOCH_ENV_ID if cfg.env.mode is EnvMode.epoch else ENV_ID,
+                    "env_id": cfg.env.mode.env_id,
                     "scenario": params.name,
                     "scenario_hash": params.scenario_hash,
                     "num_timesteps": model.num_timesteps,

@@ -139,7 +139,7 @@ def sales_to_free(plant: Plant, state: PlantState, mw_needed: FloatArray) -> Flo
     return sale
 
 
-def capex_budget_usd(plant: Plant, state: PlantState, reserve_usd: float) -> FloatArray:
+def capex_budget_usd(plant: Plant, state: PlantState, reserve_usd: float | FloatArray) -> FloatArray:
     """Cash the plant lets capex use (:func:`site_rules.capex_budget_usd`), less a policy's own
     reserve."""
     return np.maximum(site_rules.capex_budget_usd(state.cash_usd, plant.limits) - reserve_usd, 0.0)
@@ -337,6 +337,10 @@ class StaticSplit:
 
     :param ai_share: share of interconnection MW for AI; 0.2-0.4 is what listed miners report.
     :param reserve_usd: cash kept out of capex beyond the lender's covenant.
+    :param offer_hurdle: an offer is taken when its value exceeds this multiple of its cost.
+
+    Each parameter may also be a (B,) array, one value per path (the greedy-hybrid mode's
+    network sets them per path and epoch: :mod:`hybridrl.env.greedy_hybrid`).
     """
 
     ai_share: float = 0.3
@@ -371,6 +375,10 @@ class HashpriceThreshold:
     :param hurdle_usd_per_kw_month: the lowest colocation price accepted.
     :param payback_months: the longest simple payback accepted for an investment.
     :param reserve_usd: cash kept out of capex beyond the lender's covenant.
+    :param offer_hurdle: an offer is taken when its value exceeds this multiple of its cost.
+
+    Each parameter may also be a (B,) array, one value per path (the greedy-hybrid mode's
+    network sets them per path and epoch: :mod:`hybridrl.env.greedy_hybrid`).
     """
 
     hurdle_usd_per_kw_month: float = 120.0
@@ -419,6 +427,10 @@ class Greedy:
     :param mining_horizon_months: how long today's mining margin is assumed to last when it is
         weighed against a lease that displaces it.
     :param reserve_usd: cash kept out of capex beyond the lender's covenant.
+    :param offer_hurdle: an offer is taken when its value exceeds this multiple of its cost.
+
+    Each parameter may also be a (B,) array, one value per path (the greedy-hybrid mode's
+    network sets them per path and epoch: :mod:`hybridrl.env.greedy_hybrid`).
 
     Defaults chosen under model v1 (with retrofit delays, lease escalators and ramp-ups) by
     ``python experiments/tune_greedy.py`` on the 32 validation paths (seeds 2**32 + i, disjoint
@@ -428,9 +440,10 @@ class Greedy:
     bankrupt on one path of ``bear_market`` and one of ``ai_boom``.
     """
 
-    payback_months: float = 12.0
-    mining_horizon_months: float = 6.0
-    reserve_usd: float = 20e6
+    payback_months: float | FloatArray = 12.0
+    mining_horizon_months: float | FloatArray = 6.0
+    reserve_usd: float | FloatArray = 20e6
+    offer_hurdle: float | FloatArray = 1.0
     name: str = "greedy"
 
     def act(self, plant: Plant, state: PlantState, view: PathView) -> NativeAction:
@@ -443,8 +456,9 @@ class Greedy:
         lease_value_per_mw, cost_per_mw = offer_value_and_cost_per_mw(
             plant, view, best_mining_per_mw_day, self.mining_horizon_months
         )
+        hurdle = _per_row(self.offer_hurdle)
         blocks, sale, accept, budget = _pursue_offers(
-            plant, state, view, lease_value_per_mw > cost_per_mw, budget
+            plant, state, view, lease_value_per_mw > hurdle * cost_per_mw, budget
         )
         j = _newest_gpu(view)
         net_margin = gpu_net_margin_usd_per_node_day(plant, view)
@@ -486,14 +500,22 @@ def best_mining_usd_per_mw_day(plant: Plant, view: PathView) -> FloatArray:
     return np.maximum(margin / plant.asic_mw_per_th, 0.0).max(axis=1)
 
 
+def _per_row(value: float | FloatArray) -> float | FloatArray:
+    """A parameter against (B, K) offer arrays: a scalar as is, a (B,) array as a column."""
+    return value[:, None] if isinstance(value, np.ndarray) else value
+
+
 def offer_value_and_cost_per_mw(
-    plant: Plant, view: PathView, best_mining_per_mw_day: FloatArray, mining_horizon_months: float
+    plant: Plant,
+    view: PathView,
+    best_mining_per_mw_day: FloatArray,
+    mining_horizon_months: float | FloatArray,
 ) -> tuple[FloatArray, FloatArray]:
     """(B, K) each offer's discounted margin per facility MW, and what taking it costs per MW:
     the retrofit capex plus the mining margin the MW earn today (``best_mining_per_mw_day``,
     :func:`best_mining_usd_per_mw_day`) over the lease term (capped at ``mining_horizon_months``).
     Greedy accepts an offer whose value exceeds its cost."""
-    months = np.minimum(view.offer_term_months, mining_horizon_months)
+    months = np.minimum(view.offer_term_months, _per_row(mining_horizon_months))
     cost_per_mw = (
         plant.retrofit_capex_usd_per_block / plant.retrofit_block_mw
         + best_mining_per_mw_day[:, None] * months * DAYS_PER_MONTH
@@ -618,7 +640,12 @@ def _pursue_offers(
 
 
 def _asic_orders(
-    plant: Plant, state: PlantState, view: PathView, payback_days: float, budget: FloatArray, sale: FloatArray
+    plant: Plant,
+    state: PlantState,
+    view: PathView,
+    payback_days: float | FloatArray,
+    budget: FloatArray,
+    sale: FloatArray,
 ) -> FloatArray:
     """Most efficient ASICs into free mining MW when their payback at today's margin is short enough."""
     B = state.n_paths

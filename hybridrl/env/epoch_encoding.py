@@ -112,3 +112,36 @@ def epoch_observation(
     clipped to the observation bound."""
     features = np.clip(decision_features(plant, state, view, nav0_usd), -OBS_BOUND, OBS_BOUND)
     return np.concatenate([observation, features.astype(np.float32)], axis=1)
+
+
+EPOCH_ACTIONS = ("investments", "greedy_parameters")
+"""What an agent step of the decision-epoch mode decides: the epoch's ``investments`` (this
+module's layout) or ``greedy_parameters``, the greedy rule's parameters for the epoch (a hybrid:
+:mod:`hybridrl.env.greedy_hybrid`)."""
+
+
+def _check_epoch_action(action: str) -> None:
+    if action not in EPOCH_ACTIONS:
+        raise ValueError(f"unknown epoch action {action!r}; known: {list(EPOCH_ACTIONS)}")
+
+
+def epoch_action_names(plant: Plant, action: str = "investments") -> tuple[str, ...]:
+    """The action components of ``action`` (:data:`EPOCH_ACTIONS`)."""
+    _check_epoch_action(action)
+    if action == "greedy_parameters":
+        from hybridrl.env.greedy_hybrid import GREEDY_PARAMETER_NAMES
+
+        return GREEDY_PARAMETER_NAMES
+    return epoch_layout(plant).names
+
+
+def decode_epoch(
+    plant: Plant, state: PlantState, view: PathView, u: FloatArray, action: str = "investments"
+) -> NativeAction:
+    """The native action of an agent step of kind ``action`` (:data:`EPOCH_ACTIONS`)."""
+    _check_epoch_action(action)
+    if action == "greedy_parameters":
+        from hybridrl.env.greedy_hybrid import decode_greedy_hybrid_action
+
+        return decode_greedy_hybrid_action(plant, state, view, u)
+    return decode_epoch_action(plant, state, view, u)

@@ -11,8 +11,8 @@ from numpy.typing import NDArray
 from hybridrl.baselines.rules import rule_dispatch
 from hybridrl.env.encoding import OBS_BOUND
 from hybridrl.env.epoch_encoding import (
-    decode_epoch_action,
-    epoch_layout,
+    decode_epoch,
+    epoch_action_names,
     epoch_observation,
     epoch_observation_names,
 )
@@ -48,11 +48,20 @@ class DecisionEpochEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
 
     :param scenario: as for :class:`~hybridrl.env.hybrid_mine.HybridMineEnv`; a scenario
         without investment epochs (investments disabled) is refused.
+    :param action: what an agent step decides (:data:`~hybridrl.env.epoch_encoding.EPOCH_ACTIONS`):
+        the epoch's ``investments``, or ``greedy_parameters`` (the greedy rule's parameters for
+        the epoch, a hybrid: :mod:`hybridrl.env.greedy_hybrid`; registered as
+        ``hybridrl/HybridMineGreedyHybrid-v1``).
     """
 
     metadata: dict[str, Any] = {"render_modes": ["ansi"], "render_fps": 1}  # noqa: RUF012 - gymnasium convention
 
-    def __init__(self, scenario: str | ScenarioParams = "default", render_mode: str | None = None) -> None:
+    def __init__(
+        self,
+        scenario: str | ScenarioParams = "default",
+        render_mode: str | None = None,
+        action: str = "investments",
+    ) -> None:
         self._inner = HybridMineEnv(scenario, render_mode=render_mode)
         self.render_mode = render_mode
         self.params = self._inner.params
@@ -62,7 +71,8 @@ class DecisionEpochEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
                 f"scenario {self.params.name!r} has no investment epochs (investments are disabled): "
                 "use the full environment hybridrl/HybridMine-v1"
             )
-        self.action_names = epoch_layout(self.plant).names
+        self.epoch_action = action
+        self.action_names = epoch_action_names(self.plant, action)
         self.observation_names = epoch_observation_names(self.plant)
         self.action_space = gym.spaces.Box(-1.0, 1.0, (len(self.action_names),), np.float32)
         self.observation_space = gym.spaces.Box(
@@ -99,7 +109,9 @@ class DecisionEpochEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
             raise ValueError(f"action contains NaN or infinity: {u}")
         bounded = np.minimum(np.maximum(u, -1.0), 1.0)
         excess = float(np.minimum(np.abs(u - bounded), np.finfo(np.float64).max / u.size).sum())
-        native = decode_epoch_action(self.plant, state, self._reveal.view(state.t), bounded[None, :])
+        native = decode_epoch(
+            self.plant, state, self._reveal.view(state.t), bounded[None, :], self.epoch_action
+        )
         _, reward, terminated, truncated, info = self._inner._advance(native, excess, observe=False)
         terms, clipped = dict(info["reward_terms"]), dict(info["clipped"])
         btc, steps = info["btc_mined"], 1

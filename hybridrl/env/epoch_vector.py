@@ -24,8 +24,8 @@ from numpy.typing import NDArray
 from hybridrl.baselines.rules import rule_dispatch
 from hybridrl.env.encoding import OBS_BOUND
 from hybridrl.env.epoch_encoding import (
-    decode_epoch_action,
-    epoch_layout,
+    decode_epoch,
+    epoch_action_names,
     epoch_observation,
     epoch_observation_names,
 )
@@ -88,17 +88,20 @@ def _reported(v: FloatArray) -> FloatArray:
 
 
 class HybridMineEpochVectorEnv(HybridMineVectorEnv):
-    """N decision-epoch mines in one batch (module docstring); spaces as the single
-    :class:`~hybridrl.env.epoch_env.DecisionEpochEnv`'s."""
+    """N decision-epoch mines in one batch (module docstring); spaces and ``action`` as the
+    single :class:`~hybridrl.env.epoch_env.DecisionEpochEnv`'s."""
 
-    def __init__(self, num_envs: int = 1, scenario: str | ScenarioParams = "default") -> None:
+    def __init__(
+        self, num_envs: int = 1, scenario: str | ScenarioParams = "default", action: str = "investments"
+    ) -> None:
         super().__init__(num_envs, scenario)
         if not self.plant.investments_enabled:
             raise ValueError(
                 f"scenario {self.params.name!r} has no investment epochs (investments are disabled): "
                 "use the full environment hybridrl/HybridMine-v1"
             )
-        self.action_names = epoch_layout(self.plant).names
+        self.epoch_action = action
+        self.action_names = epoch_action_names(self.plant, action)
         self.observation_names = epoch_observation_names(self.plant)
         self.single_action_space = gym.spaces.Box(-1.0, 1.0, (len(self.action_names),), np.float32)
         self.single_observation_space = gym.spaces.Box(
@@ -124,7 +127,9 @@ class HybridMineEpochVectorEnv(HybridMineVectorEnv):
     def _step_groups(self, group: _Group, actions: FloatArray, excess: FloatArray) -> list[_GroupStep]:
         """Decode the epoch's investments, then step the group with the rule's dispatch to the
         next decision epoch; rows that go bankrupt on the way end there (their own step)."""
-        native = decode_epoch_action(self.plant, group.state, self._view(group), actions[group.rows])
+        native = decode_epoch(
+            self.plant, group.state, self._view(group), actions[group.rows], self.epoch_action
+        )
         excess = excess[group.rows]
         ended: list[_GroupStep] = []
         sums: _EpochSums | None = None

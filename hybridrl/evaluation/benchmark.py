@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -286,15 +287,26 @@ def build_policies(
             rules.append(name)
     policies: list[Policy] = [RULE_POLICIES[name] for name in rules]
     policies += [mpc_with(name) for name in cfg.mpc]
-    for run_dir in run_dirs:
-        meta = json.loads((run_dir / RUN_FILE).read_text())
+    metas = [json.loads((run_dir / RUN_FILE).read_text()) for run_dir in run_dirs]
+    names = [run_policy_name(meta) for meta in metas]
+    for run_dir, meta, name in zip(run_dirs, metas, names, strict=True):
         check_held_out(list(seeds), training=[int(s) for s in meta.get("training_seeds", [])])
         check_trained_world(run_dir, params, log)
         from hybridrl.agents.policy import load_trained_policy
 
-        name = f"{meta['algo']}_{run_dir.name}" if len(run_dirs) > 1 else meta["algo"]
+        if names.count(name) > 1:
+            name = f"{name}_{run_dir.name}"
         policies.append(load_trained_policy(run_dir, which=cfg.run_model, name=name))
     return policies
+
+
+def run_policy_name(meta: dict[str, Any]) -> str:
+    """A trained run's name in a report: its algorithm, labelled ``hybrid_greedy_`` when the
+    network sets the greedy rule's parameters (a hybrid policy, not a pure network)."""
+    from hybridrl import GREEDY_HYBRID_ENV_ID
+
+    algo = str(meta["algo"])
+    return f"hybrid_greedy_{algo}" if meta.get("env_id") == GREEDY_HYBRID_ENV_ID else algo
 
 
 def _log_wandb(cfg: BenchmarkConfig, out: Path, result: BenchmarkResult, files: dict[str, Path]) -> None:
