@@ -23,7 +23,11 @@ def test_a_committed_model_reproduces_its_published_paths(run_dir: Path) -> None
 
     meta = json.loads((run_dir / "run.json").read_text())
     paths = pd.read_csv(run_dir.parent / "paths.csv")
-    names = [n for n in paths["policy"].unique() if n == meta["algo"] or n.endswith(f"_{run_dir.name}")]
+    from hybridrl.evaluation.benchmark import run_policy_name
+
+    label = run_policy_name(meta)  # reports before the mode prefix named a run by its algorithm
+    known = (label, f"{label}_{run_dir.name}", meta["algo"])
+    names = [n for n in paths["policy"].unique() if n in known]
     assert len(names) == 1, f"{run_dir}: no single row group for it in paths.csv ({names})"
     published = paths[paths["policy"] == names[0]].sort_values("seed").head(3)
     params = load_run_scenario(run_dir)

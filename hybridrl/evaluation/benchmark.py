@@ -301,12 +301,13 @@ def build_policies(
 
 
 def run_policy_name(meta: dict[str, Any]) -> str:
-    """A trained run's name in a report: its algorithm, labelled ``hybrid_greedy_`` when the
-    network sets the greedy rule's parameters (a hybrid policy, not a pure network)."""
-    from hybridrl import GREEDY_HYBRID_ENV_ID
+    """A trained run's name in a report: its algorithm, prefixed by its mode: ``epoch_`` for a
+    network deciding the investments once per epoch, ``hybrid_greedy_`` for one setting the
+    greedy rule's parameters (a hybrid policy, not a pure network); none in the full env."""
+    from hybridrl.agents.config import EnvMode
 
-    algo = str(meta["algo"])
-    return f"hybrid_greedy_{algo}" if meta.get("env_id") == GREEDY_HYBRID_ENV_ID else algo
+    prefix = {EnvMode.step: "", EnvMode.epoch: "epoch_", EnvMode.greedy_hybrid: "hybrid_greedy_"}
+    return prefix[EnvMode.of_env_id(meta.get("env_id"))] + str(meta["algo"])
 
 
 def _log_wandb(cfg: BenchmarkConfig, out: Path, result: BenchmarkResult, files: dict[str, Path]) -> None:
