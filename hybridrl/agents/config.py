@@ -105,6 +105,11 @@ class OnPolicyConfig(AgentConfig):
     vf_coef: float = _non_negative(0.5)
     max_grad_norm: float = field(default=0.5, metadata={"range": (lambda v: v > 0, "> 0")})
     log_std_init: float = field(default=0.0, metadata={"range": (lambda v: -10 <= v <= 2, "in [-10, 2]")})
+    use_sde: bool = False
+    """generalised state-dependent exploration (SB3's gSDE): the noise is a function of the
+    state, resampled every ``sde_sample_freq`` steps (-1: at each rollout's start only), so an
+    exploratory change of behaviour lasts long enough for its long-term effect to show"""
+    sde_sample_freq: int = field(default=-1, metadata={"range": (lambda v: v == -1 or v >= 1, "-1 or >= 1")})
     """log standard deviation of the Gaussian actor at the start (SB3's policy keyword); below 0
     explores closer to the zero action (greedy itself in ``env.mode=greedy_hybrid``)"""
 
