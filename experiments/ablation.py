@@ -36,15 +36,14 @@ LEVERS: dict[str, tuple[str, list[str]]] = {
         "decision-epoch env, greedy cloned, then PPO, 200k epochs (experiment=epoch_clone)",
         ["experiment=epoch_clone", "eval.episodes=32"],
     ),
-    "greedy_hybrid_iid": (
-        "hybrid: the network sets greedy's parameters each epoch, 500k epochs, log std -1, "
-        "independent Gaussian noise at every epoch",
-        ["experiment=greedy_hybrid", "agent.use_sde=false"],
-    ),
     "greedy_hybrid": (
-        "the same hybrid exploring with state-dependent noise held for a rollout (gSDE; "
-        "experiment=greedy_hybrid)",
+        "hybrid: the network sets greedy's parameters each epoch, 500k epochs, log std -1, "
+        "independent Gaussian noise at every epoch (experiment=greedy_hybrid)",
         ["experiment=greedy_hybrid"],
+    ),
+    "greedy_hybrid_sde": (
+        "the same hybrid exploring with state-dependent noise held for a rollout (gSDE)",
+        ["experiment=greedy_hybrid", "agent.use_sde=true"],
     ),
 }
 """Each lever: what it is, and its training overrides."""
