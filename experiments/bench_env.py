@@ -7,6 +7,9 @@
   timed separately (``batched_path_sampling_s``);
 - ``vector_env_steps_per_s``: ``gym.make_vec`` (the native vector env) with ``--vector-envs``
   rows (64) under random actions through the Gymnasium ``VectorEnv`` API, autoreset included;
+- ``epoch_vector_agent_steps_per_s`` / ``epoch_single_agent_steps_per_s``: the decision-epoch
+  mode (``hybridrl/HybridMineEpoch-v1``, one agent step per investment epoch) through its native
+  vector env (``--vector-envs`` rows) and one env, in agent steps; on a scenario that invests;
 - ``cartpole_steps_per_s``: Gymnasium's ``CartPole-v1`` through ``gym.make`` under random
   actions, measured in the same run as a yardstick (this machine's speed drifts by tens of per
   cent between runs); ``*_vs_cartpole`` are the ratios (floors: vector >= 1.3, single >= 0.05).
@@ -101,6 +104,21 @@ def main() -> None:
     )
     ratio = vector / cartpole
     print(f"native vector env, N={args.vector_envs}: {vector:,.0f} env steps/s ({ratio:.2f}x CartPole)")
+    epoch: dict[str, float] = {}
+    if load_scenario(args.scenario).time.investments_enabled:
+        epoch["epoch_vector_agent_steps_per_s"] = bench_steps(
+            lambda: gym.make_vec(hybridrl.EPOCH_ENV_ID, num_envs=args.vector_envs, scenario=args.scenario),
+            args.seconds,
+            vector=True,
+        )
+        epoch["epoch_single_agent_steps_per_s"] = bench_steps(
+            lambda: gym.make(hybridrl.EPOCH_ENV_ID, scenario=args.scenario), args.seconds
+        )
+        print(
+            f"decision-epoch mode: native vector env N={args.vector_envs} "
+            f"{epoch['epoch_vector_agent_steps_per_s']:,.0f}, one env "
+            f"{epoch['epoch_single_agent_steps_per_s']:,.0f} agent steps/s"
+        )
     single, episodes = bench_single(args.seconds, args.scenario)
     print(f"single env: {single:,.0f} steps/s over {episodes} episodes (resets included)")
     batched, sampling = bench_batched(args.batch, args.batched_steps, args.scenario)
@@ -115,6 +133,7 @@ def main() -> None:
                 "single_vs_cartpole": round(single / cartpole, 4),
                 "vector_vs_cartpole": round(vector / cartpole, 3),
                 "batched_steps_per_s": round(batched, 1),
+                **{k: round(v, 1) for k, v in epoch.items()},
                 "batch": args.batch,
                 "batched_path_sampling_s": round(sampling, 2),
                 "scenario": args.scenario,

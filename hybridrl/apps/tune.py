@@ -2,7 +2,7 @@
 
     hybridrl-tune                                     # PPO on default, the search space in tune.yaml
     hybridrl-tune env=tiny total_timesteps=20000 tune.n_trials=8
-    hybridrl-tune tune=epoch_ppo env.mode=epoch vec_env=dummy   # another search space
+    hybridrl-tune tune=epoch_ppo experiment=epoch_clone          # another search space
     hybridrl-tune tune.study_name=s1 tune.storage=postgresql://host/db   # shared by several machines
 
 Every key of ``hybridrl-train`` sets the config each trial starts from; ``tune.*`` sets the study
