@@ -60,12 +60,13 @@ def test_per_path_parameters_equal_each_path_run_alone() -> None:
     assert len(set(np.round(together, -3))) == 3
 
 
-def test_a_hybrid_run_trains_is_labelled_and_refuses_cloning(tmp_path: Path) -> None:
+def test_a_hybrid_run_trains_is_labelled_refuses_cloning_and_can_be_distilled(tmp_path: Path) -> None:
     pytest.importorskip("stable_baselines3")
     from hybridrl.agents.config import (
         ConfigError,
         EnvConfig,
         EnvMode,
+        ImitationConfig,
         LoggerKind,
         PPOConfig,
         TrainConfig,
@@ -109,6 +110,18 @@ def test_a_hybrid_run_trains_is_labelled_and_refuses_cloning(tmp_path: Path) -> 
         assert info["nav_usd"] - nav0 == pytest.approx(want, rel=1e-9)
     with pytest.raises(ConfigError, match=r"imitation\.expert"):
         config_from_dict({"env": {"mode": "greedy_hybrid"}, "imitation": {"expert": "greedy"}})
+    # the hybrid distilled into a pure network: a trained run is an expert to clone
+    pure = dataclasses.replace(
+        cfg,
+        env=EnvConfig(scenario="tiny", mode=EnvMode.epoch),
+        imitation=ImitationConfig(expert=str(tmp_path / "run"), episodes=4, epochs=5),
+    )
+    train(pure, tmp_path / "pure")
+    record = json.loads((tmp_path / "pure" / "imitation.json").read_text())
+    assert record["expert"] == str(tmp_path / "run") and record["samples"] > 0
+    other_world = dataclasses.replace(pure, env=EnvConfig(scenario="default", mode=EnvMode.epoch))
+    with pytest.raises(ConfigError, match="another world"):
+        train(other_world, tmp_path / "refused")
     with pytest.raises(ValueError, match="only"):
         from hybridrl.export.onnx_export import export_policy
 

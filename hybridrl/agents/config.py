@@ -245,18 +245,24 @@ class EnvConfig:
         ]
 
 
+def is_run_dir(path: str) -> bool:
+    """Whether ``path`` is a finished training run (it holds ``run.json``)."""
+    return (Path(path) / RUN_FILE).is_file()
+
+
 @dataclass
 class ImitationConfig:
     """Warm start by behaviour cloning: the network's mean action is fitted to an expert's
     decisions (its investments with ``env.mode=epoch``; its dispatch step by step in the full
     environment of an operations scenario, one without investments) on paths of the run's own
     training range, its value head to the expert's discounted returns, before RL starts. The
-    expert must not peek: a rule policy or an MPC (its forecaster sees only the path so far),
-    never the oracle."""
+    expert must not peek: a rule policy, an MPC (its forecaster sees only the path so far) or a
+    trained run (its network sees what the site knows), never the oracle."""
 
     expert: str | None = None
-    """A rule policy's name (``greedy``, ...) or an MPC's (``mpc_conditional_expectation``,
-    ``mpc_persistence``), or None for no warm start."""
+    """A rule policy's name (``greedy``, ...), an MPC's (``mpc_conditional_expectation``,
+    ``mpc_persistence``), a training run's directory (its ``best/`` model, trained on the same
+    world: e.g. distilling a hybrid into a pure network), or None for no warm start."""
     episodes: int = _positive_int(64)
     """Expert episodes recorded (paths from the end of the run's training seed block)."""
     epochs: int = _positive_int(200)
@@ -272,8 +278,14 @@ class ImitationConfig:
 
     def problems(self) -> list[tuple[str, str]]:
         out = _range_problems(self)
-        if self.expert is not None and self.expert not in EXPERT_NAMES:
-            out.append(("expert", f"unknown expert {self.expert!r}; known: {list(EXPERT_NAMES)}"))
+        if self.expert is not None and self.expert not in EXPERT_NAMES and not is_run_dir(self.expert):
+            out.append(
+                (
+                    "expert",
+                    f"unknown expert {self.expert!r}; known: {list(EXPERT_NAMES)} "
+                    "or a training run's directory",
+                )
+            )
         return out
 
 

@@ -38,6 +38,7 @@ from hybridrl.agents.config import (
     TrainConfig,
     VecEnvKind,
     WandbMode,
+    is_run_dir,
 )
 from hybridrl.agents.files import (
     BEST_DIR,
@@ -360,9 +361,11 @@ def _warm_start(cfg: TrainConfig, params: ScenarioParams, model: Any, vecnorm: A
     epoch_mode = cfg.env.mode is EnvMode.epoch
     start = time.perf_counter()
     seeds = imitation_seeds(cfg.seed, im.episodes)
-    demos = record_demonstrations(
-        params, expert_policy(im.expert), seeds, n_jobs=im.n_jobs, epoch_mode=epoch_mode
-    )
+    if is_run_dir(im.expert):
+        expert, n_jobs = _trained_expert(Path(im.expert), params), 1  # a network: one process
+    else:
+        expert, n_jobs = expert_policy(im.expert), im.n_jobs
+    demos = record_demonstrations(params, expert, seeds, n_jobs=n_jobs, epoch_mode=epoch_mode)
     fit = clone_expert(
         model,
         vecnorm,
@@ -383,6 +386,19 @@ def _warm_start(cfg: TrainConfig, params: ScenarioParams, model: Any, vecnorm: A
     }
     (run_dir / IMITATION_FILE).write_text(json.dumps(record, indent=2))
     log.info("cloned %s on %d paths: %s", im.expert, im.episodes, record)
+
+
+def _trained_expert(run_dir: Path, params: ScenarioParams) -> Any:
+    """The best model of a finished run as an expert to clone; it must have been trained on
+    ``params``' world (the same scenario hash)."""
+    from hybridrl.agents.policy import load_trained_policy
+
+    trained_on = json.loads((run_dir / RUN_FILE).read_text()).get("scenario_hash")
+    if trained_on != params.scenario_hash:
+        raise ConfigError(
+            [("imitation.expert", f"{run_dir} was trained on another world than {params.name!r}")]
+        )
+    return load_trained_policy(run_dir, which="best", name=f"expert_{run_dir.name}")
 
 
 def _repaired_best_state(run_dir: Path, state: dict[str, Any] | None) -> dict[str, Any]:
