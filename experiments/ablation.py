@@ -25,8 +25,8 @@ import pandas as pd
 
 LEVERS: dict[str, tuple[str, list[str]]] = {
     "step_ppo": (
-        "full env (dispatch and investments every day), PPO from scratch, 1M plant steps",
-        ["total_timesteps=1000000", "eval.every_steps=100000", "eval.episodes=32", "eval.gap_closed=false"],
+        "full env (dispatch and investments every day), PPO from scratch, 300k plant steps",
+        ["total_timesteps=300000", "eval.every_steps=50000", "eval.episodes=32", "eval.gap_closed=false"],
     ),
     "epoch_scratch": (
         "decision-epoch env (investments once a week, dispatch by the rule), PPO from scratch, 200k epochs",
