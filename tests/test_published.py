@@ -25,9 +25,10 @@ def test_a_committed_model_reproduces_its_published_paths(run_dir: Path) -> None
     paths = pd.read_csv(run_dir.parent / "paths.csv")
     from hybridrl.evaluation.benchmark import run_policy_name
 
-    label = run_policy_name(meta)  # reports before the mode prefix named a run by its algorithm
-    known = (label, f"{label}_{run_dir.name}", meta["algo"])
-    names = [n for n in paths["policy"].unique() if n in known]
+    label = run_policy_name(meta)
+    names = [n for n in paths["policy"].unique() if n in (label, f"{label}_{run_dir.name}")]
+    if not names:  # reports before the mode prefix named a run by its algorithm
+        names = [n for n in paths["policy"].unique() if n == meta["algo"]]
     assert len(names) == 1, f"{run_dir}: no single row group for it in paths.csv ({names})"
     published = paths[paths["policy"] == names[0]].sort_values("seed").head(3)
     params = load_run_scenario(run_dir)
