@@ -337,10 +337,6 @@ class StaticSplit:
 
     :param ai_share: share of interconnection MW for AI; 0.2-0.4 is what listed miners report.
     :param reserve_usd: cash kept out of capex beyond the lender's covenant.
-    :param offer_hurdle: an offer is taken when its value exceeds this multiple of its cost.
-
-    Each parameter may also be a (B,) array, one value per path (the greedy-hybrid mode's
-    network sets them per path and epoch: :mod:`hybridrl.env.greedy_hybrid`).
     """
 
     ai_share: float = 0.3
@@ -375,10 +371,6 @@ class HashpriceThreshold:
     :param hurdle_usd_per_kw_month: the lowest colocation price accepted.
     :param payback_months: the longest simple payback accepted for an investment.
     :param reserve_usd: cash kept out of capex beyond the lender's covenant.
-    :param offer_hurdle: an offer is taken when its value exceeds this multiple of its cost.
-
-    Each parameter may also be a (B,) array, one value per path (the greedy-hybrid mode's
-    network sets them per path and epoch: :mod:`hybridrl.env.greedy_hybrid`).
     """
 
     hurdle_usd_per_kw_month: float = 120.0
