@@ -19,9 +19,29 @@ from hybridrl.env.epoch_encoding import (
 from hybridrl.env.hybrid_mine import HybridMineEnv
 from hybridrl.sim.information import PathReveal
 from hybridrl.sim.params import ScenarioParams
-from hybridrl.sim.plant import CASH_FLOW_TERMS
+from hybridrl.sim.plant import CASH_FLOW_TERMS, Plant
 
 Step = tuple[NDArray[np.float32], float, bool, bool, dict[str, Any]]
+
+
+EpochSpaces = tuple[tuple[str, ...], tuple[str, ...], gym.spaces.Box, gym.spaces.Box]
+
+
+def epoch_spaces(plant: Plant, action: str) -> EpochSpaces:
+    """(action names, observation names, action space, observation space) of one decision-epoch
+    env of ``plant`` deciding ``action``; a plant without investment epochs is refused."""
+    if not plant.investments_enabled:
+        raise ValueError(
+            f"scenario {plant.params.name!r} has no investment epochs (investments are disabled): "
+            "use the full environment hybridrl/HybridMine-v1"
+        )
+    actions, observations = epoch_action_names(plant, action), epoch_observation_names(plant)
+    return (
+        actions,
+        observations,
+        gym.spaces.Box(-1.0, 1.0, (len(actions),), np.float32),
+        gym.spaces.Box(-OBS_BOUND, OBS_BOUND, (len(observations),), np.float32),
+    )
 
 
 class DecisionEpochEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
@@ -66,18 +86,12 @@ class DecisionEpochEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
         self.render_mode = render_mode
         self.params = self._inner.params
         self.plant = self._inner.plant
-        if not self.plant.investments_enabled:
-            raise ValueError(
-                f"scenario {self.params.name!r} has no investment epochs (investments are disabled): "
-                "use the full environment hybridrl/HybridMine-v1"
-            )
         self.epoch_action = action
-        self.action_names = epoch_action_names(self.plant, action)
-        self.observation_names = epoch_observation_names(self.plant)
-        self.action_space = gym.spaces.Box(-1.0, 1.0, (len(self.action_names),), np.float32)
-        self.observation_space = gym.spaces.Box(
-            -OBS_BOUND, OBS_BOUND, (len(self.observation_names),), np.float32
+        self.action_names, self.observation_names, action_space, observation_space = epoch_spaces(
+            self.plant, action
         )
+        self.action_space = action_space  # type: ignore[assignment]  # a float32 Box
+        self.observation_space = observation_space  # type: ignore[assignment]
         self._reveal: PathReveal | None = None
 
     def reset(

@@ -16,19 +16,16 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 from gymnasium.vector.utils import batch_space
 from numpy.typing import NDArray
 
 from hybridrl.baselines.rules import rule_dispatch
-from hybridrl.env.encoding import OBS_BOUND
 from hybridrl.env.epoch_encoding import (
     decode_epoch,
-    epoch_action_names,
     epoch_observation,
-    epoch_observation_names,
 )
+from hybridrl.env.epoch_env import epoch_spaces
 from hybridrl.env.hybrid_mine import USD_PER_REWARD_UNIT
 from hybridrl.env.vector import HybridMineVectorEnv, _Group, _GroupStep
 from hybridrl.sim.information import PathReveal, PathView
@@ -95,17 +92,10 @@ class HybridMineEpochVectorEnv(HybridMineVectorEnv):
         self, num_envs: int = 1, scenario: str | ScenarioParams = "default", action: str = "investments"
     ) -> None:
         super().__init__(num_envs, scenario)
-        if not self.plant.investments_enabled:
-            raise ValueError(
-                f"scenario {self.params.name!r} has no investment epochs (investments are disabled): "
-                "use the full environment hybridrl/HybridMine-v1"
-            )
         self.epoch_action = action
-        self.action_names = epoch_action_names(self.plant, action)
-        self.observation_names = epoch_observation_names(self.plant)
-        self.single_action_space = gym.spaces.Box(-1.0, 1.0, (len(self.action_names),), np.float32)
-        self.single_observation_space = gym.spaces.Box(
-            -OBS_BOUND, OBS_BOUND, (len(self.observation_names),), np.float32
+        spaces = epoch_spaces(self.plant, action)
+        self.action_names, self.observation_names, self.single_action_space, self.single_observation_space = (
+            spaces
         )
         self.action_space = batch_space(self.single_action_space, num_envs)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
