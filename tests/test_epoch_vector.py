@@ -12,7 +12,7 @@ import pytest
 import hybridrl
 from hybridrl.env.epoch_vector import HybridMineEpochVectorEnv
 from hybridrl.sim import load_scenario
-from tests.test_vector_env import _compare, _same
+from tests.test_vector_env import _compare, compare_sb3_adapter
 
 
 def test_rows_equal_single_epoch_envs_on_default() -> None:
@@ -58,31 +58,6 @@ def test_spaces_and_refusals() -> None:
 
 def test_sb3_adapter_equals_dummy_vec_env_of_epoch_envs() -> None:
     pytest.importorskip("stable_baselines3")
-    from hybridrl.agents.config import EnvMode, VecEnvKind
-    from hybridrl.agents.factory import make_vec_env
+    from hybridrl.agents.config import EnvMode
 
-    params = load_scenario("tiny")
-    native, dummy = (
-        make_vec_env(params, 3, kind, EnvMode.epoch) for kind in (VecEnvKind.native, VecEnvKind.dummy)
-    )
-    for venv in (native, dummy):
-        venv.seed(5)
-    np.testing.assert_allclose(native.reset(), dummy.reset(), rtol=1e-6, atol=1e-6)
-    rng = np.random.default_rng(2)
-    ends = 0
-    for _ in range(12):
-        action = rng.uniform(-1, 1, (3, native.action_space.shape[0])).astype(np.float32)
-        (o1, r1, d1, i1), (o2, r2, d2, i2) = native.step(action), dummy.step(action)
-        np.testing.assert_allclose(o1, o2, rtol=1e-6, atol=1e-6)
-        np.testing.assert_allclose(r1, r2, rtol=1e-6)
-        np.testing.assert_array_equal(d1, d2)
-        for a, b in zip(i1, i2, strict=True):
-            a, b = dict(a), dict(b)
-            if "episode" in b:
-                assert a.pop("episode")["l"] == b.pop("episode")["l"]
-                np.testing.assert_allclose(
-                    a.pop("terminal_observation"), b.pop("terminal_observation"), rtol=1e-6, atol=1e-6
-                )
-            _same(a, b)
-        ends += int(d1.sum())
-    assert ends >= 6
+    assert compare_sb3_adapter(EnvMode.epoch, 12) >= 6
